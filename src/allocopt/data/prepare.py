@@ -1,0 +1,284 @@
+"""Turn a validated :class:`Dataset` into frozen, indexed model data (numpy arrays, sorted IDs).
+
+Public entry point: :func:`prepare`. Everything the model rules need is precomputed here, once,
+vectorised: rep availability per month (employment × ramp), per-period availability and
+capacity, per-rep phasing profiles, the org hierarchy, and the sparse key-account pair set.
+Rows are sorted by ID, so the model never depends on the order of input rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocopt.data.checks import Dataset
+from allocopt.scenario.schema import Scenario
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Eligible (key account, rep) pairs, sorted by (account, rep).
+
+    ``acc`` and ``rep`` index :attr:`ModelData.ka_ids` and :attr:`ModelData.rep_ids`;
+    ``cost`` is pair cost plus move cost (for non-incumbent pairs); ``locked`` marks locked pairs.
+    """
+
+    acc: np.ndarray
+    rep: np.ndarray
+    pair_cost: np.ndarray
+    move_cost: np.ndarray
+    workload: np.ndarray
+    incumbent: np.ndarray  # bool: rep is the account's incumbent
+    locked: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.acc)
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Indexed, immutable model inputs. Arrays are indexed in sorted-ID order."""
+
+    scenario: Scenario
+    products: tuple[str, ...]
+    periods: tuple[str, ...]
+    rep_ids: tuple[str, ...]
+    team_of: np.ndarray  # (R,) team ID per rep (object)
+    region_of: np.ndarray  # (R,) region ID per rep ("" if none)
+    role_of: np.ndarray  # (R,) role per rep
+    fte: np.ndarray  # (R,)
+    capacity: np.ndarray  # (R,) annual capacity after FTE, ramp and proration
+    period_capacity: np.ndarray  # (R, T) capacity per period after FTE, ramp and proration
+    active: np.ndarray  # (R,) share of the year employed (0..1), no ramp
+    avail: np.ndarray  # (R, T) ramped availability per period (0..1 of a full period)
+    history: np.ndarray  # (R,) last year's basis (actual or quota), NaN if none
+    potential: np.ndarray  # (R, P) territory potential (key accounts excluded)
+    season: np.ndarray  # (P, T) company seasonality
+    phase: np.ndarray  # (R, P, T) per-rep phasing profile (sums to 1 over T; 0 row if never active)
+    target: np.ndarray  # (P,) company target × (1 + over-assignment)
+    ka_ids: tuple[str, ...]  # key accounts, sorted
+    ka_revenue: np.ndarray  # (A, P)
+    ka_incumbent: np.ndarray  # (A,) rep index or -1
+    pairs: Pairs
+    max_accounts: np.ndarray  # (R,) NaN = no limit
+    max_workload: np.ndarray  # (R,) NaN = no limit
+    units: pd.DataFrame  # unit_id, parent_id, name, level (sorted by unit_id)
+    rep_units: pd.DataFrame  # (rep index, unit_id) for every ancestor unit of every rep
+
+    @property
+    def n_reps(self) -> int:
+        return len(self.rep_ids)
+
+    def rep_index(self) -> dict[str, int]:
+        return {r: i for i, r in enumerate(self.rep_ids)}
+
+
+def _months(fy0: pd.Timestamp) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    starts = pd.date_range(fy0, periods=12, freq=pd.DateOffset(months=1))
+    ends = pd.date_range(fy0 + pd.DateOffset(months=1), periods=12, freq=pd.DateOffset(months=1))
+    return starts, ends
+
+
+def monthly_availability(
+    start: pd.Series, end: pd.Series, fy0: pd.Timestamp, ramp: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Employment share and ramped availability per fiscal month, shape (R, 12) each.
+
+    Employment share of month m = days employed / days in month (end date inclusive).
+    Ramp: in the k-th calendar month after the start month (k = 0 for the start month) the rep
+    has ``ramp[k]`` of full capacity, and 1 from ``len(ramp)`` months on. Reps without a start
+    date are fully ramped.
+    """
+    m0, m1 = _months(fy0)
+    ms = m0.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
+    me = m1.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
+    big = np.int64(10**9)
+    s = start.to_numpy().astype("datetime64[D]")
+    e = end.to_numpy().astype("datetime64[D]")
+    s_i = np.where(np.isnat(s), -big, s.astype(np.int64))[:, None]
+    e_i = np.where(np.isnat(e), big, e.astype(np.int64) + 1)[:, None]  # exclusive
+    overlap = np.clip(np.minimum(me, e_i) - np.maximum(ms, s_i), 0, None)
+    employed = overlap / (me - ms)
+    factor = np.ones_like(employed)
+    if ramp:
+        smonth = np.where(np.isnat(s), -big, s.astype("datetime64[M]").astype(np.int64))[:, None]
+        mmonth = m0.to_numpy().astype("datetime64[M]").astype(np.int64)[None, :]
+        k = mmonth - smonth
+        rp = np.asarray(ramp, dtype=float)
+        factor = np.where((k >= 0) & (k < len(rp)), rp[np.clip(k, 0, len(rp) - 1)], 1.0)
+    return employed, employed * factor
+
+
+def _period_groups(granularity: str) -> np.ndarray:
+    """Month → period index (12,)."""
+    return np.arange(12) // 3 if granularity == "quarter" else np.arange(12)
+
+
+def _per_period(monthly: np.ndarray, groups: np.ndarray, n_periods: int) -> np.ndarray:
+    out = np.zeros((monthly.shape[0], n_periods))
+    for t in range(n_periods):
+        out[:, t] = monthly[:, groups == t].mean(axis=1)
+    return out
+
+
+def _hierarchy(units: pd.DataFrame, reps_team: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    parent = dict(zip(units["unit_id"], units["parent_id"], strict=True))
+    level = dict(zip(units["unit_id"], units["level"], strict=True))
+    chains: dict[str, list[str]] = {}
+    for u in parent:
+        chain, v = [], u
+        while v:
+            chain.append(v)
+            v = parent.get(v, "")
+        chains[u] = chain
+    region = np.array(
+        [next((u for u in chains[t] if level[u] == "region"), "") for t in reps_team], dtype=object
+    )
+    rows = [(i, u) for i, t in enumerate(reps_team) for u in chains[t]]
+    rep_units = pd.DataFrame(rows, columns=["rep", "unit_id"])
+    return region, rep_units
+
+
+def prepare(ds: Dataset) -> ModelData:
+    """Freeze and index the validated dataset for the model."""
+    sc = ds.scenario
+    products = tuple(sc.products)
+    periods = sc.periods
+    fy0 = pd.Timestamp(sc.plan.fiscal_year_start)
+    reps = ds["reps"].sort_values("rep_id", kind="stable").reset_index(drop=True)
+    rep_ids = tuple(reps["rep_id"])
+    ridx = {r: i for i, r in enumerate(rep_ids)}
+    n_r, n_p, n_t = len(rep_ids), len(products), len(periods)
+
+    employed, ramped = monthly_availability(
+        reps["start_date"],
+        reps["end_date"],
+        fy0,
+        tuple(sc.rules.capacity.ramp) if sc.rules.capacity.enabled else (),
+    )
+    groups = _period_groups(sc.plan.granularity)
+    avail = _per_period(ramped, groups, n_t)
+    active = employed.mean(axis=1)
+    fte = reps["fte"].to_numpy(dtype=float)
+    cap_full = reps["capacity"].to_numpy(dtype=float) * fte
+    period_len = np.array([(groups == t).sum() / 12 for t in range(n_t)])
+    period_capacity = cap_full[:, None] * avail * period_len[None, :]
+    capacity = period_capacity.sum(axis=1)
+
+    basis = "ly_actual" if sc.rules.growth.basis == "actual" else "ly_quota"
+    history = reps[basis].to_numpy(dtype=float)
+    history = np.where(history > 0, history, np.nan)
+
+    pot = np.zeros((n_r, n_p))
+    pdf = ds["potential"]
+    pi = pdf["rep_id"].map(ridx).to_numpy()
+    pj = pdf["product"].map({p: j for j, p in enumerate(products)}).to_numpy()
+    np.add.at(pot, (pi, pj), pdf["potential"].to_numpy(dtype=float))
+
+    season = np.zeros((n_p, n_t))
+    sdf = ds["seasonality"]
+    season[
+        sdf["product"].map({p: j for j, p in enumerate(products)}).to_numpy(),
+        sdf["period"].map({p: t for t, p in enumerate(periods)}).to_numpy(),
+    ] = sdf["weight"].to_numpy(dtype=float)
+    raw_phase = season[None, :, :] * avail[:, None, :]
+    norm = raw_phase.sum(axis=2, keepdims=True)
+    phase = np.divide(raw_phase, norm, out=np.zeros_like(raw_phase), where=norm > 0)
+
+    target = np.array([sc.targets.by_product[p] for p in products]) * (
+        1 + sc.targets.over_assignment
+    )
+
+    ka_ids, ka_rev, ka_inc, pairs = _key_accounts(ds, ridx, products, reps)
+    teams = reps["team_id"].to_numpy(dtype=object)
+    units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
+    region, rep_units = _hierarchy(units, teams)
+    return ModelData(
+        scenario=sc,
+        products=products,
+        periods=periods,
+        rep_ids=rep_ids,
+        team_of=teams,
+        region_of=region,
+        role_of=np.where(reps["role"] == "", "rep", reps["role"]).astype(object),
+        fte=fte,
+        capacity=capacity,
+        period_capacity=period_capacity,
+        active=active,
+        avail=avail,
+        history=history,
+        potential=pot,
+        season=season,
+        phase=phase,
+        target=target,
+        ka_ids=ka_ids,
+        ka_revenue=ka_rev,
+        ka_incumbent=ka_inc,
+        pairs=pairs,
+        max_accounts=_limit(reps, "max_accounts", sc.rules.key_accounts.max_accounts),
+        max_workload=_limit(reps, "max_workload", sc.rules.key_accounts.max_workload),
+        units=units,
+        rep_units=rep_units,
+    )
+
+
+def _limit(reps: pd.DataFrame, col: str, default: float | None) -> np.ndarray:
+    own = reps[col].to_numpy(dtype=float)
+    return np.where(np.isnan(own), np.nan if default is None else float(default), own)
+
+
+def _key_accounts(
+    ds: Dataset, ridx: dict[str, int], products: tuple[str, ...], reps: pd.DataFrame
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, Pairs]:
+    sc = ds.scenario
+    rule = sc.rules.key_accounts
+    acc = ds["accounts"]
+    key = acc[acc["key"].eq(True)]
+    ka_ids = tuple(sorted(set(key["account_id"])))
+    aidx = {a: i for i, a in enumerate(ka_ids)}
+    rev = np.zeros((len(ka_ids), len(products)))
+    np.add.at(
+        rev,
+        (
+            key["account_id"].map(aidx).to_numpy(dtype=np.int64),
+            key["product"].map({p: j for j, p in enumerate(products)}).to_numpy(dtype=np.int64),
+        ),
+        key["revenue"].to_numpy(dtype=float),
+    )
+    inc_by_acc = key.groupby("account_id")["incumbent_rep"].first()
+    inc = np.array([ridx.get(inc_by_acc.get(a, ""), -1) for a in ka_ids], dtype=np.int64)
+
+    if ds.has("candidates"):
+        c = ds["candidates"]
+        pa = c["account_id"].map(aidx).to_numpy(dtype=np.int64)
+        pr = c["rep_id"].map(ridx).to_numpy(dtype=np.int64)
+        cost = np.nan_to_num(c["cost"].to_numpy(dtype=float), nan=0.0)
+        work = np.nan_to_num(c["workload"].to_numpy(dtype=float), nan=1.0)
+    else:  # default: every rep of the incumbent's team
+        team_members = pd.DataFrame({"team_id": reps["team_id"], "rep": np.arange(len(reps))})
+        inc_team = pd.DataFrame({"acc": np.arange(len(ka_ids)), "inc": inc})
+        inc_team = inc_team[inc_team["inc"] >= 0]
+        inc_team["team_id"] = reps["team_id"].to_numpy()[inc_team["inc"].to_numpy()]
+        m = inc_team.merge(team_members, on="team_id", sort=False)
+        pa = m["acc"].to_numpy(dtype=np.int64)
+        pr = m["rep"].to_numpy(dtype=np.int64)
+        cost = np.zeros(len(pa))
+        work = np.ones(len(pa))
+    forb = {
+        (aidx[p.account], ridx[p.rep])
+        for p in rule.forbidden
+        if p.account in aidx and p.rep in ridx
+    }
+    lock = {
+        (aidx[p.account], ridx[p.rep]) for p in rule.locked if p.account in aidx and p.rep in ridx
+    }
+    keep = np.array([(a, r) not in forb for a, r in zip(pa, pr, strict=True)], dtype=bool)
+    order = np.lexsort((pr[keep], pa[keep]))
+    pa, pr, cost, work = pa[keep][order], pr[keep][order], cost[keep][order], work[keep][order]
+    is_inc = inc[pa] == pr
+    has_inc = inc[pa] >= 0
+    move = np.where(has_inc & ~is_inc, rule.move_cost * rev.sum(axis=1)[pa], 0.0)
+    locked = np.array([(a, r) in lock for a, r in zip(pa, pr, strict=True)], dtype=bool)
+    return ka_ids, rev, inc, Pairs(pa, pr, cost, move, work, is_inc, locked)

@@ -1,0 +1,474 @@
+"""Read the data tables (CSV, Excel sheet, Parquet) as typed DataFrames with located problems.
+
+Every cell is first read as text (IDs stay text: ``00123`` and ``NA`` survive), then parsed per
+column kind; column-level rules (ranges, required values, unique keys) are pandera schemas.
+Each frame keeps a ``_row`` column: the row number as a spreadsheet shows it (header = row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from allocopt.errors import Problem
+
+Kind = Literal["id", "text", "number", "int", "date", "bool"]
+ROW = "_row"
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of a table: its kind, whether it must exist and be filled, and its checks."""
+
+    name: str
+    kind: Kind
+    required: bool = True  # the column must be present
+    filled: bool = True  # every row needs a value (when the column is present)
+    checks: tuple[pa.Check, ...] = ()
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table: its columns and its unique key."""
+
+    name: str
+    cols: tuple[Col, ...]
+    key: tuple[str, ...] = ()
+    optional: bool = False
+
+    def col(self, name: str) -> Col:
+        return next(c for c in self.cols if c.name == name)
+
+
+_GE0 = (pa.Check.ge(0, error="must be ≥ 0"),)
+_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+SPECS: dict[str, TableSpec] = {
+    s.name: s
+    for s in (
+        TableSpec(
+            "org_units",
+            (
+                Col("unit_id", "id"),
+                Col("parent_id", "id", filled=False, hint="blank only for the root unit"),
+                Col("name", "text", required=False, filled=False),
+                Col("level", "text"),
+            ),
+            key=("unit_id",),
+        ),
+        TableSpec(
+            "reps",
+            (
+                Col("rep_id", "id"),
+                Col("team_id", "id"),
+                Col("name", "text", required=False, filled=False),
+                Col("role", "text", required=False, filled=False),
+                Col(
+                    "fte",
+                    "number",
+                    checks=(pa.Check.in_range(0, 1, include_min=False, error="must be in (0, 1]"),),
+                ),
+                Col("start_date", "date", required=False, filled=False),
+                Col("end_date", "date", required=False, filled=False),
+                Col("capacity", "number", checks=_GE0),
+                Col("ly_quota", "number", required=False, filled=False, checks=_GE0),
+                Col("ly_actual", "number", required=False, filled=False, checks=_GE0),
+                Col("max_accounts", "int", required=False, filled=False, checks=_GE0),
+                Col("max_workload", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("rep_id",),
+        ),
+        TableSpec(
+            "potential",
+            (Col("rep_id", "id"), Col("product", "id"), Col("potential", "number", checks=_GE0)),
+            key=("rep_id", "product"),
+        ),
+        TableSpec(
+            "accounts",
+            (
+                Col("account_id", "id"),
+                Col("product", "id"),
+                Col("name", "text", required=False, filled=False),
+                Col("revenue", "number", checks=_GE0),
+                Col("key", "bool"),
+                Col("incumbent_rep", "id", required=False, filled=False),
+            ),
+            key=("account_id", "product"),
+        ),
+        TableSpec(
+            "candidates",
+            (
+                Col("account_id", "id"),
+                Col("rep_id", "id"),
+                Col("cost", "number", required=False, filled=False),
+                Col("workload", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("account_id", "rep_id"),
+            optional=True,
+        ),
+        TableSpec(
+            "seasonality",
+            (Col("product", "id"), Col("period", "id"), Col("weight", "number", checks=_GE0)),
+            key=("product", "period"),
+        ),
+        TableSpec(
+            "actuals",
+            (
+                Col("rep_id", "id"),
+                Col("product", "id"),
+                Col("period", "id"),
+                Col("amount", "number"),
+            ),
+            key=("rep_id", "product", "period"),
+            optional=True,
+        ),
+    )
+}
+
+
+@dataclass
+class TableSource:
+    """Where a table comes from: a file (and sheet), shown in messages as ``label``."""
+
+    path: Path
+    sheet: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = str(self.path) + (f"[{self.sheet}]" if self.sheet else "")
+
+
+@dataclass
+class ReadResult:
+    frame: pd.DataFrame | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_table(spec: TableSpec, source: TableSource) -> ReadResult:
+    """Read and type one table; problems are collected, never raised."""
+    raw = _read_raw(source)
+    if isinstance(raw, Problem):
+        return ReadResult(None, [raw])
+    header, rows, problems = raw
+    return _typed(spec, source, header, rows, problems)
+
+
+# --- raw reading -------------------------------------------------------------------------------
+
+
+_Raw = tuple[list[str], list[tuple[int, list[str]]], list[Problem]]
+
+
+def _read_raw(src: TableSource) -> _Raw | Problem:
+    p = src.path
+    if not p.exists():
+        return Problem(
+            src.label, "", "", "file not found; check the path in the scenario's data section"
+        )
+    if p.is_dir():
+        return Problem(src.label, "", "", "is a folder, not a table file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            return _read_excel(src)
+        if suffix == ".parquet":
+            return _read_parquet(src)
+        return _read_csv(src)
+    except Exception as exc:  # a broken file of any kind must become a located problem
+        return Problem(src.label, "", "", f"cannot be read: {exc}")
+
+
+def _read_csv(src: TableSource) -> _Raw | Problem:
+    data = src.path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        return Problem(src.label, "", "", "the file is empty; it needs a header row and data rows")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return Problem(
+            src.label,
+            f"line {line}",
+            "",
+            f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 CSV",
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    problems: list[Problem] = []
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        header = next(reader)
+        for fields in reader:
+            if not fields or all(not f.strip() for f in fields):
+                continue  # blank line
+            rows.append((reader.line_num, fields))
+    except csv.Error as exc:
+        return Problem(src.label, f"line {reader.line_num}", "", f"is not valid CSV: {exc}")
+    return header, rows, problems
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return str(int(v))
+    if hasattr(v, "isoformat"):
+        return str(v.isoformat())[:10]
+    return str(v)
+
+
+def _read_excel(src: TableSource) -> _Raw | Problem:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
+    try:
+        if src.sheet is None:
+            ws = wb.worksheets[0]
+        elif src.sheet in wb.sheetnames:
+            ws = wb[src.sheet]
+        else:
+            return Problem(
+                src.label,
+                "",
+                "sheet",
+                f"no sheet {src.sheet!r}; sheets are {', '.join(wb.sheetnames)}",
+            )
+        it = ws.iter_rows(values_only=True)
+        first = next(it, None)
+        if first is None:
+            return Problem(src.label, "", "", "the sheet is empty; it needs a header row")
+        header = [_cell_text(v) for v in first]
+        while header and header[-1] == "":
+            header.pop()
+        rows: list[tuple[int, list[str]]] = []
+        for i, values in enumerate(it, start=2):
+            cells = [_cell_text(v) for v in values]
+            while len(cells) > len(header) and cells[-1] == "":
+                cells.pop()
+            if all(not c.strip() for c in cells):
+                continue
+            rows.append((i, cells))
+        return header, rows, []
+    finally:
+        wb.close()
+
+
+def _read_parquet(src: TableSource) -> _Raw | Problem:
+    df = pd.read_parquet(src.path)
+    header = [str(c) for c in df.columns]
+    rows = [
+        (i + 2, [_cell_text(None if _isna(v) else v) for v in rec])
+        for i, rec in enumerate(df.itertuples(index=False, name=None))
+    ]
+    return header, rows, []
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# --- typing ------------------------------------------------------------------------------------
+
+
+def _typed(
+    spec: TableSpec,
+    src: TableSource,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    problems: list[Problem],
+) -> ReadResult:
+    label = src.label
+    clean = [h.strip() for h in header]
+    known = {c.name for c in spec.cols}
+    seen: dict[str, int] = {}
+    for i, h in enumerate(clean):
+        if h in seen:
+            problems.append(
+                Problem(
+                    label,
+                    "row 1",
+                    h,
+                    f"column appears twice (columns {seen[h] + 1} and {i + 1}); keep one",
+                )
+            )
+        else:
+            seen[h] = i
+    for c in spec.cols:
+        if c.required and c.name not in seen:
+            hint = _suggest(c.name, [h for h in clean if h not in known])
+            problems.append(Problem(label, "row 1", c.name, f"required column is missing{hint}"))
+    if not rows:
+        problems.append(Problem(label, "", "", "has a header but no data rows"))
+    width = len(header)
+    good_rows: list[tuple[int, list[str]]] = []
+    for line, fields in rows:
+        if len(fields) > width:
+            problems.append(
+                Problem(
+                    label,
+                    f"row {line}",
+                    "",
+                    f"has {len(fields)} fields but the header has {width}; "
+                    "remove the extra field or quote a value that contains a comma",
+                )
+            )
+            continue
+        good_rows.append((line, fields + [""] * (width - len(fields))))
+    if any(p.field in known and "column" in p.message for p in problems) or not good_rows:
+        return ReadResult(None, problems)
+
+    idx = {h: seen[h] for h in seen}
+    data: dict[str, Any] = {ROW: np.array([ln for ln, _ in good_rows], dtype=np.int64)}
+    present = [c for c in spec.cols if c.name in idx]
+    for c in present:
+        j = idx[c.name]
+        text = pd.Series([f[j].strip() for _, f in good_rows], dtype=object)
+        data[c.name] = _parse(c, text, data[ROW], label, problems)
+    frame = pd.DataFrame(data)
+    for c in spec.cols:
+        if c.name not in frame:
+            frame[c.name] = _missing_column(c, len(frame))
+    problems.extend(_pandera_problems(spec, present, frame, label))
+    return ReadResult(frame, problems)
+
+
+def _missing_column(c: Col, n: int) -> pd.Series:
+    if c.kind in ("number", "int"):
+        return pd.Series(np.full(n, np.nan))
+    if c.kind == "date":
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]")
+    return pd.Series([""] * n, dtype=object)
+
+
+def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list[Problem]) -> Any:
+    blank = text == ""
+    parsed: pd.Series
+    bad: pd.Series
+    what: str
+    if c.kind in ("id", "text"):
+        return text.astype(object)
+    if c.kind in ("number", "int"):
+        parsed = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)
+        finite = np.isfinite(parsed.to_numpy())
+        bad = ~blank & ~finite
+        what = "a number" if c.kind == "number" else "a whole number"
+        if c.kind == "int":
+            frac = ~blank & finite & (parsed.to_numpy() % 1 != 0)
+            bad = bad | frac
+    elif c.kind == "date":
+        parsed = pd.to_datetime(text.where(~blank, None), format="%Y-%m-%d", errors="coerce")
+        bad = ~blank & parsed.isna()
+        what = "a date written YYYY-MM-DD"
+    else:  # bool
+        low = text.str.lower()
+        parsed = low.map(_BOOL)
+        bad = ~blank & parsed.isna()
+        what = "true or false"
+    for i in np.flatnonzero(bad.to_numpy()):
+        problems.append(
+            Problem(label, f"row {rows[i]}", c.name, f"must be {what}", value=str(text.iloc[i]))
+        )
+    if c.filled:
+        for i in np.flatnonzero(blank.to_numpy()):
+            problems.append(
+                Problem(label, f"row {rows[i]}", c.name, f"is blank; fill in {what}{_hint(c)}")
+            )
+    if c.kind == "bool":
+        return parsed.astype(object)
+    if c.kind == "date":
+        return parsed
+    return parsed.where(~bad, np.nan)
+
+
+def _hint(c: Col) -> str:
+    return f" ({c.hint})" if c.hint else ""
+
+
+def _pandera_problems(
+    spec: TableSpec, present: list[Col], frame: pd.DataFrame, label: str
+) -> list[Problem]:
+    """Range checks and unique keys, via pandera (failure cases mapped back to rows)."""
+    columns: dict[str, pa.Column] = {}
+    for c in present:
+        if c.checks:
+            columns[c.name] = pa.Column(checks=list(c.checks), nullable=True, required=False)
+    unique = list(spec.key) if spec.key and all(k in frame for k in spec.key) else None
+    schema = pa.DataFrameSchema(columns, unique=unique, report_duplicates="all")
+    out: list[Problem] = []
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        dup_rows: set[int] = set()
+        for rec in fc.itertuples(index=False):
+            index = getattr(rec, "index", None)
+            if index is None or _isna(index):
+                continue
+            row = int(frame[ROW].iloc[int(index)])
+            check = str(rec.check)
+            if check.startswith("multiple_fields_uniqueness") or check == "field_uniqueness":
+                dup_rows.add(int(index))
+                continue
+            col = str(rec.column)
+            value = frame[col].iloc[int(index)] if col in frame else rec.failure_case
+            out.append(Problem(label, f"row {row}", col, check, value=_fmt(value)))
+        out.extend(_duplicate_problems(spec, frame, sorted(dup_rows), label))
+    return out
+
+
+def _duplicate_problems(
+    spec: TableSpec, frame: pd.DataFrame, idx: list[int], label: str
+) -> list[Problem]:
+    out: list[Problem] = []
+    if not idx:
+        return out
+    sub = frame.iloc[idx]
+    key = list(spec.key)
+    for _, grp in sub.groupby(key, sort=True):
+        rows = sorted(int(r) for r in grp[ROW])
+        val = ", ".join(str(grp[k].iloc[0]) for k in key)
+        for r in rows[1:]:
+            out.append(
+                Problem(
+                    label,
+                    f"row {r}",
+                    "+".join(key),
+                    f"duplicate {'/'.join(key)} (first at row {rows[0]}); keep one row",
+                    value=val,
+                )
+            )
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean to rename column {close[0]!r}?" if close else ""
+
+
+Reader = Callable[[TableSpec, TableSource], ReadResult]

@@ -1,0 +1,28 @@
+"""The business rules, one module each, in the order they are added to the model."""
+
+from types import ModuleType
+
+from allocopt.model.rules import (
+    capacity,
+    fairness,
+    floors,
+    growth,
+    key_accounts,
+    phasing,
+    potential,
+    rounding,
+    target,
+)
+
+REGISTRY: tuple[ModuleType, ...] = (
+    key_accounts,
+    target,
+    phasing,
+    capacity,
+    potential,
+    growth,
+    floors,
+    fairness,
+    rounding,
+)
+"""Ordered rule registry. Each module has NAME, STAGE, COMPONENTS, enabled(scenario), add(...)."""

@@ -1,0 +1,89 @@
+"""Sparse index sets and derived quantities shared by the rules (computed once, vectorised).
+
+The model is solved in two stages (see ``models/allocation.md``):
+
+1. *alignment* — key accounts to reps (a generalized assignment MIP);
+2. *quotas* — quota per rep × product (× period), given the alignment.
+
+:class:`QuotaSets` holds what stage 2 needs once the alignment is known: the rep's base
+(territory potential + assigned key-account revenue), the effective base (× seasonality-weighted
+availability), fairness groups and the reference split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocopt.data.prepare import ModelData
+
+
+@dataclass(frozen=True)
+class QuotaSets:
+    """Stage-2 index sets and coefficients, arrays indexed (rep, product) in sorted-ID order."""
+
+    md: ModelData
+    owner: np.ndarray  # (A,) rep index owning each key account (-1 = unassigned)
+    base: np.ndarray  # (R, P) potential + key-account revenue
+    eff_base: np.ndarray  # (R, P) base × Σ_t season[p,t]·avail[r,t]
+    ref_potential: np.ndarray  # (R, P) potential-based split of the target
+    ref_history: np.ndarray  # (R, P) history-based split of the target
+    reference: np.ndarray  # (R, P) blended reference
+    group_of: np.ndarray  # (R,) fairness group ID per rep
+    target: np.ndarray  # (P,) company total the reps' quotas add up to (rounded if rounding)
+
+    @property
+    def rp(self) -> list[tuple[str, str]]:
+        """All (rep, product) keys in order."""
+        return [(r, p) for r in self.md.rep_ids for p in self.md.products]
+
+
+def alignment_from_incumbents(md: ModelData) -> np.ndarray:
+    """Each key account stays with its incumbent (used when the key-account rule is off)."""
+    return md.ka_incumbent.copy()
+
+
+def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
+    """Derive stage-2 data from the model data and a key-account alignment."""
+    sc = md.scenario
+    n_r, n_p = md.n_reps, len(md.products)
+    base = md.potential.copy()
+    has = owner >= 0
+    np.add.at(base, owner[has], md.ka_revenue[has])
+    share = np.einsum("pt,rt->rp", md.season, md.avail)  # seasonality-weighted availability
+    eff = base * share
+    tot_eff = eff.sum(axis=0)
+    target = md.target.copy()
+    if sc.rules.rounding.enabled:
+        unit = sc.rules.rounding.unit
+        target = np.round(target / unit) * unit
+
+    ref_pot = np.divide(eff, tot_eff, out=np.zeros_like(eff), where=tot_eff > 0) * target
+    # history split: reps with history share the potential-split mass of the history group by
+    # (history × active share of the year), spread over products by their effective-base mix;
+    # reps without history keep their potential-based split.
+    hist = md.history * md.active
+    has_hist = np.isfinite(hist)
+    mix_den = eff.sum(axis=1, keepdims=True)
+    mix = np.divide(eff, mix_den, out=np.full_like(eff, 1.0 / n_p), where=mix_den > 0)
+    h = np.where(has_hist[:, None], np.nan_to_num(hist)[:, None] * mix, 0.0)
+    mass = ref_pot[has_hist].sum(axis=0)
+    hsum = h.sum(axis=0)
+    ref_hist = ref_pot.copy()
+    scale = np.divide(mass, hsum, out=np.zeros_like(mass), where=hsum > 0)
+    ref_hist[has_hist] = h[has_hist] * scale
+    # a product with history mass but no history weight keeps the potential split
+    no_w = hsum <= 0
+    ref_hist[:, no_w] = ref_pot[:, no_w]
+    w = sc.objective.reference
+    reference = (w.potential * ref_pot + w.history * ref_hist) / (w.potential + w.history)
+
+    level = sc.rules.fairness.level
+    if level == "team":
+        group = md.team_of
+    elif level == "region":
+        group = np.where(md.region_of == "", md.team_of, md.region_of)
+    else:
+        group = np.full(n_r, "company", dtype=object)
+    return QuotaSets(md, owner, base, eff, ref_pot, ref_hist, reference, group, target)

@@ -1,0 +1,81 @@
+"""Write a run folder atomically: it appears complete or not at all, and is never silently replaced.
+
+Public entry point: :func:`write_run`. Files are written into a hidden temporary sibling folder,
+which is renamed into place at the end. An existing folder is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from allocopt.errors import OutputError
+
+Content = pd.DataFrame | str | Mapping[str, Any] | bytes
+
+
+def default_run_dir(output_dir: Path, scenario_name: str, now: dt.datetime | None = None) -> Path:
+    """``<output_dir>/<scenario>-<YYYYmmdd-HHMMSS>``, with a suffix if that exists already."""
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    cand = output_dir / f"{scenario_name}-{stamp}"
+    k = 2
+    while cand.exists():
+        cand = output_dir / f"{scenario_name}-{stamp}-{k}"
+        k += 1
+    return cand
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic CSV: UTF-8, LF line ends, no index."""
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def write_run(target: Path, files: Mapping[str, Content], *, force: bool = False) -> Path:
+    """Write ``files`` (relative name → content) as the folder ``target``, atomically."""
+    if target.exists() and not force:
+        raise OutputError(
+            f"{target} exists already; choose another --out or add --force to replace it"
+        )
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot create the run folder in {parent}: {exc.strerror}") from None
+    try:
+        for name, content in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, pd.DataFrame):
+                write_csv(content, path)
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            elif isinstance(content, str):
+                path.write_text(content, encoding="utf-8", newline="\n")
+            else:
+                path.write_text(
+                    json.dumps(content, indent=2, sort_keys=True, default=str) + "\n",
+                    encoding="utf-8",
+                )
+        old: Path | None = None
+        if target.exists():
+            old = parent / f".{target.name}.old-{os.getpid()}"
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"cannot write the run folder {target}: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,283 @@
+"""The pipeline: load → validate → prepare → build → solve → extract → verify → write.
+
+Public entry points: :func:`validate` (no solve) and :func:`run` (a full solve writing a run
+folder). The CLI only composes these; every stage is timed and reported through ``progress``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocopt import __version__
+from allocopt.data.checks import Dataset, load_data, table_counts
+from allocopt.data.prepare import ModelData, prepare
+from allocopt.errors import InfeasibleError, SolverError
+from allocopt.model.build import Built, build_alignment, build_quotas
+from allocopt.model.rules.key_accounts import pair_keys
+from allocopt.model.sets import alignment_from_incumbents, quota_sets
+from allocopt.outputs.runfolder import Content, default_run_dir, write_run
+from allocopt.results.extract import Results, extract
+from allocopt.scenario.load import LoadedScenario, load_scenario
+from allocopt.solve import SolveResult, highs_options, highs_version, solve
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+@dataclass
+class Validated:
+    """A loaded, checked scenario with its data and a summary for the analyst."""
+
+    loaded: LoadedScenario
+    dataset: Dataset
+    md: ModelData
+    summary: dict[str, Any]
+    warnings: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, progress: Progress) -> Iterator[None]:
+    progress(stage)
+    t = time.perf_counter()
+    yield
+    timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t, 4)
+
+
+def validate(path: Path, progress: Progress = _quiet) -> Validated:
+    """Load and check a scenario and its data; summarise it. Raises InputError on bad input."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "load", progress):
+        loaded = load_scenario(path)
+    with _timed(timings, "validate", progress):
+        ds = load_data(loaded.scenario, loaded.base_dir, loaded.file, loaded.locate)
+        md = prepare(ds)
+    summary, warnings = _summary(ds, md)
+    return Validated(loaded, ds, md, summary, warnings, timings)
+
+
+def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
+    sc = md.scenario
+    share = np.einsum("pt,rt->rp", md.season, md.avail)
+    base = md.potential + 0.0
+    inc = md.ka_incumbent
+    np.add.at(base, inc[inc >= 0], md.ka_revenue[inc >= 0])
+    eff = base * share
+    products = {}
+    warnings: list[str] = []
+    for j, p in enumerate(md.products):
+        products[p] = {
+            "target": float(sc.targets.by_product[p]),
+            "target_with_cushion": float(md.target[j]),
+            "potential": float(md.potential[:, j].sum()),
+            "key_account_revenue": float(md.ka_revenue[:, j].sum()),
+            "effective_base": float(eff[:, j].sum()),
+        }
+        if sc.rules.potential.enabled:
+            reach = sc.rules.potential.max_share * eff[:, j].sum()
+            if md.target[j] > reach + 1e-6:
+                warnings.append(
+                    f"product {p}: target with cushion {md.target[j]:,.0f} is above "
+                    f"{sc.rules.potential.max_share:g} × effective base {eff[:, j].sum():,.0f} = "
+                    f"{reach:,.0f}: out of reach under the potential rule"
+                )
+    total_target = float(md.target.sum())
+    cap = float(md.capacity.sum())
+    if sc.rules.capacity.enabled and total_target > cap + 1e-6:
+        warnings.append(
+            f"total target with cushion {total_target:,.0f} is above the reps' total ramped "
+            f"capacity {cap:,.0f}: out of reach under the capacity rule"
+        )
+    summary = {
+        "scenario": sc.name,
+        "rows": table_counts(ds),
+        "reps": md.n_reps,
+        "key_accounts": len(md.ka_ids),
+        "eligible_pairs": len(md.pairs),
+        "products": products,
+        "total_target_with_cushion": total_target,
+        "total_ramped_capacity": cap,
+        "capacity_cover": cap / total_target if total_target else None,
+    }
+    return summary, warnings
+
+
+@dataclass
+class RunOutcome:
+    """What a solve produced."""
+
+    run_dir: Path
+    results: Results
+    status: str
+    gap: float | None
+    timings: dict[str, float]
+    manifest: dict[str, Any]
+    warnings: list[str]
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check(res: SolveResult, stage: str) -> None:
+    if res.has_solution:
+        return
+    if res.status in ("infeasible", "infeasible_or_unbounded"):
+        raise InfeasibleError(
+            f"the {stage} model is infeasible: the rules cannot all hold at once",
+            details=[
+                "run `allocopt validate` for the capacity and potential checks, or relax a rule"
+            ],
+        )
+    if res.status == "time_limit":
+        raise SolverError(
+            f"the {stage} model found no solution within the time limit; raise solver.time_limit"
+        )
+    raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
+
+
+def run(
+    path: Path,
+    *,
+    out: Path | None = None,
+    force: bool = False,
+    write_model: Path | None = None,
+    progress: Progress = _quiet,
+) -> RunOutcome:
+    """Validate, solve both stages, extract, verify and write a run folder."""
+    v = validate(path, progress)
+    timings = dict(v.timings)
+    md = v.md
+    sc = md.scenario
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    started = time.perf_counter()
+
+    res_a: SolveResult | None = None
+    built_a: Built | None = None
+    comp_a = None
+    with _timed(timings, "build", progress):
+        built_a = build_alignment(md)
+    if built_a is not None:
+        with _timed(timings, "solve", progress):
+            wm = (
+                write_model.with_name(write_model.stem + "-alignment" + write_model.suffix)
+                if write_model
+                else None
+            )
+            res_a, comp_a = solve(built_a.model, opts, write_model=wm)
+        _check(res_a, "key-account alignment")
+        vals = built_a.model.assign.extract_values()
+        owner = alignment_from_incumbents(md)
+        owner[:] = -1
+        for a_i, r_i, k in zip(
+            md.pairs.acc.tolist(), md.pairs.rep.tolist(), pair_keys(md), strict=True
+        ):
+            if (vals.get(k) or 0.0) > 0.5:
+                owner[a_i] = r_i
+    else:
+        owner = alignment_from_incumbents(md)
+    qs = quota_sets(md, owner)
+    with _timed(timings, "build", progress):
+        built_q = build_quotas(qs)
+    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
+    with _timed(timings, "solve", progress):
+        res_q, comp_q = solve(
+            built_q.model, {**opts, "time_limit": remaining}, write_model=write_model
+        )
+    _check(res_q, "quota")
+    assert comp_q is not None
+    with _timed(timings, "extract", progress):
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+    status, gap = _status(res_q, res_a)
+    manifest = _manifest(v, res_q, res_a, status, gap, timings)
+    results.summary["status"] = status
+    results.summary["gap"] = gap
+    results.summary["warnings"] = v.warnings
+    run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
+    with _timed(timings, "write", progress):
+        manifest["timings"] = timings
+        files: dict[str, Content] = {
+            "quotas.csv": results.quotas,
+            "annual.csv": results.annual,
+            "reps.csv": results.reps,
+            "rollups.csv": results.rollups,
+            "assignments.csv": results.assignments,
+            "binding.csv": results.binding,
+            "summary.json": results.summary,
+            "manifest.json": manifest,
+        }
+        write_run(run_dir, files, force=force)
+    return RunOutcome(run_dir, results, status, gap, timings, manifest, v.warnings)
+
+
+def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float | None]:
+    parts = [r for r in (res_a, res_q) if r is not None]
+    status = (
+        "optimal"
+        if all(r.status == "optimal" for r in parts)
+        else "time_limit"
+        if any(r.status == "time_limit" for r in parts)
+        else parts[-1].status
+    )
+    gaps = [r.gap for r in parts if r.is_mip and r.gap is not None]
+    return status, (max(gaps) if gaps else (0.0 if status == "optimal" else None))
+
+
+def _versions() -> dict[str, str]:
+    import pydantic
+    import pyomo.version
+
+    return {
+        "allocopt": __version__,
+        "python": platform.python_version(),
+        "pyomo": str(pyomo.version.version),
+        "highs": highs_version(),
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "pydantic": pydantic.__version__,
+    }
+
+
+def _manifest(
+    v: Validated,
+    res_q: SolveResult,
+    res_a: SolveResult | None,
+    status: str,
+    gap: float | None,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    ld = v.loaded
+    inputs = {"scenario": {"path": str(ld.path), "sha256": _hash(ld.path)}}
+    for name, src in sorted(v.dataset.sources.items()):
+        inputs[name] = {"path": src.label, "sha256": _hash(src.path)}
+    return {
+        "scenario": ld.scenario.name,
+        "resolved_scenario": ld.scenario.model_dump(mode="json"),
+        "changes": ld.changes,
+        "inputs": inputs,
+        "versions": _versions(),
+        "status": status,
+        "gap": gap,
+        "stages": {
+            "alignment": res_a.summary() if res_a is not None else None,
+            "quotas": res_q.summary(),
+        },
+        "timings": timings,
+    }

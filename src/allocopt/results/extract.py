@@ -1,0 +1,327 @@
+"""Turn solved models into tidy DataFrames and a summary.
+
+Public entry point: :func:`extract`. Money is rounded to cents and ratios to 6 decimals so the
+files are byte-stable; period quotas come from the per-rep phasing profile (or the band
+variables) and, with rounding on, are rounded per rep by largest remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from allocopt.data.prepare import ModelData
+from allocopt.model.build import Built
+from allocopt.model.rules.fairness import members
+from allocopt.model.sets import QuotaSets
+from allocopt.solve import Compiled, SolveResult
+
+BIND_TOL = 1e-6
+
+
+@dataclass
+class Results:
+    """Tidy result tables and a JSON-able summary."""
+
+    quotas: pd.DataFrame  # rep_id, team_id, region_id, product, period, quota
+    annual: pd.DataFrame  # rep_id, team_id, region_id, product, quota, reference, eff_base
+    reps: pd.DataFrame  # one row per rep: totals, capacity, base, difficulty, group level
+    rollups: pd.DataFrame  # unit_id, level, product, period, quota
+    assignments: pd.DataFrame  # account_id, incumbent_rep, owner_rep, moved, revenue, costs
+    binding: pd.DataFrame  # stage, rule, component, index, activity, lower, upper, side, dual
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _money(a: Any) -> Any:
+    return np.round(np.asarray(a, dtype=float), 2) + 0.0
+
+
+def _ratio(a: Any) -> Any:
+    return np.round(np.asarray(a, dtype=float), 6) + 0.0
+
+
+def _largest_remainder(values: np.ndarray, total: np.ndarray, unit: float) -> np.ndarray:
+    """Round each row of ``values`` (R, T) to multiples of unit keeping row sums = ``total``."""
+    units = values / unit
+    base = np.floor(units + 1e-9)
+    need = np.rint(total / unit) - base.sum(axis=1)
+    rem = units - base
+    order = np.argsort(-rem, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(
+        rank, order, np.arange(values.shape[1])[None, :].repeat(len(values), 0), axis=1
+    )
+    bump = rank < need[:, None]
+    return (base + bump) * unit
+
+
+def row_name(c: Any) -> tuple[str, str]:
+    """(component, index) of a Pyomo constraint as text."""
+    comp = c.parent_component().name
+    idx = c.index()
+    if idx is None:
+        return comp, ""
+    if isinstance(idx, tuple):
+        return comp, ",".join(str(i) for i in idx)
+    return comp, str(idx)
+
+
+def binding_rows(
+    stage: str, comp: Compiled, res: SolveResult, rule_of: dict[str, str]
+) -> pd.DataFrame:
+    """Rows whose activity sits at a bound (within tolerance), with LP duals when known."""
+    if res.col_values is None:
+        return pd.DataFrame(
+            columns=[
+                "stage",
+                "rule",
+                "component",
+                "index",
+                "activity",
+                "lower",
+                "upper",
+                "side",
+                "dual",
+            ]
+        )
+    act = comp.matrix @ res.col_values
+    lo = np.asarray(comp.lp.row_lower_, dtype=float)
+    up = np.asarray(comp.lp.row_upper_, dtype=float)
+    tol_lo = BIND_TOL * np.maximum(1.0, np.abs(lo))
+    tol_up = BIND_TOL * np.maximum(1.0, np.abs(up))
+    at_lo = np.isfinite(lo) & (np.abs(act - lo) <= tol_lo)
+    at_up = np.isfinite(up) & (np.abs(act - up) <= tol_up)
+    eq = at_lo & at_up & (lo == up)
+    idx = np.flatnonzero(at_lo | at_up)
+    names = [row_name(comp.rows[i]) for i in idx]
+    duals = res.row_duals[idx] if res.row_duals is not None else np.full(len(idx), np.nan)
+    side = np.where(eq[idx], "equal", np.where(at_up[idx], "upper", "lower"))
+    df = pd.DataFrame(
+        {
+            "stage": stage,
+            "rule": [rule_of.get(c, c) for c, _ in names],
+            "component": [c for c, _ in names],
+            "index": [i for _, i in names],
+            "activity": _money(act[idx]),
+            "lower": lo[idx],
+            "upper": up[idx],
+            "side": side,
+            "dual": duals,
+        }
+    )
+    df["lower"] = df["lower"].where(np.isfinite(df["lower"]))
+    df["upper"] = df["upper"].where(np.isfinite(df["upper"]))
+    return df
+
+
+def _gini(x: np.ndarray) -> float:
+    x = np.sort(x[np.isfinite(x)])
+    n = len(x)
+    if n == 0 or x.sum() <= 0:
+        return 0.0
+    k = np.arange(1, n + 1)
+    return float((2 * (k * x).sum()) / (n * x.sum()) - (n + 1) / n)
+
+
+def extract(
+    md: ModelData,
+    qs: QuotaSets,
+    quotas: Built,
+    comp_q: Compiled,
+    res_q: SolveResult,
+    alignment: Built | None = None,
+    comp_a: Compiled | None = None,
+    res_a: SolveResult | None = None,
+) -> Results:
+    """Collect results of both stages into tidy frames and a summary."""
+    sc = md.scenario
+    m = quotas.model
+    n_r, n_p, n_t = md.n_reps, len(md.products), len(md.periods)
+    vals = m.quota.extract_values()
+    q = np.array([vals.get(k) or 0.0 for k in qs.rp], dtype=float).reshape(n_r, n_p)
+    q = np.where(np.abs(q) < 1e-7, 0.0, q)
+    if sc.rules.rounding.enabled:
+        unit = sc.rules.rounding.unit
+        q = np.rint(q / unit) * unit
+    if hasattr(m, "period_quota"):
+        pv = m.period_quota.extract_values()
+        per = np.array(
+            [pv.get((r, p, t)) or 0.0 for r in md.rep_ids for p in md.products for t in md.periods]
+        ).reshape(n_r, n_p, n_t)
+    else:
+        per = md.phase * q[:, :, None]
+    if sc.rules.rounding.enabled:
+        unit = sc.rules.rounding.unit
+        flat = _largest_remainder(per.reshape(-1, n_t), q.reshape(-1), unit)
+        per = flat.reshape(n_r, n_p, n_t)
+
+    reps_idx = np.repeat(np.arange(n_r), n_p)
+    prod_idx = np.tile(np.arange(n_p), n_r)
+    rep_col = np.asarray(md.rep_ids, dtype=object)
+    prods = np.asarray(md.products, dtype=object)
+    annual = pd.DataFrame(
+        {
+            "rep_id": rep_col[reps_idx],
+            "team_id": md.team_of[reps_idx],
+            "region_id": md.region_of[reps_idx],
+            "product": prods[prod_idx],
+            "quota": _money(q.ravel()),
+            "reference": _money(qs.reference.ravel()),
+            "ref_potential": _money(qs.ref_potential.ravel()),
+            "ref_history": _money(qs.ref_history.ravel()),
+            "base": _money(qs.base.ravel()),
+            "eff_base": _money(qs.eff_base.ravel()),
+        }
+    )
+    ri = np.repeat(np.arange(n_r), n_p * n_t)
+    pj = np.tile(np.repeat(np.arange(n_p), n_t), n_r)
+    tk = np.tile(np.arange(n_t), n_r * n_p)
+    periods = np.asarray(md.periods, dtype=object)
+    quota_long = pd.DataFrame(
+        {
+            "rep_id": rep_col[ri],
+            "team_id": md.team_of[ri],
+            "region_id": md.region_of[ri],
+            "product": prods[pj],
+            "period": periods[tk],
+            "quota": _money(per.ravel()),
+        }
+    )
+
+    groups, _ = members(qs)
+    g_of = {r: g for g, rs in groups.items() for r in rs}
+    tot = q.sum(axis=1)
+    b = qs.eff_base.sum(axis=1)
+    diff = np.divide(tot, b, out=np.full(n_r, np.nan), where=b > 0)
+    rep_df = pd.DataFrame(
+        {
+            "rep_id": rep_col,
+            "team_id": md.team_of,
+            "region_id": md.region_of,
+            "role": md.role_of,
+            "fte": md.fte,
+            "active_share": _ratio(md.active),
+            "capacity": _money(md.capacity),
+            "base": _money(qs.base.sum(axis=1)),
+            "eff_base": _money(b),
+            "history": _money(np.nan_to_num(md.history * md.active, nan=np.nan)),
+            "reference": _money(qs.reference.sum(axis=1)),
+            "quota": _money(tot),
+            "difficulty": _ratio(diff),
+            "group": [g_of.get(r, "") for r in md.rep_ids],
+        }
+    )
+    glevel = (
+        rep_df[rep_df["group"] != ""]
+        .groupby("group")
+        .agg(q=("quota", "sum"), b=("eff_base", "sum"))
+    )
+    lvl = (glevel["q"] / glevel["b"]).to_dict()
+    rep_df["group_level"] = _ratio([lvl.get(g, np.nan) for g in rep_df["group"]])
+    rep_df["vs_group"] = _ratio(rep_df["difficulty"] / rep_df["group_level"] - 1)
+
+    # roll-ups: every ancestor unit, product, period and the full year
+    ru = md.rep_units
+    by_rep = quota_long.assign(rep=quota_long["rep_id"].map(md.rep_index()))
+    merged = ru.merge(by_rep[["rep", "product", "period", "quota"]], on="rep")
+    roll = merged.groupby(["unit_id", "product", "period"], sort=True)["quota"].sum().reset_index()
+    year = merged.groupby(["unit_id", "product"], sort=True)["quota"].sum().reset_index()
+    year["period"] = "FY"
+    rollups = pd.concat([roll, year], ignore_index=True)
+    rollups = rollups.merge(md.units[["unit_id", "level"]], on="unit_id", how="left")
+    rollups = rollups[["unit_id", "level", "product", "period", "quota"]]
+    rollups["quota"] = _money(rollups["quota"])
+    rollups = rollups.sort_values(["unit_id", "product", "period"], kind="stable").reset_index(
+        drop=True
+    )
+
+    assignments = _assignments(md, qs)
+    rule_of = _rule_map()
+    bind = [binding_rows("quotas", comp_q, res_q, rule_of)]
+    if comp_a is not None and res_a is not None:
+        bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
+    binding = pd.concat(bind, ignore_index=True)
+
+    terms = {k: float(pyo.value(v)) for k, v in quotas.terms.items()}
+    if alignment is not None:
+        terms.update({f"alignment_{k}": float(pyo.value(v)) for k, v in alignment.terms.items()})
+    fair = _fairness(rep_df)
+    summary = {
+        "objective_terms": terms,
+        "fairness": fair,
+        "binding_counts": {
+            f"{s}/{r}": int(n)
+            for s, r, n in (
+                binding.groupby(["stage", "rule"]).size().reset_index().itertuples(index=False)
+                if len(binding)
+                else []
+            )
+        },
+        "totals": {
+            p: {"target": float(md.target[j]), "quota": float(q[:, j].sum())}
+            for j, p in enumerate(md.products)
+        },
+        "key_accounts": {
+            "count": len(md.ka_ids),
+            "moved": int(assignments["moved"].sum()) if len(assignments) else 0,
+        },
+    }
+    return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary)
+
+
+def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
+    rep = np.asarray(md.rep_ids, dtype=object)
+    inc = md.ka_incumbent
+    own = qs.owner
+    pr = md.pairs
+    cost = {
+        (a, r): (c, mc)
+        for a, r, c, mc in zip(
+            pr.acc.tolist(),
+            pr.rep.tolist(),
+            pr.pair_cost.tolist(),
+            pr.move_cost.tolist(),
+            strict=True,
+        )
+    }
+    pc = [cost.get((a, int(o)), (0.0, 0.0)) for a, o in enumerate(own.tolist())]
+    return pd.DataFrame(
+        {
+            "account_id": np.asarray(md.ka_ids, dtype=object),
+            "incumbent_rep": np.where(inc >= 0, rep[np.maximum(inc, 0)], ""),
+            "owner_rep": np.where(own >= 0, rep[np.maximum(own, 0)], ""),
+            "moved": (inc >= 0) & (own >= 0) & (inc != own),
+            "revenue": _money(md.ka_revenue.sum(axis=1)),
+            "pair_cost": _money([c for c, _ in pc]),
+            "move_cost": _money([mc for _, mc in pc]),
+        }
+    )
+
+
+def _rule_map() -> dict[str, str]:
+    from allocopt.model import objective
+    from allocopt.model.rules import REGISTRY
+
+    out = {c: r.NAME for r in REGISTRY for c in r.COMPONENTS}
+    out.update({c: objective.NAME for c in objective.COMPONENTS})
+    return out
+
+
+def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:
+    d = rep_df[rep_df["group"] != ""]
+    if d.empty:
+        return {}
+    by = d.groupby("group")["difficulty"]
+    spread = by.max() - by.min()
+    return {
+        "difficulty_min": float(d["difficulty"].min()),
+        "difficulty_max": float(d["difficulty"].max()),
+        "difficulty_gini": round(_gini(d["difficulty"].to_numpy(dtype=float)), 6),
+        "max_group_spread": float(spread.max()),
+        "max_abs_vs_group": float(d["vs_group"].abs().max()),
+        "groups": int(by.ngroups),
+    }

@@ -1,0 +1,198 @@
+"""Load a scenario file into the typed schema, with every problem located.
+
+Public entry point: :func:`load_scenario`. Schema errors from pydantic are rewritten for people:
+file:line:column, the dotted key path, what is wrong, and what to do ("did you mean ...?" for
+unknown keys, an explanation for the YAML 1.1 traps such as ``012`` or ``on``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from allocopt.errors import InputError, Problem
+from allocopt.scenario.loader import LoadedYaml, dotted, load_yaml, locate
+from allocopt.scenario.schema import Scenario
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario and where it came from."""
+
+    scenario: Scenario
+    path: Path
+    raw: dict[str, Any]
+    yaml: LoadedYaml
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def file(self) -> str:
+        return self.yaml.file
+
+    def locate(self, key_path: tuple[str | int, ...]) -> str:
+        return locate(self.yaml, key_path)
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    """Read and validate one scenario file; raise :class:`InputError` listing every problem."""
+    loaded = load_yaml(path)
+    scenario = validate_tree(loaded.data, loaded)
+    return LoadedScenario(scenario, path, loaded.data, loaded)
+
+
+def validate_tree(data: dict[str, Any], loaded: LoadedYaml) -> Scenario:
+    """Validate a (possibly merged) tree against the schema, locating errors in ``loaded``."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems(exc, data, loaded)) from None
+
+
+_TAG = re.compile(
+    r"^(str|int|float|bool|none|date|TableRef|function-[a-z]+\[.*\]|list\[.*\]|"
+    r"tuple\[.*\]|dict\[.*\]|constrained-str|literal\[.*\])$"
+)
+
+
+def _clean(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], bool]:
+    """Drop pydantic's union/type tags from an error location; say whether one was dropped."""
+    out: list[str | int] = []
+    tagged = False
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            out.append(part)
+            node = node[part]
+        elif isinstance(part, str) and _TAG.match(part):
+            tagged = True
+        else:
+            out.append(part)
+            node = None
+    return tuple(out), tagged
+
+
+def _problems(exc: ValidationError, data: dict[str, Any], loaded: LoadedYaml) -> list[Problem]:
+    seen: set[tuple[str | int, ...]] = set()
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        path, tagged = _clean(tuple(err["loc"]), data)
+        if tagged:
+            if path in seen:
+                continue
+            seen.add(path)
+            msg = _union_message(path)
+            out.append(Problem(loaded.file, locate(loaded, path), dotted(path), msg, _val(err)))
+            continue
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent, key = path[:-1], str(path[-1])
+            names = _fields_at(Scenario, parent)
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(names)}"
+            out.append(
+                Problem(loaded.file, locate(loaded, path), dotted(path), f"unknown key; {hint}")
+            )
+        elif kind == "missing":
+            out.append(
+                Problem(
+                    loaded.file,
+                    locate(loaded, path[:-1]),
+                    dotted(path),
+                    "required key is missing; add it",
+                )
+            )
+        else:
+            msg = _explain(err)
+            out.append(Problem(loaded.file, locate(loaded, path), dotted(path), msg, _val(err)))
+    return out
+
+
+def _val(err: Any) -> str:
+    v = err.get("input")
+    if isinstance(v, dict | list) or v is None:
+        return ""
+    return str(v)
+
+
+def _union_message(path: tuple[str | int, ...]) -> str:
+    if len(path) == 2 and path[0] == "data":
+        return "must be a path (text) or a mapping {path: ..., sheet: ...}"
+    return "has the wrong type"
+
+
+_TRAPS = (
+    (
+        re.compile(r"^[+-]?0\d+(\.\d*)?$"),
+        "has a leading zero (YAML 1.1 would read {v} as octal); "
+        "write the number without the leading zero",
+    ),
+    (
+        re.compile(r"^\d+(:[0-5]?\d)+(\.\d*)?$"),
+        "looks like a base-60 number or a time (YAML 1.1 would "
+        "read it as a number); write a plain number",
+    ),
+    (re.compile(r"^0[xo][0-9a-fA-F]+$"), "is a hex/octal literal; write a plain decimal number"),
+    (
+        re.compile(r"^(yes|no|on|off|y|n)$", re.I),
+        "is not a boolean here (only true/false are); write true or false",
+    ),
+)
+
+
+def _explain(err: Any) -> str:
+    msg = str(err["msg"])
+    msg = msg.replace("Value error, ", "").replace("Assertion failed, ", "")
+    v = err.get("input")
+    if isinstance(v, str):
+        for pattern, text in _TRAPS:
+            if pattern.match(v.strip()):
+                return f"{msg}: {v!r} " + text.format(v=v)
+    if err["type"] in ("float_type", "int_type") and isinstance(v, str):
+        return f"{msg}; write a plain number without quotes"
+    if err["type"] == "literal_error":
+        return msg.replace("Input should be", "must be")
+    return msg
+
+
+def _fields_at(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """Field names of the schema model reached by ``path`` (empty when not a model)."""
+    cur: Any = model
+    for part in path:
+        if isinstance(part, int):
+            cur = _inner(cur)
+            continue
+        if isinstance(cur, type) and issubclass(cur, BaseModel) and part in cur.model_fields:
+            cur = _model_of(cur.model_fields[part].annotation)
+        else:
+            return []
+    if isinstance(cur, type) and issubclass(cur, BaseModel):
+        return list(cur.model_fields)
+    return []
+
+
+def _inner(tp: Any) -> Any:
+    args = get_args(tp)
+    return _model_of(args[0]) if args else tp
+
+
+def _model_of(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    origin = get_origin(tp)
+    if origin in (list, tuple):
+        return tp
+    for a in get_args(tp):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return tp

@@ -1,0 +1,318 @@
+"""The scenario file schema (pydantic v2): strict types, unknown keys rejected, finite numbers.
+
+Every field is documented here; ``allocopt schema`` prints the JSON Schema generated from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number (not .inf or .nan)")
+    return v
+
+
+Num = Annotated[float, AfterValidator(_finite)]
+NonNeg = Annotated[float, AfterValidator(_finite), Field(ge=0)]
+Share = Annotated[float, AfterValidator(_finite), Field(ge=0, le=1)]
+Ident = Annotated[str, Field(min_length=1, pattern=r"^[^\s,]([^,]*[^\s,])?$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TableRef(_Strict):
+    """A data table stored as a sheet of an Excel workbook (CSV and Parquet are given as a path)."""
+
+    path: str = Field(description="Path of the file, relative to the scenario file.")
+    sheet: str | None = Field(None, description="Sheet name, for Excel workbooks.")
+
+
+Table = str | TableRef
+
+
+class DataTables(_Strict):
+    """Where the data tables are (paths relative to the scenario file)."""
+
+    org_units: Table = Field(description="Organisation tree: unit_id, parent_id, name, level.")
+    reps: Table = Field(description="Reps: rep_id, team_id, fte, dates, capacity, history.")
+    potential: Table = Field(description="Territory potential: rep_id, product, potential.")
+    accounts: Table = Field(description="Accounts: account_id, product, revenue, key, incumbent.")
+    candidates: Table | None = Field(
+        None, description="Eligible key-account pairs: account_id, rep_id, cost, workload."
+    )
+    seasonality: Table = Field(description="Seasonality: product, period, weight.")
+    actuals: Table | None = Field(None, description="Actuals: rep_id, product, period, amount.")
+
+
+class Plan(_Strict):
+    """The plan year."""
+
+    fiscal_year_start: dt.date = Field(description="First day of the fiscal year (YYYY-MM-DD).")
+    granularity: Literal["quarter", "month"] = Field(
+        "quarter", description="Period of the phased quotas: Q1..Q4 or M01..M12."
+    )
+    currency: str = Field("EUR", description="Currency label used in reports.")
+
+
+class UnitTarget(_Strict):
+    """A fixed or bounded target for one org unit (optionally one product)."""
+
+    unit: Ident = Field(description="An org unit ID.")
+    product: Ident | None = Field(None, description="A product; omitted = all products together.")
+    value: NonNeg | None = Field(None, description="Exact target (excludes min/max).")
+    min: NonNeg | None = Field(None, description="Lower bound on the unit's total quota.")
+    max: NonNeg | None = Field(None, description="Upper bound on the unit's total quota.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> UnitTarget:
+        if self.value is None and self.min is None and self.max is None:
+            raise ValueError("give value, or min and/or max")
+        if self.value is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give either value or min/max, not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class Targets(_Strict):
+    """Company targets and the over-assignment cushion."""
+
+    by_product: dict[Ident, NonNeg] = Field(description="Company target per product (currency).")
+    over_assignment: Annotated[float, AfterValidator(_finite), Field(ge=0, le=1)] = Field(
+        0.0, description="Cushion: reps' quotas add up to target × (1 + over_assignment)."
+    )
+    units: list[UnitTarget] = Field(
+        default_factory=list, description="Fixed or bounded org-unit targets."
+    )
+
+
+class _Rule(_Strict):
+    enabled: bool = Field(True, description="Switch the rule on or off.")
+
+
+class CapacityRule(_Rule):
+    """Quota ≤ capacity × FTE × ramp, prorated to the months a rep works."""
+
+    ramp: list[Share] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75],
+        description="Share of full capacity in month 1, 2, ... after the start date; 1 after.",
+    )
+
+
+class PotentialRule(_Rule):
+    """min_share × base ≤ quota ≤ max_share × base, base = potential + key-account revenue."""
+
+    max_share: NonNeg = Field(1.0, description="Largest quota as a share of the rep's base.")
+    min_share: NonNeg = Field(0.0, description="Smallest quota as a share of the rep's base.")
+
+    @model_validator(mode="after")
+    def _order(self) -> PotentialRule:
+        if self.min_share > self.max_share:
+            raise ValueError(f"min_share {self.min_share:g} is above max_share {self.max_share:g}")
+        return self
+
+
+class GrowthRule(_Rule):
+    """(1 + min) × last year ≤ quota ≤ (1 + max) × last year, for reps with history."""
+
+    min: Annotated[float, AfterValidator(_finite), Field(ge=-1)] = Field(
+        -0.2, description="Lowest growth against last year (e.g. -0.10 = at most 10% less)."
+    )
+    max: Num = Field(0.5, description="Highest growth against last year (e.g. 0.30 = +30%).")
+    basis: Literal["actual", "quota"] = Field(
+        "actual", description="Compare with last year's actual or last year's quota."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> GrowthRule:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class FloorsRule(_Rule):
+    """Minimum annual quota by role (prorated by FTE and the share of the year worked)."""
+
+    by_role: dict[Ident, NonNeg] = Field(default_factory=dict, description="Floor per role.")
+
+
+class Pair(_Strict):
+    """An (account, rep) pair."""
+
+    account: Ident = Field(description="A key account ID.")
+    rep: Ident = Field(description="A rep ID.")
+
+
+class KeyAccountsRule(_Rule):
+    """Each key account goes to exactly one eligible rep (generalized assignment)."""
+
+    max_accounts: int | None = Field(None, ge=0, description="Most key accounts per rep.")
+    max_workload: NonNeg | None = Field(None, description="Most key-account workload per rep.")
+    move_cost: NonNeg = Field(
+        0.0,
+        description="Cost of moving an account from its incumbent, as a share of its revenue.",
+    )
+    locked: list[Pair] = Field(default_factory=list, description="Pairs that must be assigned.")
+    forbidden: list[Pair] = Field(
+        default_factory=list, description="Pairs that must not be assigned."
+    )
+
+
+class FairnessRule(_Rule):
+    """Difficulty (quota ÷ base) within ±band of the level of the rep's group."""
+
+    level: Literal["team", "region", "company"] = Field(
+        "team", description="Group whose difficulty level each rep is compared with."
+    )
+    band: NonNeg | None = Field(
+        0.25, description="Relative band around the group level (0.25 = ±25%); null = no band."
+    )
+
+
+class PhasingRule(_Rule):
+    """Period quotas follow the seasonality profile, exactly or within a band."""
+
+    mode: Literal["exact", "band"] = Field("exact", description="exact | band.")
+    band: Share = Field(0.1, description="With mode band: allowed relative deviation per period.")
+
+
+class RoundingRule(_Rule):
+    """Annual quotas in whole multiples of ``unit``, totals kept exact."""
+
+    unit: Annotated[float, AfterValidator(_finite), Field(gt=0)] = Field(
+        1000.0, description="Rounding unit (currency)."
+    )
+
+
+class Rules(_Strict):
+    """The business rules and their parameters; each can be switched off."""
+
+    capacity: CapacityRule = CapacityRule()
+    potential: PotentialRule = PotentialRule()
+    growth: GrowthRule = GrowthRule()
+    floors: FloorsRule = FloorsRule()
+    key_accounts: KeyAccountsRule = KeyAccountsRule()
+    fairness: FairnessRule = FairnessRule()
+    phasing: PhasingRule = PhasingRule()
+    rounding: RoundingRule = RoundingRule(enabled=False)
+
+
+class Reference(_Strict):
+    """Blend of the reference split that the objective stays close to."""
+
+    potential: NonNeg = Field(0.5, description="Weight of the potential-based split.")
+    history: NonNeg = Field(0.5, description="Weight of the history-based split.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Reference:
+        if self.potential + self.history <= 0:
+            raise ValueError("potential + history must be positive")
+        return self
+
+
+class Weights(_Strict):
+    """Objective weights (see models/allocation.md, section Objective)."""
+
+    deviation: NonNeg = Field(1.0, description="Distance from the reference split.")
+    fairness: NonNeg = Field(0.0, description="Spread of difficulty within groups.")
+    disruption: NonNeg = Field(1.0, description="Key-account move costs and pair costs.")
+    tiebreak: NonNeg = Field(
+        1e-4, description="Deterministic tie-break per currency unit (keep it small, ≥ 1e-5)."
+    )
+
+
+class Objective(_Strict):
+    """What the plan optimises."""
+
+    reference: Reference = Reference()
+    weights: Weights = Weights()
+
+
+class Solver(_Strict):
+    """HiGHS options."""
+
+    time_limit: Annotated[float, AfterValidator(_finite), Field(gt=0)] = Field(
+        120.0, description="Wall-clock limit in seconds."
+    )
+    mip_gap: Share = Field(0.01, description="Relative MIP gap at which HiGHS stops.")
+    threads: int = Field(
+        1, ge=1, description="Solver threads (1 = deterministic and reproducible)."
+    )
+    seed: int = Field(0, ge=0, description="Solver random seed.")
+
+
+class Output(_Strict):
+    """Where runs are written."""
+
+    directory: str = Field("runs", description="Run folders go here (relative to the scenario).")
+
+
+class Scenario(_Strict):
+    """An allocopt scenario: data, targets, rules, objective, solver and output settings."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        description="Scenario name (letters, digits, _ . -); used in run folder names."
+    )
+    description: str = Field("", description="Free text.")
+    extends: str | None = Field(None, description="Base scenario file this one extends.")
+    plan: Plan
+    data: DataTables
+    products: list[Ident] = Field(min_length=1, description="Product IDs.")
+    targets: Targets
+    rules: Rules = Rules()
+    objective: Objective = Objective()
+    solver: Solver = Solver()
+    output: Output = Output()
+    overrides: dict[Ident, dict[str, Any]] = Field(
+        default_factory=dict, description="Named partial trees (dotted keys allowed)."
+    )
+    scenarios: dict[Ident, list[Ident]] = Field(
+        default_factory=dict, description="Named lists of overrides."
+    )
+
+    @field_validator("products")
+    @classmethod
+    def _unique_products(cls, v: list[str]) -> list[str]:
+        dup = sorted({p for p in v if v.count(p) > 1})
+        if dup:
+            raise ValueError(f"products listed twice: {', '.join(dup)}")
+        return v
+
+    @model_validator(mode="after")
+    def _targets_cover_products(self) -> Scenario:
+        have, want = set(self.targets.by_product), set(self.products)
+        problems = []
+        if want - have:
+            problems.append(f"targets.by_product misses {', '.join(sorted(want - have))}")
+        if have - want:
+            problems.append(f"targets.by_product has unknown {', '.join(sorted(have - want))}")
+        for u in self.targets.units:
+            if u.product is not None and u.product not in want:
+                problems.append(f"targets.units: unknown product {u.product!r}")
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + " (products are " + ", ".join(self.products) + ")"
+            )
+        return self
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        """Period labels of the plan."""
+        if self.plan.granularity == "quarter":
+            return ("Q1", "Q2", "Q3", "Q4")
+        return tuple(f"M{m:02d}" for m in range(1, 13))
