@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from allocopt import __version__
@@ -34,7 +35,7 @@ def _guard(fn: F) -> F:
         except AllocoptError as exc:
             if debug:
                 traceback.print_exc()
-            err.print(f"[bold red]error:[/] {exc.render()}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(exc.render())}", markup=True, highlight=False)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
@@ -77,12 +78,14 @@ def validate(scenario: Path, as_json: bool) -> None:
         console.print_json(json.dumps({"valid": True, **v.summary, "warnings": v.warnings}))
         return
     s = v.summary
-    console.print(f"[green]valid[/]: {scenario} — scenario {s['scenario']!r}", markup=True)
+    console.print(
+        f"[green]valid[/]: {escape(str(scenario))} — scenario {s['scenario']!r}", markup=True
+    )
     t = Table(title="rows per table")
     t.add_column("table")
     t.add_column("rows", justify="right")
     for name, n in s["rows"].items():
-        t.add_row(name, f"{n:,}")
+        t.add_row(escape(name), f"{n:,}")
     console.print(t)
     t = Table(title="targets per product")
     for c in (
@@ -96,7 +99,7 @@ def validate(scenario: Path, as_json: bool) -> None:
         t.add_column(c, justify="right" if c != "product" else "left")
     for p, d in s["products"].items():
         t.add_row(
-            p,
+            escape(p),
             *(
                 f"{d[k]:,.0f}"
                 for k in (
@@ -117,7 +120,7 @@ def validate(scenario: Path, as_json: bool) -> None:
         f"{s['total_ramped_capacity']:,.0f}" + (f" (cover {cover:.2f}×)" if cover else "")
     )
     for w in v.warnings:
-        console.print(f"[yellow]warning:[/] {w}", markup=True)
+        console.print(f"[yellow]warning:[/] {escape(w)}", markup=True)
 
 
 @main.command()

@@ -23,7 +23,6 @@ from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
 from allocopt.errors import InfeasibleError, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
-from allocopt.model.rules.key_accounts import pair_keys
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.outputs.runfolder import Content, default_run_dir, write_run
 from allocopt.results.extract import Results, extract
@@ -183,14 +182,10 @@ def run(
             )
             res_a, comp_a = solve(built_a.model, opts, write_model=wm)
         _check(res_a, "key-account alignment")
-        vals = built_a.model.assign.extract_values()
-        owner = alignment_from_incumbents(md)
-        owner[:] = -1
-        for a_i, r_i, k in zip(
-            md.pairs.acc.tolist(), md.pairs.rep.tolist(), pair_keys(md), strict=True
-        ):
-            if (vals.get(k) or 0.0) > 0.5:
-                owner[a_i] = r_i
+        assert res_a.col_values is not None
+        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
+        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
     else:
         owner = alignment_from_incumbents(md)
     qs = quota_sets(md, owner)
@@ -199,7 +194,10 @@ def run(
     remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
     with _timed(timings, "solve", progress):
         res_q, comp_q = solve(
-            built_q.model, {**opts, "time_limit": remaining}, write_model=write_model
+            built_q.model,
+            {**opts, "time_limit": remaining},
+            write_model=write_model,
+            neighbourhood=True,
         )
     _check(res_q, "quota")
     assert comp_q is not None

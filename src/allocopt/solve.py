@@ -1,10 +1,9 @@
-"""HiGHS adapter: compile a Pyomo model to matrices, solve with highspy, normalise the result.
+"""HiGHS adapter: assemble a linear model, solve it with highspy, normalise the result.
 
-Public entry point: :func:`solve`. The Pyomo model is compiled by Pyomo's
-``LinearStandardFormCompiler`` (much faster than the persistent solver interfaces) and passed to
-HiGHS directly. Primal values are loaded back into the Pyomo variables; row duals (LP only) go
-into ``model.dual`` when the model has that Suffix. No Pyomo or HiGHS exception escapes: a
-failure becomes a :class:`SolveResult` with status ``error``.
+Public entry point: :func:`solve`. The :class:`~allocopt.model.linear.LinearModel` is assembled
+into one sparse matrix and passed to HiGHS directly. Primal values and (for LPs) row duals come
+back as arrays in the model's column and row order. No HiGHS exception escapes: a failure
+becomes a :class:`SolveResult` with status ``error``.
 """
 
 from __future__ import annotations
@@ -19,21 +18,19 @@ from typing import Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from allocopt.model.linear import LinearModel
 
 INF = highspy.kHighsInf
 
 
 @dataclass
 class Compiled:
-    """A model in matrix form, with the maps back to Pyomo components."""
+    """A model in matrix form, with the map back to its named components."""
 
     lp: Any  # highspy.HighsLp
     matrix: Any  # scipy.sparse CSC matrix, rows × columns (for activities)
-    columns: list[Any]  # VarData per column
-    rows: list[Any]  # ConstraintData per row (a ranged constraint is one row)
-    offset: float
+    model: LinearModel
     is_mip: bool
 
 
@@ -55,6 +52,7 @@ class SolveResult:
     n_rows: int = 0
     n_nonzeros: int = 0
     n_integer: int = 0
+    lp_bound: float | None = None  # LP relaxation objective, when solved by neighbourhood
     options: dict[str, Any] = field(default_factory=dict)
     col_values: np.ndarray | None = None
     row_duals: np.ndarray | None = None
@@ -75,6 +73,7 @@ class SolveResult:
             "n_rows",
             "n_nonzeros",
             "n_integer",
+            "lp_bound",
             "options",
         )
         return {k: getattr(self, k) for k in keys}
@@ -108,63 +107,43 @@ def new_highs() -> highspy.Highs:
     return h
 
 
-def compile_model(model: pyo.ConcreteModel) -> Compiled:
-    """Compile a linear Pyomo model into a HighsLp (one row per constraint, ranges kept)."""
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    a = info.A.tocsr()
-    n_rows_raw, n_cols = a.shape
-    cons = [re.constraint for re in info.rows]
-    kinds = np.array([re.bound_type for re in info.rows], dtype=np.int64)
-    rhs = np.asarray(info.rhs, dtype=float)
-    # merge the two halves of a ranged constraint into one row
-    keep: list[int] = []
-    lower = np.full(n_rows_raw, -INF)
-    upper = np.full(n_rows_raw, INF)
-    first: dict[int, int] = {}
-    for i, (c, k) in enumerate(zip(cons, kinds.tolist(), strict=True)):
-        j = first.get(id(c))
-        if j is None:
-            first[id(c)] = i
-            keep.append(i)
-            j = i
-        if k == 0:
-            lower[j] = upper[j] = rhs[i]
-        elif k == 1:
-            upper[j] = rhs[i]
-        else:
-            lower[j] = rhs[i]
-    keep_arr = np.asarray(keep, dtype=np.int64)
-    a = a[keep_arr].tocsc()
-    cols = list(info.columns)
-    lb = np.array([-INF if v.lb is None else float(v.lb) for v in cols], dtype=float)
-    ub = np.array([INF if v.ub is None else float(v.ub) for v in cols], dtype=float)
-    integ = np.array([v.is_integer() for v in cols], dtype=bool)
-    c = np.asarray(info.c.todense()).ravel() if info.c.shape[0] else np.zeros(n_cols)
-    obj = info.objectives[0] if info.objectives else None
-    sense = obj.sense if obj is not None else pyo.minimize
-
+def compile_model(lm: LinearModel) -> Compiled:
+    """Assemble a :class:`LinearModel` into a HighsLp (vectorised; no per-nonzero Python)."""
+    a = lm.matrix()
+    lb, ub, integ = lm.bounds()
+    lo, up = lm.row_bounds()
     lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(keep_arr)
-    lp.col_cost_ = c
-    lp.col_lower_ = lb
-    lp.col_upper_ = ub
-    lp.row_lower_ = lower[keep_arr]
-    lp.row_upper_ = upper[keep_arr]
+    lp.num_col_ = lm.n_cols
+    lp.num_row_ = lm.n_rows
+    lp.col_cost_ = lm.cost()
+    lp.col_lower_ = np.where(np.isfinite(lb), lb, -INF)
+    lp.col_upper_ = np.where(np.isfinite(ub), ub, INF)
+    lp.row_lower_ = np.where(np.isfinite(lo), lo, -INF)
+    lp.row_upper_ = np.where(np.isfinite(up), up, INF)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(float)
-    lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = len(keep_arr)
-    lp.offset_ = float(info.c_offset[0]) if len(info.c_offset) else 0.0
-    lp.sense_ = highspy.ObjSense.kMaximize if sense == pyo.maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.num_col_ = lm.n_cols
+    lp.a_matrix_.num_row_ = lm.n_rows
+    lp.sense_ = highspy.ObjSense.kMinimize
     if integ.any():
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
-            for f in integ.tolist()
-        ]
-    return Compiled(lp, a, cols, [cons[i] for i in keep], lp.offset_, bool(integ.any()))
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[int(f)] for f in integ]
+    return Compiled(lp, a, lm, bool(integ.any()))
+
+
+def _name(comp: Compiled, lp: Any) -> None:
+    """Attach column and row names (only for writing the model to a file)."""
+    lm = comp.model
+    cols: list[str] = []
+    for b in lm.vars.values():
+        cols.extend(f"{b.name}[{b.index.label(i)}]" for i in range(len(b)))
+    rows: list[str] = []
+    for r in lm.rows.values():
+        rows.extend(f"{r.name}[{r.index.label(i)}]" for i in range(len(r)))
+    lp.col_names_ = [c.replace(" ", "_") for c in cols]
+    lp.row_names_ = [c.replace(" ", "_") for c in rows]
 
 
 def _highs(options: dict[str, Any]) -> highspy.Highs:
@@ -199,23 +178,29 @@ _STATUS = {
 
 
 def solve(
-    model: pyo.ConcreteModel,
+    model: LinearModel,
     options: dict[str, Any],
     *,
     write_model: Path | None = None,
-    load: bool = True,
+    neighbourhood: bool = False,
 ) -> tuple[SolveResult, Compiled | None]:
-    """Solve ``model`` with HiGHS; load values (and LP duals) into it when ``load``."""
+    """Solve ``model`` with HiGHS.
+
+    With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
+    relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
+    value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
+    """
     t0 = time.perf_counter()
     try:
         comp = compile_model(model)
     except Exception as exc:  # any modelling failure is reported, not raised
         return SolveResult("error", False, message=f"could not compile the model: {exc}"), None
     t1 = time.perf_counter()
-    res = run_highs(comp, options, write_model=write_model)
+    if neighbourhood and comp.is_mip:
+        res = _solve_neighbourhood(comp, options, write_model)
+    else:
+        res = run_highs(comp, options, write_model=write_model)
     res.compile_seconds = t1 - t0
-    if load and res.has_solution and res.col_values is not None:
-        load_solution(model, comp, res)
     return res, comp
 
 
@@ -237,6 +222,8 @@ def run_highs(
     )
     try:
         h = _highs(options)
+        if write_model is not None:
+            _name(comp, lp)
         h.passModel(lp)
         if write_model is not None:
             h.writeModel(str(write_model))
@@ -270,12 +257,45 @@ def run_highs(
     return base
 
 
-def load_solution(model: pyo.ConcreteModel, comp: Compiled, res: SolveResult) -> None:
-    """Copy primal values (integers rounded) into the Pyomo variables; LP duals into model.dual."""
-    assert res.col_values is not None
-    for v, x in zip(comp.columns, res.col_values.tolist(), strict=True):
-        v.set_value(round(x) if v.is_integer() else x, skip_validation=True)
-    dual = getattr(model, "dual", None)
-    if isinstance(dual, pyo.Suffix) and res.row_duals is not None:
-        for c, y in zip(comp.rows, res.row_duals.tolist(), strict=True):
-            dual[c] = y
+def _solve_neighbourhood(
+    comp: Compiled, options: dict[str, Any], write_model: Path | None
+) -> SolveResult:
+    lp = comp.lp
+    integ = list(lp.integrality_)
+    general = np.array(
+        [
+            t != highspy.HighsVarType.kContinuous and not (lo >= 0 and hi <= 1)
+            for t, lo, hi in zip(integ, lp.col_lower_, lp.col_upper_, strict=True)
+        ],
+        dtype=bool,
+    )
+    t0 = time.perf_counter()
+    lp.integrality_ = []
+    relaxed = run_highs(comp, options)
+    lp.integrality_ = integ
+    if not relaxed.has_solution or relaxed.col_values is None or not general.any():
+        res = run_highs(comp, options, write_model=write_model)
+        res.seconds += relaxed.seconds
+        return res
+    lo0 = np.array(lp.col_lower_, dtype=float)
+    hi0 = np.array(lp.col_upper_, dtype=float)
+    x = relaxed.col_values
+    lo = lo0.copy()
+    hi = hi0.copy()
+    lo[general] = np.maximum(lo0[general], np.floor(x[general] + 1e-7))
+    hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
+    lp.col_lower_, lp.col_upper_ = lo, hi
+    spent = time.perf_counter() - t0
+    left = max(1.0, float(options.get("time_limit", 1e9)) - spent)
+    res = run_highs(comp, {**options, "time_limit": left})
+    lp.col_lower_, lp.col_upper_ = lo0, hi0
+    if write_model is not None:
+        run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
+    if res.has_solution:
+        res.seconds += relaxed.seconds
+        res.message += " (rounding neighbourhood of the LP optimum)"
+        res.lp_bound = relaxed.objective  # bounds the full integer model as well
+        return res
+    full = run_highs(comp, options)
+    full.seconds += relaxed.seconds + res.seconds
+    return full

@@ -59,18 +59,42 @@ def load_data(
     problems: list[Problem] = []
     tables: dict[str, pd.DataFrame] = {}
     sources: dict[str, TableSource] = {}
+    incomplete: set[str] = set()
     for name, spec in SPECS.items():
         ref = getattr(scenario.data, name)
         if ref is None:
             continue
         src = table_source(ref, base_dir)
         sources[name] = src
+        path_label = ref.path if isinstance(ref, TableRef) else ref
+        if not src.path.is_file():
+            what = "is a folder, not a table file" if src.path.is_dir() else "file not found"
+            problems.append(
+                Problem(
+                    scenario_file,
+                    loc(("data", name)),
+                    f"data.{name}",
+                    f"{what}: {path_label}; check the path (it is relative to the scenario file)",
+                )
+            )
+            continue
         res = read_table(spec, src)
-        problems.extend(res.problems)
+        for p in res.problems:
+            if p.field == "sheet" and not p.where:  # a missing sheet: point at the scenario
+                p = Problem(
+                    scenario_file,
+                    loc(("data", name, "sheet")),
+                    f"data.{name}.sheet",
+                    f"{path_label}: {p.message}",
+                    p.value,
+                )
+            problems.append(p)
         if res.frame is not None:
             tables[name] = res.frame
+            if not res.complete:
+                incomplete.add(name)
     ds = Dataset(scenario, base_dir, tables, sources)
-    problems.extend(_cross_checks(ds, scenario_file, loc))
+    problems.extend(_cross_checks(ds, scenario_file, loc, incomplete))
     if problems:
         raise InputError(problems)
     return ds
@@ -81,15 +105,19 @@ def _label(ds: Dataset, name: str) -> str:
 
 
 def _bad_refs(
-    ds: Dataset, table: str, column: str, allowed: set[str], what: str, *, skip_blank: bool = False
+    ds: Dataset,
+    table: str,
+    column: str,
+    allowed: set[str],
+    what: str,
+    *,
+    fix: str = "",
 ) -> list[Problem]:
     if table not in ds.tables:
         return []
     df = ds.tables[table]
     vals = df[column].astype(str)
-    mask = ~vals.isin(allowed)
-    if skip_blank:
-        mask &= vals != ""
+    mask = ~vals.isin(allowed) & (vals != "")  # blank required cells are reported when read
     out = []
     for row, v in zip(df.loc[mask, ROW], vals[mask], strict=True):
         out.append(
@@ -97,30 +125,34 @@ def _bad_refs(
                 _label(ds, table),
                 f"row {row}",
                 column,
-                f"unknown {what}; {_hint(what, v, allowed)}",
+                f"unknown {what}; {_hint(what, v, allowed, fix)}",
                 v,
             )
         )
     return out
 
 
-def _hint(what: str, value: str, allowed: set[str]) -> str:
+def _hint(what: str, value: str, allowed: set[str], fix: str = "") -> str:
     import difflib
 
     close = difflib.get_close_matches(value, sorted(allowed), n=1, cutoff=0.7)
     if close:
         return f"did you mean {close[0]!r}?"
-    return f"add it to the {what} data or correct the ID"
+    return fix or f"add it to the {what} data or correct the ID"
 
 
-def _cross_checks(ds: Dataset, scen_file: str, loc: Locate) -> list[Problem]:
+def _cross_checks(
+    ds: Dataset, scen_file: str, loc: Locate, incomplete: set[str] | None = None
+) -> list[Problem]:
     sc = ds.scenario
     t = ds.tables
     out: list[Problem] = []
     products = set(sc.products)
     periods = set(sc.periods)
-    units: set[str] = set(t["org_units"]["unit_id"]) if "org_units" in t else set()
-    reps: set[str] = set(t["reps"]["rep_id"]) if "reps" in t else set()
+    # a table with dropped rows is not used to look IDs up (its missing IDs would be reported)
+    full = {name for name in t if name not in (incomplete or set())}
+    units: set[str] = set(t["org_units"]["unit_id"]) if "org_units" in full else set()
+    reps: set[str] = set(t["reps"]["rep_id"]) if "reps" in full else set()
     if "org_units" in t:
         out.extend(_tree_checks(ds))
     if "reps" in t and units:
@@ -129,12 +161,20 @@ def _cross_checks(ds: Dataset, scen_file: str, loc: Locate) -> list[Problem]:
     for name in ("potential", "accounts", "seasonality", "actuals"):
         if name in t:
             out.extend(
-                _bad_refs(ds, name, "product", products, "product (not in the scenario's products)")
+                _bad_refs(
+                    ds,
+                    name,
+                    "product",
+                    products,
+                    "product",
+                    fix=f"the scenario's products are {', '.join(sc.products)}; "
+                    "correct it or add it to products",
+                )
             )
     if reps:
         for name, col in (("potential", "rep_id"), ("candidates", "rep_id"), ("actuals", "rep_id")):
             out.extend(_bad_refs(ds, name, col, reps, "rep"))
-        out.extend(_bad_refs(ds, "accounts", "incumbent_rep", reps, "rep", skip_blank=True))
+        out.extend(_bad_refs(ds, "accounts", "incumbent_rep", reps, "rep"))
     for name in ("seasonality", "actuals"):
         out.extend(
             _bad_refs(
@@ -142,17 +182,20 @@ def _cross_checks(ds: Dataset, scen_file: str, loc: Locate) -> list[Problem]:
                 name,
                 "period",
                 periods,
-                f"period (this is a {sc.plan.granularity} plan: {', '.join(sc.periods)})",
+                "period",
+                fix=f"this is a {sc.plan.granularity} plan: use {', '.join(sc.periods)}",
             )
         )
     if "seasonality" in t:
         out.extend(_seasonality_checks(ds))
-    key_accounts: set[str] = set()
+    key_accounts: set[str] | None = None  # None: the accounts table could not be read
     if "accounts" in t:
         probs, key_accounts = _account_checks(ds)
         out.extend(probs)
-    if "candidates" in t and "accounts" in t:
-        out.extend(_bad_refs(ds, "candidates", "account_id", key_accounts, "key account"))
+    if "accounts" not in full:
+        key_accounts = None
+    if "candidates" in t and key_accounts is not None:
+        out.extend(_candidate_accounts(ds, key_accounts))
     out.extend(_scenario_refs(ds, scen_file, loc, units, reps, key_accounts))
     return out
 
@@ -164,15 +207,20 @@ def _tree_checks(ds: Dataset) -> list[Problem]:
     ids = set(df["unit_id"])
     roots = df[df["parent_id"] == ""]
     if len(roots) != 1:
-        rows = ", ".join(str(r) for r in roots[ROW]) or "none"
+        rows = f" (rows {', '.join(str(r) for r in roots[ROW])})" if len(roots) else ""
+        at = int(roots[ROW].iloc[1]) if len(roots) > 1 else int(df[ROW].min())
+        fix = (
+            "give all but one of them a parent_id"
+            if len(roots) > 1
+            else "blank the parent_id of the top unit"
+        )
         out.append(
             Problem(
                 label,
-                "",
+                f"row {at}",
                 "parent_id",
                 "the tree needs exactly one root (a unit with a blank parent_id); "
-                f"found {len(roots)} "
-                f"(rows {rows})",
+                f"found {len(roots)}{rows}; {fix}",
             )
         )
     for row, uid, pid in zip(df[ROW], df["unit_id"], df["parent_id"], strict=True):
@@ -281,7 +329,8 @@ def _seasonality_checks(ds: Dataset) -> list[Problem]:
                     label,
                     f"row {int(sub[ROW].min())}",
                     "period",
-                    f"product {prod!r} has no weight for {', '.join(missing)}",
+                    f"product {prod!r} has no weight for {', '.join(missing)}; "
+                    "add a row for each period",
                 )
             )
         total = float(sub["weight"].sum())
@@ -303,7 +352,9 @@ def _account_checks(ds: Dataset) -> tuple[list[Problem], set[str]]:
     label = _label(ds, "accounts")
     out: list[Problem] = []
     g = df.groupby("account_id", sort=True)
-    nkey = g["key"].agg(lambda s: len(set(s.dropna())))
+    keyf = pd.to_numeric(df["key"].map({True: 1.0, False: 0.0}), errors="coerce")
+    kg = keyf.groupby(df["account_id"], sort=True)
+    nkey = kg.nunique()  # blank/invalid key cells (NaN) are reported by the table reader
     ninc = g["incumbent_rep"].nunique()
     for acc in nkey[nkey > 1].index:
         row = int(df.loc[df["account_id"] == acc, ROW].iloc[1])
@@ -363,8 +414,33 @@ def _account_checks(ds: Dataset) -> tuple[list[Problem], set[str]]:
     return out, key_accounts
 
 
+def _candidate_accounts(ds: Dataset, keys: set[str]) -> list[Problem]:
+    """Candidate pairs must name key accounts: unknown accounts and non-key ones told apart."""
+    c = ds.tables["candidates"]
+    accounts = set(ds.tables["accounts"]["account_id"])
+    out = []
+    for row, acc in zip(c[ROW], c["account_id"], strict=True):
+        if acc in keys:
+            continue
+        if acc in accounts:
+            msg = (
+                f"account {acc!r} is not a key account (key is false in the accounts table); "
+                "remove the row or mark the account key"
+            )
+        else:
+            fix = "add it to the accounts table or correct the ID"
+            msg = f"unknown account; {_hint('account', acc, accounts, fix)}"
+        out.append(Problem(_label(ds, "candidates"), f"row {row}", "account_id", msg, acc))
+    return out
+
+
 def _scenario_refs(
-    ds: Dataset, scen_file: str, loc: Locate, units: set[str], reps: set[str], keys: set[str]
+    ds: Dataset,
+    scen_file: str,
+    loc: Locate,
+    units: set[str],
+    reps: set[str],
+    keys: set[str] | None,
 ) -> list[Problem]:
     sc = ds.scenario
     out: list[Problem] = []
@@ -384,16 +460,22 @@ def _scenario_refs(
                     u.unit,
                 )
     ka = sc.rules.key_accounts
-    cand: set[tuple[str, str]] | None = None
-    if "candidates" in ds.tables:
-        c = ds.tables["candidates"]
-        cand = set(zip(c["account_id"], c["rep_id"], strict=True))
+    has_cand = "candidates" in ds.tables
+    elig = _eligible(ds, keys) if keys is not None else {}
     for kind in ("locked", "forbidden"):
         for i, pair in enumerate(getattr(ka, kind)):
-            if keys and pair.account not in keys:
+            if keys is not None and pair.account not in keys:
+                known = "accounts" in ds.tables and pair.account in set(
+                    ds.tables["accounts"]["account_id"]
+                )
+                fix = (
+                    f"its key flag is false in the accounts table; only key accounts can be {kind}"
+                    if known
+                    else _hint("key account", pair.account, keys)
+                )
                 add(
                     ("rules", "key_accounts", kind, i, "account"),
-                    f"not a key account; {_hint('key account', pair.account, keys)}",
+                    f"not a key account; {fix}",
                     pair.account,
                 )
             if reps and pair.rep not in reps:
@@ -402,11 +484,15 @@ def _scenario_refs(
                     f"unknown rep; {_hint('rep', pair.rep, reps)}",
                     pair.rep,
                 )
-            elif kind == "locked" and cand is not None and (pair.account, pair.rep) not in cand:
+            elif kind == "locked" and pair.rep not in elig.get(pair.account, {pair.rep}):
                 add(
                     ("rules", "key_accounts", kind, i),
                     f"pair ({pair.account}, {pair.rep}) is not in the candidates table; "
-                    "add it there first",
+                    "add it there first"
+                    if has_cand
+                    else f"rep {pair.rep!r} is not eligible for {pair.account!r}: without a "
+                    "candidates table only reps of the incumbent's team are; lock one of them "
+                    "or add a candidates table",
                 )
     locked_acc = [p.account for p in ka.locked]
     for i, acc in enumerate(locked_acc):
@@ -423,6 +509,40 @@ def _scenario_refs(
                 ("rules", "key_accounts", "locked", i),
                 "pair is both locked and forbidden; remove one",
             )
+    last_forbidden = {p.account: i for i, p in enumerate(ka.forbidden)}
+    for acc, i in sorted(last_forbidden.items()):
+        eligible = elig.get(acc, set())
+        if eligible and all((acc, r) in forb for r in eligible):
+            add(
+                ("rules", "key_accounts", "forbidden", i),
+                f"every eligible rep of key account {acc!r} is forbidden "
+                f"({', '.join(sorted(eligible))}), so it cannot be assigned; "
+                "remove a forbidden pair or add candidates",
+            )
+    return out
+
+
+def _eligible(ds: Dataset, keys: set[str]) -> dict[str, set[str]]:
+    """Eligible reps of each key account before forbidden pairs ({} if a table is missing)."""
+    t = ds.tables
+    out: dict[str, set[str]] = {a: set() for a in keys}
+    if "candidates" in t:
+        c = t["candidates"]
+        for a, r in zip(c["account_id"], c["rep_id"], strict=True):
+            if a in out:
+                out[a].add(r)
+        return out
+    if "reps" not in t or "accounts" not in t:
+        return {}
+    reps = t["reps"]
+    team_of = dict(zip(reps["rep_id"], reps["team_id"], strict=True))
+    members: dict[str, set[str]] = {}
+    for r, team in team_of.items():
+        members.setdefault(team, set()).add(r)
+    acc = t["accounts"]
+    for a, inc in zip(acc["account_id"], acc["incumbent_rep"], strict=True):
+        if a in out and inc in team_of:
+            out[a] = members[team_of[inc]]
     return out
 
 

@@ -87,9 +87,9 @@ def monthly_availability(
     """Employment share and ramped availability per fiscal month, shape (R, 12) each.
 
     Employment share of month m = days employed / days in month (end date inclusive).
-    Ramp: in the k-th calendar month after the start month (k = 0 for the start month) the rep
-    has ``ramp[k]`` of full capacity, and 1 from ``len(ramp)`` months on. Reps without a start
-    date are fully ramped.
+    Ramp: in the k-th fiscal month after the fiscal month containing the start date (k = 0 for
+    that month) the rep has ``ramp[k]`` of full capacity, and 1 from ``len(ramp)`` months on.
+    Reps without a start date are fully ramped.
     """
     m0, m1 = _months(fy0)
     ms = m0.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
@@ -103,9 +103,16 @@ def monthly_availability(
     employed = overlap / (me - ms)
     factor = np.ones_like(employed)
     if ramp:
-        smonth = np.where(np.isnat(s), -big, s.astype("datetime64[M]").astype(np.int64))[:, None]
-        mmonth = m0.to_numpy().astype("datetime64[M]").astype(np.int64)[None, :]
-        k = mmonth - smonth
+        # fiscal month of the start date: the k-th fiscal month after it has ramp[k]
+        back = 12 * (len(ramp) // 12 + 2)
+        grid = pd.date_range(
+            fy0 - pd.DateOffset(months=back), periods=back + 13, freq=pd.DateOffset(months=1)
+        )
+        g = grid.to_numpy().astype("datetime64[D]").astype(np.int64)
+        s_day = np.where(np.isnat(s), np.iinfo(np.int64).min, s.astype(np.int64))
+        pos = np.searchsorted(g, s_day, side="right") - 1 - back  # fiscal month index, <0 before
+        pos = np.where((np.isnat(s)) | (pos < -back), -(10**6), pos)[:, None]
+        k = np.arange(12)[None, :] - pos
         rp = np.asarray(ramp, dtype=float)
         factor = np.where((k >= 0) & (k < len(rp)), rp[np.clip(k, 0, len(rp) - 1)], 1.0)
     return employed, employed * factor

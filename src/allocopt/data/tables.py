@@ -153,6 +153,7 @@ class TableSource:
 class ReadResult:
     frame: pd.DataFrame | None
     problems: list[Problem] = field(default_factory=list)
+    complete: bool = True  # False when rows were dropped (the frame must not serve as a lookup)
 
 
 def read_table(spec: TableSpec, source: TableSource) -> ReadResult:
@@ -194,7 +195,9 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
-        return Problem(src.label, "", "", "the file is empty; it needs a header row and data rows")
+        return Problem(
+            src.label, "line 1", "", "the file is empty; it needs a header row and data rows"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -216,7 +219,12 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
                 continue  # blank line
             rows.append((reader.line_num, fields))
     except csv.Error as exc:
-        return Problem(src.label, f"line {reader.line_num}", "", f"is not valid CSV: {exc}")
+        return Problem(
+            src.label,
+            f"line {reader.line_num}",
+            "",
+            f'is not valid CSV: {exc}; check the quotes (") on or before this line',
+        )
     return header, rows, problems
 
 
@@ -246,12 +254,14 @@ def _read_excel(src: TableSource) -> _Raw | Problem:
                 src.label,
                 "",
                 "sheet",
-                f"no sheet {src.sheet!r}; sheets are {', '.join(wb.sheetnames)}",
+                f"no sheet {src.sheet!r}; the workbook's sheets are: {', '.join(wb.sheetnames)}; "
+                "correct the sheet name",
+                value=src.sheet,
             )
         it = ws.iter_rows(values_only=True)
         first = next(it, None)
         if first is None:
-            return Problem(src.label, "", "", "the sheet is empty; it needs a header row")
+            return Problem(src.label, "row 1", "", "the sheet is empty; it needs a header row")
         header = [_cell_text(v) for v in first]
         while header and header[-1] == "":
             header.pop()
@@ -316,11 +326,13 @@ def _typed(
             hint = _suggest(c.name, [h for h in clean if h not in known])
             problems.append(Problem(label, "row 1", c.name, f"required column is missing{hint}"))
     if not rows:
-        problems.append(Problem(label, "", "", "has a header but no data rows"))
+        problems.append(Problem(label, "row 2", "", "has a header but no data rows; add rows"))
     width = len(header)
     good_rows: list[tuple[int, list[str]]] = []
+    complete = True
     for line, fields in rows:
         if len(fields) > width:
+            complete = False
             problems.append(
                 Problem(
                     label,
@@ -347,7 +359,7 @@ def _typed(
         if c.name not in frame:
             frame[c.name] = _missing_column(c, len(frame))
     problems.extend(_pandera_problems(spec, present, frame, label))
-    return ReadResult(frame, problems)
+    return ReadResult(frame, problems, complete)
 
 
 def _missing_column(c: Col, n: int) -> pd.Series:
@@ -364,6 +376,10 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
     bad: pd.Series
     what: str
     if c.kind in ("id", "text"):
+        if c.filled:
+            for i in np.flatnonzero(blank.to_numpy()):
+                msg = f"is blank; fill in {'an ID' if c.kind == 'id' else 'a value'}{_hint(c)}"
+                problems.append(Problem(label, f"row {rows[i]}", c.name, msg))
         return text.astype(object)
     if c.kind in ("number", "int"):
         parsed = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)

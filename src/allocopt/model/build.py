@@ -1,29 +1,27 @@
-"""Build the Pyomo models: stage 1 (key-account alignment) and stage 2 (quotas).
+"""Build the two stage models: stage 1 (key-account alignment) and stage 2 (quotas).
 
 Public entry points: :func:`build_alignment` and :func:`build_quotas`. Each walks the ordered rule
-registry and lets every enabled rule of its stage add its named components.
+registry and lets every enabled rule of its stage add its named components to a
+:class:`~allocopt.model.linear.LinearModel`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import pyomo.environ as pyo
 
 from allocopt.data.prepare import ModelData
 from allocopt.model import objective
+from allocopt.model.linear import LinearModel
 from allocopt.model.rules import REGISTRY, key_accounts
 from allocopt.model.sets import QuotaSets
 
 
 @dataclass
 class Built:
-    """A built model, the rules it contains and its objective terms (Pyomo expressions)."""
+    """A built model and the rules it contains."""
 
-    model: pyo.ConcreteModel
+    model: LinearModel
     rules: tuple[str, ...]
-    terms: dict[str, Any]
 
 
 def build_alignment(md: ModelData) -> Built | None:
@@ -31,33 +29,24 @@ def build_alignment(md: ModelData) -> Built | None:
     sc = md.scenario
     if not key_accounts.enabled(sc) or not md.ka_ids:
         return None
-    m = pyo.ConcreteModel(name="alignment")
+    lm = LinearModel("alignment")
     used = []
     for rule in REGISTRY:
         if rule.STAGE == "alignment" and rule.enabled(sc):
-            rule.add(m, md)
+            rule.add(lm, md)
             used.append(rule.NAME)
-    disruption, tiebreak = key_accounts.objective_terms(m, md)
-    w = sc.objective.weights
-    terms: dict[str, Any] = {
-        "disruption": w.disruption * disruption,
-        "tiebreak": w.tiebreak * tiebreak,
-    }
-    m.obj = pyo.Objective(expr=terms["disruption"] + terms["tiebreak"], sense=pyo.minimize)
-    return Built(m, tuple(used), terms)
+    return Built(lm, tuple(used))
 
 
 def build_quotas(qs: QuotaSets) -> Built:
     """Stage 2: quotas per rep × product given the alignment in ``qs``."""
-    md = qs.md
-    sc = md.scenario
-    m = pyo.ConcreteModel(name="quotas")
-    m.quota = pyo.Var(qs.rp, domain=pyo.NonNegativeReals)
-    m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    sc = qs.md.scenario
+    lm = LinearModel("quotas")
+    lm.add_vars("quota", qs.rp_index)
     used = []
     for rule in REGISTRY:
         if rule.STAGE == "quotas" and rule.enabled(sc):
-            rule.add(m, qs)
+            rule.add(lm, qs)
             used.append(rule.NAME)
-    terms = objective.add(m, qs)
-    return Built(m, tuple(used), terms)
+    objective.add(lm, qs)
+    return Built(lm, tuple(used))

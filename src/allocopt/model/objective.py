@@ -18,10 +18,9 @@ deterministic tie-break, far smaller per unit than any business term.
 
 from __future__ import annotations
 
-from typing import Any
+import numpy as np
 
-import pyomo.environ as pyo
-
+from allocopt.model.linear import LinearModel
 from allocopt.model.sets import QuotaSets
 
 NAME = "objective"
@@ -30,38 +29,34 @@ NEAR = 0.1
 FAR_FACTOR = 4.0
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> dict[str, Any]:
-    """Add the deviation rows and the objective; return the objective's terms by name."""
-    sc = qs.md.scenario
-    w = sc.objective.weights
-    keys = qs.rp
-    ref = dict(zip(keys, qs.reference.ravel().tolist(), strict=True))
-
-    def near(m: pyo.ConcreteModel, r: str, p: str) -> tuple[float, float]:
-        return (0.0, NEAR * ref[r, p])
-
-    m.dev_up = pyo.Var(keys, bounds=near)
-    m.dev_dn = pyo.Var(keys, bounds=near)
-    m.dev_up_far = pyo.Var(keys, domain=pyo.NonNegativeReals)
-    m.dev_dn_far = pyo.Var(keys, domain=pyo.NonNegativeReals)
-    m.deviation = pyo.Constraint(
-        keys,
-        rule=lambda m, r, p: (
-            m.quota[r, p]
-            - m.dev_up[r, p]
-            - m.dev_up_far[r, p]
-            + m.dev_dn[r, p]
-            + m.dev_dn_far[r, p]
-            == ref[r, p]
-        ),
+def add(lm: LinearModel, qs: QuotaSets) -> None:
+    """Add the deviation rows and the objective's named terms."""
+    w = qs.md.scenario.objective.weights
+    ref = qs.reference.ravel()
+    q = lm.vars["quota"]
+    n = len(q)
+    idx = qs.rp_index
+    up = lm.add_vars("dev_up", idx, 0.0, NEAR * ref)
+    dn = lm.add_vars("dev_dn", idx, 0.0, NEAR * ref)
+    upf = lm.add_vars("dev_up_far", idx)
+    dnf = lm.add_vars("dev_dn_far", idx)
+    local = np.arange(n)
+    lm.add_rows(
+        "deviation",
+        idx,
+        [
+            (local, q.cols(), 1.0),
+            (local, up.cols(), -1.0),
+            (local, upf.cols(), -1.0),
+            (local, dn.cols(), 1.0),
+            (local, dnf.cols(), 1.0),
+        ],
+        ref,
+        ref,
     )
-    terms: dict[str, Any] = {}
-    terms["deviation"] = w.deviation * sum(
-        m.dev_up[k] + m.dev_dn[k] + FAR_FACTOR * (m.dev_up_far[k] + m.dev_dn_far[k]) for k in keys
-    )
-    if hasattr(m, "m_min") and w.fairness > 0:
-        terms["fairness"] = w.fairness * sum(m.m_max[g] - m.m_min[g] for g in m.m_max)
-    n = max(len(keys), 1)
-    terms["tiebreak"] = w.tiebreak * sum(((i + 1) / n) * m.quota[k] for i, k in enumerate(keys))
-    m.obj = pyo.Objective(expr=sum(terms.values()), sense=pyo.minimize)
-    return terms
+    lm.add_cost("deviation", np.concatenate([up.cols(), dn.cols()]), w.deviation)
+    lm.add_cost("deviation", np.concatenate([upf.cols(), dnf.cols()]), w.deviation * FAR_FACTOR)
+    if "m_min" in lm.vars and w.fairness > 0:
+        lm.add_cost("fairness", lm.vars["m_max"].cols(), w.fairness)
+        lm.add_cost("fairness", lm.vars["m_min"].cols(), -w.fairness)
+    lm.add_cost("tiebreak", q.cols(), w.tiebreak * (np.arange(1, n + 1) / max(n, 1)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocopt.data.prepare import ModelData
+from allocopt.model.linear import Index, VarBlock
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,36 @@ class QuotaSets:
     target: np.ndarray  # (P,) company total the reps' quotas add up to (rounded if rounding)
 
     @property
-    def rp(self) -> list[tuple[str, str]]:
-        """All (rep, product) keys in order."""
-        return [(r, p) for r in self.md.rep_ids for p in self.md.products]
+    def rp_index(self) -> Index:
+        """The (rep, product) index, rep-major, in sorted-ID order."""
+        md = self.md
+        n_p = len(md.products)
+        reps = np.asarray(md.rep_ids, dtype=object)
+        prods = np.asarray(md.products, dtype=object)
+        return Index.of(np.repeat(reps, n_p), np.tile(prods, md.n_reps))
+
+    @property
+    def rpt_index(self) -> Index:
+        """The (rep, product, period) index."""
+        md = self.md
+        n_p, n_t = len(md.products), len(md.periods)
+        reps = np.asarray(md.rep_ids, dtype=object)
+        return Index.of(
+            np.repeat(reps, n_p * n_t),
+            np.tile(np.repeat(np.asarray(md.products, dtype=object), n_t), md.n_reps),
+            np.tile(np.asarray(md.periods, dtype=object), md.n_reps * n_p),
+        )
+
+
+def rep_sum(
+    q: VarBlock, reps: np.ndarray, n_p: int, coef: np.ndarray | float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Terms of Σ_p coef_r · quota[r,p], one local row per entry of ``reps`` (rep positions)."""
+    reps = np.asarray(reps, dtype=np.int64)
+    rows = np.repeat(np.arange(len(reps)), n_p)
+    cols = q.start + (reps[:, None] * n_p + np.arange(n_p)[None, :]).ravel()
+    vals = np.repeat(np.broadcast_to(np.asarray(coef, dtype=float), (len(reps),)), n_p)
+    return rows, cols, vals
 
 
 def alignment_from_incumbents(md: ModelData) -> np.ndarray:

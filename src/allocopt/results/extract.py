@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from allocopt.data.prepare import ModelData
 from allocopt.model.build import Built
-from allocopt.model.rules.fairness import members
+from allocopt.model.rules.fairness import groups
 from allocopt.model.sets import QuotaSets
 from allocopt.solve import Compiled, SolveResult
 
@@ -59,17 +58,6 @@ def _largest_remainder(values: np.ndarray, total: np.ndarray, unit: float) -> np
     return (base + bump) * unit
 
 
-def row_name(c: Any) -> tuple[str, str]:
-    """(component, index) of a Pyomo constraint as text."""
-    comp = c.parent_component().name
-    idx = c.index()
-    if idx is None:
-        return comp, ""
-    if isinstance(idx, tuple):
-        return comp, ",".join(str(i) for i in idx)
-    return comp, str(idx)
-
-
 def binding_rows(
     stage: str, comp: Compiled, res: SolveResult, rule_of: dict[str, str]
 ) -> pd.DataFrame:
@@ -97,7 +85,7 @@ def binding_rows(
     at_up = np.isfinite(up) & (np.abs(act - up) <= tol_up)
     eq = at_lo & at_up & (lo == up)
     idx = np.flatnonzero(at_lo | at_up)
-    names = [row_name(comp.rows[i]) for i in idx]
+    names = [comp.model.row_name(int(i)) for i in idx]
     duals = res.row_duals[idx] if res.row_duals is not None else np.full(len(idx), np.nan)
     side = np.where(eq[idx], "equal", np.where(at_up[idx], "upper", "lower"))
     df = pd.DataFrame(
@@ -139,19 +127,17 @@ def extract(
 ) -> Results:
     """Collect results of both stages into tidy frames and a summary."""
     sc = md.scenario
-    m = quotas.model
+    lm = quotas.model
+    assert res_q.col_values is not None
+    x = res_q.col_values
     n_r, n_p, n_t = md.n_reps, len(md.products), len(md.periods)
-    vals = m.quota.extract_values()
-    q = np.array([vals.get(k) or 0.0 for k in qs.rp], dtype=float).reshape(n_r, n_p)
+    q = lm.vars["quota"].values(x).reshape(n_r, n_p).copy()
     q = np.where(np.abs(q) < 1e-7, 0.0, q)
     if sc.rules.rounding.enabled:
         unit = sc.rules.rounding.unit
         q = np.rint(q / unit) * unit
-    if hasattr(m, "period_quota"):
-        pv = m.period_quota.extract_values()
-        per = np.array(
-            [pv.get((r, p, t)) or 0.0 for r in md.rep_ids for p in md.products for t in md.periods]
-        ).reshape(n_r, n_p, n_t)
+    if "period_quota" in lm.vars:
+        per = lm.vars["period_quota"].values(x).reshape(n_r, n_p, n_t).copy()
     else:
         per = md.phase * q[:, :, None]
     if sc.rules.rounding.enabled:
@@ -192,8 +178,9 @@ def extract(
         }
     )
 
-    groups, _ = members(qs)
-    g_of = {r: g for g, rs in groups.items() for r in rs}
+    fg = groups(qs)
+    group_col = np.full(n_r, "", dtype=object)
+    group_col[fg.reps] = fg.names[fg.group]
     tot = q.sum(axis=1)
     b = qs.eff_base.sum(axis=1)
     diff = np.divide(tot, b, out=np.full(n_r, np.nan), where=b > 0)
@@ -212,7 +199,7 @@ def extract(
             "reference": _money(qs.reference.sum(axis=1)),
             "quota": _money(tot),
             "difficulty": _ratio(diff),
-            "group": [g_of.get(r, "") for r in md.rep_ids],
+            "group": group_col,
         }
     )
     glevel = (
@@ -246,9 +233,11 @@ def extract(
         bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
     binding = pd.concat(bind, ignore_index=True)
 
-    terms = {k: float(pyo.value(v)) for k, v in quotas.terms.items()}
-    if alignment is not None:
-        terms.update({f"alignment_{k}": float(pyo.value(v)) for k, v in alignment.terms.items()})
+    terms = lm.term_values(x)
+    if alignment is not None and res_a is not None and res_a.col_values is not None:
+        terms.update(
+            {f"alignment_{k}": v for k, v in alignment.model.term_values(res_a.col_values).items()}
+        )
     fair = _fairness(rep_df)
     summary = {
         "objective_terms": terms,

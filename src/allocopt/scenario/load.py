@@ -95,7 +95,10 @@ def _problems(exc: ValidationError, data: dict[str, Any], loaded: LoadedYaml) ->
             out.append(Problem(loaded.file, locate(loaded, path), dotted(path), msg, _val(err)))
             continue
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "located":  # a cross-field check that knows where each problem is
+            for sub, msg in err["ctx"]["located"]:
+                out.append(Problem(loaded.file, locate(loaded, sub), dotted(sub), msg))
+        elif kind == "extra_forbidden":
             parent, key = path[:-1], str(path[-1])
             names = _fields_at(Scenario, parent)
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
@@ -159,10 +162,33 @@ def _explain(err: Any) -> str:
             if pattern.match(v.strip()):
                 return f"{msg}: {v!r} " + text.format(v=v)
     if err["type"] in ("float_type", "int_type") and isinstance(v, str):
-        return f"{msg}; write a plain number without quotes"
+        return f"{msg}; write a plain number" + (" without quotes" if _numeric(v) else "")
+    if err["type"] == "string_pattern_mismatch":
+        wanted = str((err.get("ctx") or {}).get("pattern", ""))
+        return _PATTERNS.get(wanted, f"{msg}; correct the value")
+    if err["type"] == "date_type" and isinstance(v, str):
+        return f"{msg}; write it as YYYY-MM-DD, without quotes"
+    if err["type"] == "too_short":
+        return f"{msg}; list at least one"
     if err["type"] == "literal_error":
         return msg.replace("Input should be", "must be")
     return msg
+
+
+_PATTERNS = {
+    r"^[A-Za-z0-9_.-]+$": "may only contain letters, digits, '_', '.' and '-'; "
+    "rename it (e.g. my-plan)",
+    r"^[^\s,]([^,]*[^\s,])?$": "an ID must not contain commas or start or end with spaces; "
+    "correct it",
+}
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.replace("_", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _fields_at(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:

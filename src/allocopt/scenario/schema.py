@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 
 def _finite(v: float) -> float:
@@ -85,7 +86,7 @@ class UnitTarget(_Strict):
         if self.value is not None and (self.min is not None or self.max is not None):
             raise ValueError("give either value or min/max, not both")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}; lower min or raise max")
         return self
 
 
@@ -123,7 +124,10 @@ class PotentialRule(_Rule):
     @model_validator(mode="after")
     def _order(self) -> PotentialRule:
         if self.min_share > self.max_share:
-            raise ValueError(f"min_share {self.min_share:g} is above max_share {self.max_share:g}")
+            raise ValueError(
+                f"min_share {self.min_share:g} is above max_share {self.max_share:g}; "
+                "lower min_share or raise max_share"
+            )
         return self
 
 
@@ -141,7 +145,7 @@ class GrowthRule(_Rule):
     @model_validator(mode="after")
     def _order(self) -> GrowthRule:
         if self.min > self.max:
-            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}; lower min or raise max")
         return self
 
 
@@ -295,18 +299,29 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _targets_cover_products(self) -> Scenario:
-        have, want = set(self.targets.by_product), set(self.products)
-        problems = []
-        if want - have:
-            problems.append(f"targets.by_product misses {', '.join(sorted(want - have))}")
-        if have - want:
-            problems.append(f"targets.by_product has unknown {', '.join(sorted(have - want))}")
-        for u in self.targets.units:
+        # Raised as one "located" error: ctx["located"] lists (key path, message) pairs, which
+        # the loader reports each at its own place in the file.
+        have, want = self.targets.by_product, set(self.products)
+        known = ", ".join(self.products)
+        located: list[tuple[tuple[str | int, ...], str]] = []
+        for p in self.products:
+            if p not in have:
+                located.append(
+                    (("targets", "by_product"), f"has no target for product {p!r}; add it")
+                )
+        for p in have:
+            if p not in want:
+                msg = f"{p!r} is not one of the products ({known}); remove it or add it to products"
+                located.append((("targets", "by_product", p), msg))
+        for i, u in enumerate(self.targets.units):
             if u.product is not None and u.product not in want:
-                problems.append(f"targets.units: unknown product {u.product!r}")
-        if problems:
-            raise ValueError(
-                "; ".join(problems) + " (products are " + ", ".join(self.products) + ")"
+                msg = f"unknown product; the products are {known}; correct it"
+                located.append((("targets", "units", i, "product"), msg))
+        if located:
+            raise PydanticCustomError(
+                "located",
+                "{summary}",
+                {"summary": "; ".join(m for _, m in located), "located": located},
             )
         return self
 

@@ -9,9 +9,10 @@ period's months of (share of the month employed) × ramp(months since start); ca
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import numpy as np
 
-from allocopt.model.sets import QuotaSets
+from allocopt.model.linear import Index, LinearModel
+from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
 NAME = "capacity"
@@ -23,20 +24,23 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.capacity.enabled
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
-    cap = dict(zip(md.rep_ids, md.capacity.tolist(), strict=True))
-    m.capacity = pyo.Constraint(
-        md.rep_ids, rule=lambda m, r: sum(m.quota[r, p] for p in md.products) <= cap[r]
+    n_r, n_p, n_t = md.n_reps, len(md.products), len(md.periods)
+    q = lm.vars["quota"]
+    lm.add_rows(
+        "capacity", Index.of(md.rep_ids), [rep_sum(q, np.arange(n_r), n_p)], upper=md.capacity
     )
-    if md.scenario.rules.phasing.enabled and md.scenario.rules.phasing.mode == "band":
-        pc = md.period_capacity
-        ri = md.rep_index()
-        ti = {t: k for k, t in enumerate(md.periods)}
-        m.period_capacity = pyo.Constraint(
-            md.rep_ids,
-            md.periods,
-            rule=lambda m, r, t: (
-                sum(m.period_quota[r, p, t] for p in md.products) <= float(pc[ri[r], ti[t]])
-            ),
+    if "period_quota" in lm.vars:
+        pq = lm.vars["period_quota"]
+        # column (r, p, t) → row (r, t)
+        r = np.repeat(np.arange(n_r), n_p * n_t)
+        t = np.tile(np.arange(n_t), n_r * n_p)
+        reps = np.asarray(md.rep_ids, dtype=object)
+        idx = Index.of(np.repeat(reps, n_t), np.tile(np.asarray(md.periods, dtype=object), n_r))
+        lm.add_rows(
+            "period_capacity",
+            idx,
+            [(r * n_t + t, pq.cols(), 1.0)],
+            upper=md.period_capacity.ravel(),
         )

@@ -21,12 +21,12 @@ All linear because the alignment (hence B_r) is fixed in stage 2; all coefficien
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
-import pyomo.environ as pyo
 
-from allocopt.model.sets import QuotaSets
+from allocopt.model.linear import Index, LinearModel
+from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
 NAME = "fairness"
@@ -47,47 +47,67 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.fairness.enabled
 
 
-def members(qs: QuotaSets) -> tuple[dict[str, list[str]], dict[str, float]]:
-    """Fairness groups (reps with a positive effective base) and each rep's B_r."""
+@dataclass(frozen=True)
+class Groups:
+    """Fairness groups: reps with a positive effective base, their group and share β_r."""
+
+    names: np.ndarray  # (G,) group IDs, sorted
+    reps: np.ndarray  # (n,) rep positions in groups
+    group: np.ndarray  # (n,) group position of each of those reps
+    b_rep: np.ndarray  # (n,) B_r
+    b_group: np.ndarray  # (G,) B_g
+
+    @property
+    def beta(self) -> np.ndarray:
+        return self.b_rep / self.b_group[self.group]
+
+
+def groups(qs: QuotaSets) -> Groups:
+    """The fairness groups of a stage-2 model."""
     b = qs.eff_base.sum(axis=1)
-    groups: dict[str, list[str]] = {}
-    for r, g, v in zip(qs.md.rep_ids, qs.group_of, b, strict=True):
-        if v > 0:
-            groups.setdefault(str(g), []).append(r)
-    return dict(sorted(groups.items())), dict(zip(qs.md.rep_ids, b.tolist(), strict=True))
+    reps = np.flatnonzero(b > 0)
+    g_ids = np.asarray(qs.group_of, dtype=object)[reps].astype(str)
+    names, group = np.unique(g_ids, return_inverse=True)
+    b_group = np.bincount(group, weights=b[reps], minlength=len(names))
+    return Groups(names.astype(object), reps, group, b[reps], b_group)
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
     rule = md.scenario.rules.fairness
-    groups, bv = members(qs)
-    g_of = {r: g for g, rs in groups.items() for r in rs}
-    bg = {g: float(np.sum([bv[r] for r in rs])) for g, rs in groups.items()}
-    beta = {r: bv[r] / bg[g_of[r]] for r in g_of}
-    reps = [r for r in md.rep_ids if r in g_of]
-    gk = list(groups)
-
-    def total(m: pyo.ConcreteModel, r: str) -> Any:
-        return sum(m.quota[r, p] for p in md.products)
-
+    g = groups(qs)
+    if not len(g.reps):
+        return
+    n_p = len(md.products)
+    q = lm.vars["quota"]
+    gidx = Index.of(g.names)
+    ridx = Index.of(np.asarray(md.rep_ids, dtype=object)[g.reps])
+    local = np.arange(len(g.reps))
+    q_terms = rep_sum(q, g.reps, n_p)
     if rule.band is not None:
         b = rule.band
-        m.level = pyo.Var(gk, domain=pyo.NonNegativeReals)
-        m.group_quota = pyo.Constraint(
-            gk, rule=lambda m, g: m.level[g] == sum(total(m, r) for r in groups[g])
+        lvl = lm.add_vars("level", gidx)
+        lm.add_rows(
+            "group_quota",
+            gidx,
+            [(np.arange(len(g.names)), lvl.cols(), 1.0), (g.group[q_terms[0]], q_terms[1], -1.0)],
+            0.0,
+            0.0,
         )
-        m.fairness_low = pyo.Constraint(
-            reps, rule=lambda m, r: total(m, r) >= (1 - b) * beta[r] * m.level[g_of[r]]
+        lm.add_rows(
+            "fairness_low",
+            ridx,
+            [q_terms, (local, lvl.cols(g.group), -(1 - b) * g.beta)],
+            lower=0.0,
         )
-        m.fairness_high = pyo.Constraint(
-            reps, rule=lambda m, r: total(m, r) <= (1 + b) * beta[r] * m.level[g_of[r]]
+        lm.add_rows(
+            "fairness_high",
+            ridx,
+            [q_terms, (local, lvl.cols(g.group), -(1 + b) * g.beta)],
+            upper=0.0,
         )
     if md.scenario.objective.weights.fairness > 0:
-        m.m_min = pyo.Var(gk, domain=pyo.NonNegativeReals)
-        m.m_max = pyo.Var(gk, domain=pyo.NonNegativeReals)
-        m.spread_low = pyo.Constraint(
-            reps, rule=lambda m, r: total(m, r) >= beta[r] * m.m_min[g_of[r]]
-        )
-        m.spread_high = pyo.Constraint(
-            reps, rule=lambda m, r: total(m, r) <= beta[r] * m.m_max[g_of[r]]
-        )
+        mn = lm.add_vars("m_min", gidx)
+        mx = lm.add_vars("m_max", gidx)
+        lm.add_rows("spread_low", ridx, [q_terms, (local, mn.cols(g.group), -g.beta)], lower=0.0)
+        lm.add_rows("spread_high", ridx, [q_terms, (local, mx.cols(g.group), -g.beta)], upper=0.0)

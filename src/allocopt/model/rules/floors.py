@@ -5,9 +5,10 @@ floor[r]:  Σ_p quota[r,p] ≥ f_{role(r)} · fte_r · e_r          ∀ r whose 
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import numpy as np
 
-from allocopt.model.sets import QuotaSets
+from allocopt.model.linear import Index, LinearModel
+from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
 NAME = "floors"
@@ -19,14 +20,16 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.floors.enabled and bool(sc.rules.floors.by_role)
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
     by_role = md.scenario.rules.floors.by_role
-    val = {
-        r: by_role[role] * float(f) * float(e)
-        for r, role, f, e in zip(md.rep_ids, md.role_of, md.fte, md.active, strict=True)
-        if role in by_role
-    }
-    m.floor = pyo.Constraint(
-        sorted(val), rule=lambda m, r: sum(m.quota[r, p] for p in md.products) >= val[r]
+    f = np.array([by_role.get(str(role), np.nan) for role in md.role_of], dtype=float)
+    reps = np.flatnonzero(np.isfinite(f))
+    if not len(reps):
+        return
+    lm.add_rows(
+        "floor",
+        Index.of(np.asarray(md.rep_ids, dtype=object)[reps]),
+        [rep_sum(lm.vars["quota"], reps, len(md.products))],
+        lower=f[reps] * md.fte[reps] * md.active[reps],
     )

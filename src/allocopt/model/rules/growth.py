@@ -9,12 +9,10 @@ plan year the rep is employed, so leavers' and joiners' bands are prorated.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pyomo.environ as pyo
 
-from allocopt.model.sets import QuotaSets
+from allocopt.model.linear import Index, LinearModel
+from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
 NAME = "growth"
@@ -26,16 +24,14 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.growth.enabled
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
     rule = md.scenario.rules.growth
     h = md.history * md.active
-    idx = [i for i in np.flatnonzero(np.isfinite(h))]
-    keys = [md.rep_ids[i] for i in idx]
-    hv = {md.rep_ids[i]: float(h[i]) for i in idx}
-
-    def total(m: pyo.ConcreteModel, r: str) -> Any:
-        return sum(m.quota[r, p] for p in md.products)
-
-    m.growth_min = pyo.Constraint(keys, rule=lambda m, r: total(m, r) >= (1 + rule.min) * hv[r])
-    m.growth_max = pyo.Constraint(keys, rule=lambda m, r: total(m, r) <= (1 + rule.max) * hv[r])
+    reps = np.flatnonzero(np.isfinite(h))
+    if not len(reps):
+        return
+    idx = Index.of(np.asarray(md.rep_ids, dtype=object)[reps])
+    terms = [rep_sum(lm.vars["quota"], reps, len(md.products))]
+    lm.add_rows("growth_min", idx, terms, lower=(1 + rule.min) * h[reps])
+    lm.add_rows("growth_max", idx, terms, upper=(1 + rule.max) * h[reps])

@@ -15,12 +15,10 @@ Stage 1 objective: w_disruption · Σ c[a,r]·assign[a,r] + w_tiebreak · Σ (k/
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pyomo.environ as pyo
 
 from allocopt.data.prepare import ModelData
+from allocopt.model.linear import Index, LinearModel
 from allocopt.scenario.schema import Scenario
 
 NAME = "key_accounts"
@@ -32,78 +30,74 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.key_accounts.enabled
 
 
-def pair_keys(md: ModelData) -> list[tuple[str, str]]:
+def pair_index(md: ModelData) -> Index:
     """(account, rep) keys of the eligible pairs, sorted."""
-    return [
-        (md.ka_ids[a], md.rep_ids[r])
-        for a, r in zip(md.pairs.acc.tolist(), md.pairs.rep.tolist(), strict=True)
-    ]
+    acc = np.asarray(md.ka_ids, dtype=object)
+    rep = np.asarray(md.rep_ids, dtype=object)
+    return Index.of(acc[md.pairs.acc], rep[md.pairs.rep])
 
 
-def add(m: pyo.ConcreteModel, md: ModelData) -> None:
+def add(lm: LinearModel, md: ModelData) -> None:
     pr = md.pairs
-    keys = pair_keys(md)
-    m.assign = pyo.Var(keys, domain=pyo.Binary)
-    by_acc: dict[str, list[str]] = {}
-    by_rep: dict[str, list[tuple[str, float]]] = {}
-    for (a, r), w in zip(keys, pr.workload.tolist(), strict=True):
-        by_acc.setdefault(a, []).append(r)
-        by_rep.setdefault(r, []).append((a, w))
-    m.one_owner = pyo.Constraint(
-        list(md.ka_ids),
-        rule=lambda m, a: sum(m.assign[a, r] for r in by_acc.get(a, [])) == 1,
-    )
-    ri = md.rep_index()
-    lim_n = {
-        r: float(md.max_accounts[ri[r]]) for r in by_rep if np.isfinite(md.max_accounts[ri[r]])
-    }
-    lim_w = {
-        r: float(md.max_workload[ri[r]]) for r in by_rep if np.isfinite(md.max_workload[ri[r]])
-    }
-    if lim_n:
-        m.max_accounts = pyo.Constraint(
-            sorted(lim_n), rule=lambda m, r: sum(m.assign[a, r] for a, _ in by_rep[r]) <= lim_n[r]
+    n_pairs = len(pr)
+    x = lm.add_vars("assign", pair_index(md), 0.0, 1.0, integer=True)
+    lm.add_rows("one_owner", Index.of(md.ka_ids), [(pr.acc, x.cols(), 1.0)], 1.0, 1.0)
+    has_pair = np.bincount(pr.rep, minlength=md.n_reps) > 0
+    rep_ids = np.asarray(md.rep_ids, dtype=object)
+    for name, limit, coef in (
+        ("max_accounts", md.max_accounts, np.ones(n_pairs)),
+        ("max_workload", md.max_workload, pr.workload),
+    ):
+        reps = np.flatnonzero(has_pair & np.isfinite(limit))
+        if not len(reps):
+            continue
+        pos = np.full(md.n_reps, -1)
+        pos[reps] = np.arange(len(reps))
+        sel = pos[pr.rep] >= 0
+        lm.add_rows(
+            name,
+            Index.of(rep_ids[reps]),
+            [(pos[pr.rep][sel], x.cols(np.flatnonzero(sel)), coef[sel])],
+            upper=limit[reps],
         )
-    if lim_w:
-        m.max_workload = pyo.Constraint(
-            sorted(lim_w),
-            rule=lambda m, r: sum(w * m.assign[a, r] for a, w in by_rep[r]) <= lim_w[r],
+    locked = np.flatnonzero(pr.locked)
+    if len(locked):
+        idx = pair_index(md)
+        lm.add_rows(
+            "lock",
+            Index.of(*(c[locked] for c in idx.columns)),
+            [(np.arange(len(locked)), x.cols(locked), 1.0)],
+            1.0,
+            1.0,
         )
-    locked = [k for k, flag in zip(keys, pr.locked.tolist(), strict=True) if flag]
-    if locked:
-        m.lock = pyo.Constraint(locked, rule=lambda m, a, r: m.assign[a, r] == 1)
-    _ka_capacity(m, md, by_rep)
+    _ka_capacity(lm, md, has_pair)
+    _objective(lm, md)
 
 
-def _ka_capacity(
-    m: pyo.ConcreteModel, md: ModelData, by_rep: dict[str, list[tuple[str, float]]]
-) -> None:
+def _ka_capacity(lm: LinearModel, md: ModelData, has_pair: np.ndarray) -> None:
     sc = md.scenario
     smin = sc.rules.potential.min_share
     if not (sc.rules.potential.enabled and sc.rules.capacity.enabled and smin > 0):
         return
+    pr = md.pairs
     share = np.einsum("pt,rt->rp", md.season, md.avail)  # (R, P)
-    ri = md.rep_index()
-    ai = {a: k for k, a in enumerate(md.ka_ids)}
     pot_eff = (md.potential * share).sum(axis=1)
-
-    def rev(a: str, r: str) -> float:
-        return float(md.ka_revenue[ai[a]] @ share[ri[r]])
-
-    m.ka_capacity = pyo.Constraint(
-        sorted(by_rep),
-        rule=lambda m, r: (
-            smin * (float(pot_eff[ri[r]]) + sum(rev(a, r) * m.assign[a, r] for a, _ in by_rep[r]))
-            <= float(md.capacity[ri[r]])
-        ),
+    rev = (md.ka_revenue[pr.acc] * share[pr.rep]).sum(axis=1)  # per pair
+    reps = np.flatnonzero(has_pair)
+    pos = np.full(md.n_reps, -1)
+    pos[reps] = np.arange(len(reps))
+    lm.add_rows(
+        "ka_capacity",
+        Index.of(np.asarray(md.rep_ids, dtype=object)[reps]),
+        [(pos[pr.rep], lm.vars["assign"].cols(), smin * rev)],
+        upper=md.capacity[reps] - smin * pot_eff[reps],
     )
 
 
-def objective_terms(m: pyo.ConcreteModel, md: ModelData) -> tuple[Any, Any]:
-    """(disruption, tie-break) expressions of the alignment stage."""
-    keys = pair_keys(md)
-    cost = (md.pairs.pair_cost + md.pairs.move_cost).tolist()
-    n = max(len(keys), 1)
-    disruption = sum(c * m.assign[k] for k, c in zip(keys, cost, strict=True) if c != 0)
-    tiebreak = sum(((i + 1) / n) * m.assign[k] for i, k in enumerate(keys))
-    return disruption, tiebreak
+def _objective(lm: LinearModel, md: ModelData) -> None:
+    w = md.scenario.objective.weights
+    x = lm.vars["assign"]
+    n = max(len(x), 1)
+    cost = md.pairs.pair_cost + md.pairs.move_cost
+    lm.add_cost("disruption", x.cols(), w.disruption * cost)
+    lm.add_cost("tiebreak", x.cols(), w.tiebreak * np.arange(1, len(x) + 1) / n)

@@ -13,8 +13,9 @@ year is phased over the periods they work).
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import numpy as np
 
+from allocopt.model.linear import LinearModel
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
@@ -27,27 +28,31 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.phasing.enabled and sc.rules.phasing.mode == "band"
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
     b = md.scenario.rules.phasing.band
-    ri = md.rep_index()
-    pi = {p: j for j, p in enumerate(md.products)}
-    ti = {t: k for k, t in enumerate(md.periods)}
-    keys = [(r, p, t) for r in md.rep_ids for p in md.products for t in md.periods]
-
-    def phi(r: str, p: str, t: str) -> float:
-        return float(md.phase[ri[r], pi[p], ti[t]])
-
-    m.period_quota = pyo.Var(keys, domain=pyo.NonNegativeReals)
-    m.phasing_sum = pyo.Constraint(
-        qs.rp,
-        rule=lambda m, r, p: sum(m.period_quota[r, p, t] for t in md.periods) == m.quota[r, p],
+    n_rp, n_t = md.n_reps * len(md.products), len(md.periods)
+    q = lm.vars["quota"]
+    pq = lm.add_vars("period_quota", qs.rpt_index)
+    rp_of = np.repeat(np.arange(n_rp), n_t)  # (r,p) position of each (r,p,t)
+    lm.add_rows(
+        "phasing_sum",
+        qs.rp_index,
+        [(rp_of, pq.cols(), 1.0), (np.arange(n_rp), q.cols(), -1.0)],
+        0.0,
+        0.0,
     )
-    m.phasing_low = pyo.Constraint(
-        keys,
-        rule=lambda m, r, p, t: m.period_quota[r, p, t] >= (1 - b) * phi(r, p, t) * m.quota[r, p],
+    phi = md.phase.reshape(-1)
+    local = np.arange(n_rp * n_t)
+    lm.add_rows(
+        "phasing_low",
+        qs.rpt_index,
+        [(local, pq.cols(), 1.0), (local, q.cols(rp_of), -(1 - b) * phi)],
+        lower=0.0,
     )
-    m.phasing_high = pyo.Constraint(
-        keys,
-        rule=lambda m, r, p, t: m.period_quota[r, p, t] <= (1 + b) * phi(r, p, t) * m.quota[r, p],
+    lm.add_rows(
+        "phasing_high",
+        qs.rpt_index,
+        [(local, pq.cols(), 1.0), (local, q.cols(rp_of), -(1 + b) * phi)],
+        upper=0.0,
     )

@@ -9,8 +9,9 @@ the territory and key-account base, scaled to the part of the year the rep sells
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import numpy as np
 
+from allocopt.model.linear import LinearModel
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
@@ -23,14 +24,12 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.potential.enabled
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
-    md = qs.md
-    rule = md.scenario.rules.potential
-    eb = {k: float(v) for k, v in zip(qs.rp, qs.eff_base.ravel().tolist(), strict=True)}
-    m.potential_max = pyo.Constraint(
-        qs.rp, rule=lambda m, r, p: m.quota[r, p] <= rule.max_share * eb[r, p]
-    )
+def add(lm: LinearModel, qs: QuotaSets) -> None:
+    rule = qs.md.scenario.rules.potential
+    q = lm.vars["quota"]
+    n = len(q)
+    terms = [(np.arange(n), q.cols(), 1.0)]
+    eb = qs.eff_base.ravel()
+    lm.add_rows("potential_max", qs.rp_index, terms, upper=rule.max_share * eb)
     if rule.min_share > 0:
-        m.potential_min = pyo.Constraint(
-            qs.rp, rule=lambda m, r, p: m.quota[r, p] >= rule.min_share * eb[r, p]
-        )
+        lm.add_rows("potential_min", qs.rp_index, terms, lower=rule.min_share * eb)

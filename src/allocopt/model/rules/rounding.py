@@ -3,14 +3,17 @@
     rounding[r,p]:  quota[r,p] = u · quota_units[r,p],   quota_units[r,p] ∈ ℤ≥0
 
 Company totals are rounded to u before the solve (rule ``target``), so every total stays exact.
-Period quotas (phasing) are then rounded to u per rep by largest remainder, keeping each rep's
-annual quota exact (a post-step in extraction).
+The MIP is solved in the floor/ceiling neighbourhood of its LP optimum (each quota rounds down
+or up by less than u), falling back to the full integer model if that neighbourhood is infeasible.
+Period quotas are then rounded to u per rep by largest remainder, keeping each rep's annual quota
+exact (a post-step in extraction).
 """
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import numpy as np
 
+from allocopt.model.linear import LinearModel
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
@@ -23,9 +26,12 @@ def enabled(sc: Scenario) -> bool:
     return sc.rules.rounding.enabled
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     u = float(qs.md.scenario.rules.rounding.unit)
-    m.quota_units = pyo.Var(qs.rp, domain=pyo.NonNegativeIntegers)
-    m.rounding = pyo.Constraint(
-        qs.rp, rule=lambda m, r, p: m.quota[r, p] == u * m.quota_units[r, p]
+    q = lm.vars["quota"]
+    units = lm.add_vars("quota_units", qs.rp_index, integer=True)
+    n = len(q)
+    local = np.arange(n)
+    lm.add_rows(
+        "rounding", qs.rp_index, [(local, q.cols(), 1.0), (local, units.cols(), -u)], 0.0, 0.0
     )

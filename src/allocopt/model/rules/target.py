@@ -9,10 +9,9 @@ With rounding on, T_p·(1+c) is rounded to the nearest rounding unit first.
 
 from __future__ import annotations
 
-from typing import Any
+import numpy as np
 
-import pyomo.environ as pyo
-
+from allocopt.model.linear import INF, Index, LinearModel
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
@@ -25,23 +24,35 @@ def enabled(sc: Scenario) -> bool:
     return True
 
 
-def add(m: pyo.ConcreteModel, qs: QuotaSets) -> None:
+def add(lm: LinearModel, qs: QuotaSets) -> None:
     md = qs.md
-    tgt = {p: float(qs.target[j]) for j, p in enumerate(md.products)}
-    m.target = pyo.Constraint(
-        md.products, rule=lambda m, p: sum(m.quota[r, p] for r in md.rep_ids) == tgt[p]
-    )
+    q = lm.vars["quota"]
+    n_r, n_p = md.n_reps, len(md.products)
+    rows = np.tile(np.arange(n_p), n_r)
+    lm.add_rows("target", Index.of(md.products), [(rows, q.cols(), 1.0)], qs.target, qs.target)
     units = md.scenario.targets.units
     if not units:
         return
     members = md.rep_units.groupby("unit_id")["rep"].agg(list).to_dict()
-
-    def _unit(m: pyo.ConcreteModel, k: int) -> Any:
-        u = units[k]
-        prods = [u.product] if u.product else list(md.products)
-        expr = sum(m.quota[md.rep_ids[i], p] for i in members.get(u.unit, []) for p in prods)
+    pidx = {p: j for j, p in enumerate(md.products)}
+    r_all, c_all = [], []
+    lo = np.full(len(units), -INF)
+    hi = np.full(len(units), INF)
+    for k, u in enumerate(units):
+        reps = np.asarray(members.get(u.unit, []), dtype=np.int64)
+        prods = np.array([pidx[u.product]] if u.product else np.arange(n_p), dtype=np.int64)
+        cols = q.start + (reps[:, None] * n_p + prods[None, :]).ravel()
+        r_all.append(np.full(len(cols), k))
+        c_all.append(cols)
         if u.value is not None:
-            return expr == u.value
-        return (u.min, expr, u.max)
-
-    m.unit_target = pyo.Constraint(range(len(units)), rule=_unit)
+            lo[k] = hi[k] = u.value
+        else:
+            lo[k] = -INF if u.min is None else u.min
+            hi[k] = INF if u.max is None else u.max
+    lm.add_rows(
+        "unit_target",
+        Index.of([f"{u.unit}/{u.product or '*'}" for u in units]),
+        [(np.concatenate(r_all), np.concatenate(c_all), 1.0)],
+        lo,
+        hi,
+    )

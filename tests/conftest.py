@@ -1,0 +1,47 @@
+"""Shared fixtures: solve a scenario and verify the run independently, every time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from allocopt.pipeline import RunOutcome, run
+from allocopt.results.verify import verify_run
+
+Solve = Callable[..., RunOutcome]
+
+
+@pytest.fixture
+def solve(tmp_path: Path) -> Solve:
+    """Solve a scenario into a fresh run folder and assert the independent verifier passes."""
+    counter = iter(range(1_000_000))
+
+    def _solve(scenario: Path, *, verify: bool = True, **kwargs: object) -> RunOutcome:
+        out = tmp_path / f"run{next(counter)}"
+        res = run(scenario, out=out, **kwargs)  # type: ignore[arg-type]
+        if verify:
+            v = verify_run(res.run_dir)
+            assert v.ok, v.violations.to_string()
+        return res
+
+    return _solve
+
+
+def annual(res: RunOutcome) -> dict[tuple[str, str], float]:
+    """{(rep, product): annual quota} of a run."""
+    a = res.results.annual
+    return {(r, p): float(q) for r, p, q in zip(a["rep_id"], a["product"], a["quota"], strict=True)}
+
+
+def periods(res: RunOutcome, rep: str, product: str) -> list[float]:
+    """Period quotas of one rep × product, in period order."""
+    q = res.results.quotas
+    sel = q[(q["rep_id"] == rep) & (q["product"] == product)]
+    return [float(x) for x in sel["quota"]]
+
+
+def read_run(res: RunOutcome, name: str) -> pd.DataFrame:
+    return pd.read_csv(res.run_dir / name, dtype=str, keep_default_na=False)

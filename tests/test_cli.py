@@ -1,0 +1,105 @@
+"""The command line, through click's CliRunner: validate, schema, init, --version, --debug."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from allocopt import __version__
+from allocopt.cli import main
+from tests.plans import write_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "scenarios" / "example" / "scenario.yaml"
+
+
+def test_validate_example() -> None:
+    result = CliRunner().invoke(main, ["validate", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "valid" in out
+    assert "rows per table" in out
+    for table in ("org_units", "reps", "potential", "accounts", "seasonality"):
+        assert table in out
+    assert "targets per product" in out
+
+
+def test_validate_json() -> None:
+    result = CliRunner().invoke(main, ["validate", "--json", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["valid"] is True
+    assert data["scenario"] == "example"
+    assert data["rows"]["reps"] > 0
+    assert set(data["products"]) == {"HW", "SW", "SVC"}
+    assert isinstance(data["warnings"], list)
+
+
+def test_schema_prints_json_schema() -> None:
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    assert "rules" in schema["properties"]
+    assert "name" in schema["required"]
+
+
+def test_init_writes_a_valid_project_and_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    scenarios = list(target.rglob("*.yaml"))
+    assert len(scenarios) == 1
+    check = runner.invoke(main, ["validate", str(scenarios[0])])
+    assert check.exit_code == 0, check.output
+
+    again = runner.invoke(main, ["init", str(target)])
+    assert again.exit_code == 3, again.output
+    assert "not empty" in again.stderr and "--force" in again.stderr
+    assert "Traceback" not in again.output
+
+    forced = runner.invoke(main, ["init", "--force", str(target)])
+    assert forced.exit_code == 0, forced.output
+
+
+def test_init_into_an_empty_existing_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+    assert "allocopt" in result.output
+
+
+def test_debug_shows_a_traceback_plain_does_not(tmp_path: Path) -> None:
+    path = write_plan(tmp_path, extra={"solver": {"threads": "two"}})
+    runner = CliRunner()
+    plain = runner.invoke(main, ["validate", str(path)])
+    assert plain.exit_code == 2
+    assert "solver.threads" in plain.stderr
+    assert "Traceback" not in plain.output
+    debug = runner.invoke(main, ["--debug", "validate", str(path)])
+    assert debug.exit_code == 2
+    assert "Traceback" in debug.stderr
+    assert "solver.threads" in debug.stderr
+
+
+def test_missing_scenario_file_is_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "scenario file not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_markup_like_text_is_printed_verbatim(tmp_path: Path) -> None:
+    # "[red]" looks like a rich style tag: the message must still show it as written
+    path = write_plan(tmp_path, extra={"name": "[red]plan"})
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "name: may only contain letters" in result.stderr
+    assert "(value '[red]plan')" in result.stderr
