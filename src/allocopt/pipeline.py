@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,11 +56,17 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress) -> Iterato
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t, 4)
 
 
-def validate(path: Path, progress: Progress = _quiet) -> Validated:
+def validate(
+    path: Path,
+    progress: Progress = _quiet,
+    *,
+    scenarios: Sequence[str] = (),
+    sets: Sequence[str] = (),
+) -> Validated:
     """Load and check a scenario and its data; summarise it. Raises InputError on bad input."""
     timings: dict[str, float] = {}
     with _timed(timings, "load", progress):
-        loaded = load_scenario(path)
+        loaded = load_scenario(path, scenarios, sets)
     with _timed(timings, "validate", progress):
         ds = load_data(loaded.scenario, loaded.base_dir, loaded.file, loaded.locate)
         md = prepare(ds)
@@ -159,9 +165,11 @@ def run(
     force: bool = False,
     write_model: Path | None = None,
     progress: Progress = _quiet,
+    scenarios: Sequence[str] = (),
+    sets: Sequence[str] = (),
 ) -> RunOutcome:
     """Validate, solve both stages, extract, verify and write a run folder."""
-    v = validate(path, progress)
+    v = validate(path, progress, scenarios=scenarios, sets=sets)
     timings = dict(v.timings)
     md = v.md
     sc = md.scenario
@@ -198,6 +206,7 @@ def run(
             {**opts, "time_limit": remaining},
             write_model=write_model,
             neighbourhood=True,
+            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
         )
     _check(res_q, "quota")
     assert comp_q is not None

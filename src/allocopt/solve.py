@@ -18,6 +18,7 @@ from typing import Any
 
 import highspy
 import numpy as np
+import scipy.sparse as sp
 
 from allocopt.model.linear import LinearModel
 
@@ -85,6 +86,9 @@ def highs_version() -> str:
 
 
 _BANNER_SHOWN = False
+
+BLOCKS_ABOVE = 20_000
+"""Rounding MIPs with more general integers than this are solved block by block."""
 
 
 def new_highs() -> highspy.Highs:
@@ -183,12 +187,16 @@ def solve(
     *,
     write_model: Path | None = None,
     neighbourhood: bool = False,
+    link: tuple[str, float] | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS.
 
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
     value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
+    With ``link = (row block, unit)`` and more than :data:`BLOCKS_ABOVE` general integers, the
+    restricted MIP is split into its independent blocks (the rows of ``row block`` — company
+    totals — split across blocks by largest remainder in multiples of ``unit``).
     """
     t0 = time.perf_counter()
     try:
@@ -197,7 +205,7 @@ def solve(
         return SolveResult("error", False, message=f"could not compile the model: {exc}"), None
     t1 = time.perf_counter()
     if neighbourhood and comp.is_mip:
-        res = _solve_neighbourhood(comp, options, write_model)
+        res = _solve_neighbourhood(comp, options, write_model, link)
     else:
         res = run_highs(comp, options, write_model=write_model)
     res.compile_seconds = t1 - t0
@@ -258,7 +266,10 @@ def run_highs(
 
 
 def _solve_neighbourhood(
-    comp: Compiled, options: dict[str, Any], write_model: Path | None
+    comp: Compiled,
+    options: dict[str, Any],
+    write_model: Path | None,
+    link: tuple[str, float] | None = None,
 ) -> SolveResult:
     lp = comp.lp
     integ = list(lp.integrality_)
@@ -284,9 +295,17 @@ def _solve_neighbourhood(
     hi = hi0.copy()
     lo[general] = np.maximum(lo0[general], np.floor(x[general] + 1e-7))
     hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
-    lp.col_lower_, lp.col_upper_ = lo, hi
     spent = time.perf_counter() - t0
     left = max(1.0, float(options.get("time_limit", 1e9)) - spent)
+    if link is not None and int(general.sum()) > BLOCKS_ABOVE:
+        blocks = _solve_blocks(comp, x, lo, hi, link, {**options, "time_limit": left})
+        if blocks is not None:
+            blocks.seconds += relaxed.seconds
+            blocks.lp_bound = relaxed.objective
+            if write_model is not None:
+                run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
+            return blocks
+    lp.col_lower_, lp.col_upper_ = lo, hi
     res = run_highs(comp, {**options, "time_limit": left})
     lp.col_lower_, lp.col_upper_ = lo0, hi0
     if write_model is not None:
@@ -299,3 +318,131 @@ def _solve_neighbourhood(
     full = run_highs(comp, options)
     full.seconds += relaxed.seconds + res.seconds
     return full
+
+
+def _solve_blocks(
+    comp: Compiled,
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    link: tuple[str, float],
+    options: dict[str, Any],
+) -> SolveResult | None:
+    """Solve the restricted rounding MIP as independent blocks; None if a block fails.
+
+    Blocks are the connected components of the rows other than the link block (the company
+    totals). Each link row's right-hand side is split over the blocks: every block gets its LP
+    activity rounded down to a multiple of the unit, and the remaining units go to the blocks
+    with the largest remainders (ties: lower block number), so the totals stay exact.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    lm = comp.model
+    name, unit = link
+    if name not in lm.rows:
+        return None
+    lb = lm.rows[name]
+    link_rows = np.arange(lb.start, lb.start + len(lb))
+    t0 = time.perf_counter()
+    a = comp.matrix
+    n_rows, n_cols = a.shape
+    is_link = np.zeros(n_rows, dtype=bool)
+    is_link[link_rows] = True
+    coo = a.tocoo()
+    keep = ~is_link[coo.row]
+    graph = sp.coo_matrix(
+        (np.ones(int(keep.sum())), (coo.col[keep], n_cols + coo.row[keep])),
+        shape=(n_cols + n_rows, n_cols + n_rows),
+    )
+    _, labels = connected_components(graph, directed=False)
+    col_block = labels[:n_cols]
+    # split each link row's right-hand side over blocks
+    ar = a.tocsr()
+    rhs = np.asarray(comp.lp.row_lower_, dtype=float)
+    targets: dict[tuple[int, int], float] = {}
+    for r in link_rows.tolist():
+        cols = ar.indices[ar.indptr[r] : ar.indptr[r + 1]]
+        vals = ar.data[ar.indptr[r] : ar.indptr[r + 1]]
+        blk = col_block[cols]
+        ids, inv = np.unique(blk, return_inverse=True)
+        act = np.bincount(inv, weights=vals * x[cols], minlength=len(ids)) / unit
+        low = np.floor(act + 1e-7)
+        need = round(rhs[r] / unit - low.sum())
+        rem = act - low
+        order = np.lexsort((ids, -rem))
+        if need < 0 or need > len(ids):
+            return None
+        low[order[:need]] += 1
+        for b, v in zip(ids.tolist(), (low * unit).tolist(), strict=True):
+            targets[(r, b)] = v
+    order = np.argsort(col_block, kind="stable")
+    bounds = np.flatnonzero(np.diff(col_block[order])) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [n_cols]])
+    cost = np.asarray(comp.lp.col_cost_, dtype=float)
+    integ = np.array([t != highspy.HighsVarType.kContinuous for t in comp.lp.integrality_])
+    row_lo = np.asarray(comp.lp.row_lower_, dtype=float)
+    row_up = np.asarray(comp.lp.row_upper_, dtype=float)
+    out = x.copy()
+    worst_gap = 0.0
+    bound = 0.0
+    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+    deadline = t0 + float(options.get("time_limit", 1e9))
+    for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
+        cols = np.sort(order[s0:e0])
+        sub = a[:, cols]
+        rows = np.unique(sub.indices)
+        sub = sub[rows].tocsc()
+        blk = int(col_block[cols[0]])
+        rlo, rup = row_lo[rows].copy(), row_up[rows].copy()
+        for k, r in enumerate(rows.tolist()):
+            if is_link[r]:
+                rlo[k] = rup[k] = targets[(r, blk)]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(cols), len(rows)
+        lp.col_cost_ = cost[cols]
+        lp.col_lower_, lp.col_upper_ = lo[cols], hi[cols]
+        lp.row_lower_, lp.row_upper_ = rlo, rup
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = sub.indices.astype(np.int32)
+        lp.a_matrix_.value_ = sub.data.astype(float)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(cols), len(rows)
+        if integ[cols].any():
+            lp.integrality_ = [kinds[int(f)] for f in integ[cols]]
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        h = _highs({**options, "time_limit": left})
+        h.passModel(lp)
+        h.run()
+        info = h.getInfo()
+        if info.primal_solution_status != 2:
+            return None
+        out[cols] = np.asarray(h.getSolution().col_value, dtype=float)
+        if integ[cols].any():
+            worst_gap = max(worst_gap, float(info.mip_gap) if math.isfinite(info.mip_gap) else 0.0)
+            bound += float(info.mip_dual_bound)
+        else:
+            bound += float(info.objective_function_value)
+    obj = float(cost @ out) + float(comp.lp.offset_)
+    return SolveResult(
+        "optimal",
+        True,
+        objective=obj,
+        bound=bound + float(comp.lp.offset_),
+        gap=worst_gap,
+        is_mip=True,
+        message=(
+            f"Optimal in each of {len(starts)} independent blocks (company totals split over "
+            "blocks by largest remainder; rounding neighbourhood of the LP optimum)"
+        ),
+        solver=highs_version(),
+        seconds=time.perf_counter() - t0,
+        n_cols=n_cols,
+        n_rows=n_rows,
+        n_nonzeros=int(a.nnz),
+        n_integer=int(integ.sum()),
+        options=dict(options),
+        col_values=out,
+    )

@@ -168,7 +168,15 @@ def read_table(spec: TableSpec, source: TableSource) -> ReadResult:
 # --- raw reading -------------------------------------------------------------------------------
 
 
-_Raw = tuple[list[str], list[tuple[int, list[str]]], list[Problem]]
+@dataclass(frozen=True)
+class _Columns:
+    """Cells read column by column (fast path): one text array per header column."""
+
+    lines: np.ndarray  # spreadsheet row number of each record
+    cols: list[np.ndarray]
+
+
+_Raw = tuple[list[str], "list[tuple[int, list[str]]] | _Columns", list[Problem]]
 
 
 def _read_raw(src: TableSource) -> _Raw | Problem:
@@ -209,6 +217,9 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "save it as UTF-8 CSV",
         )
+    fast = _read_csv_fast(text)
+    if fast is not None:
+        return fast
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[Problem] = []
     rows: list[tuple[int, list[str]]] = []
@@ -226,6 +237,38 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f'is not valid CSV: {exc}; check the quotes (") on or before this line',
         )
     return header, rows, problems
+
+
+def _read_csv_fast(text: str) -> _Raw | None:
+    """pandas' C parser, all cells as text; None when the slow path must locate something.
+
+    Used only when every physical line is one record (no quoted line breaks) and no row has
+    more fields than the header, so row numbers are exact.
+    """
+    body = text[:-1] if text.endswith("\n") else text
+    n_lines = body.count("\n") + 1
+    try:
+        df = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(df) != n_lines or df.shape[1] == 0:
+        return None
+    cells = df.fillna("").to_numpy(dtype=object)
+    header = [str(h) for h in cells[0]]
+    data = cells[1:]
+    lines = np.arange(2, len(cells) + 1, dtype=np.int64)
+    blank = (data == "").all(axis=1) if data.size else np.zeros(len(data), dtype=bool)
+    if blank.any():
+        data, lines = data[~blank], lines[~blank]
+    return header, _Columns(lines, [data[:, j] for j in range(data.shape[1])]), []
 
 
 def _cell_text(v: Any) -> str:
@@ -302,7 +345,7 @@ def _typed(
     spec: TableSpec,
     src: TableSource,
     header: list[str],
-    rows: list[tuple[int, list[str]]],
+    rows: list[tuple[int, list[str]]] | _Columns,
     problems: list[Problem],
 ) -> ReadResult:
     label = src.label
@@ -325,12 +368,12 @@ def _typed(
         if c.required and c.name not in seen:
             hint = _suggest(c.name, [h for h in clean if h not in known])
             problems.append(Problem(label, "row 1", c.name, f"required column is missing{hint}"))
-    if not rows:
+    if not len(rows.lines if isinstance(rows, _Columns) else rows):
         problems.append(Problem(label, "row 2", "", "has a header but no data rows; add rows"))
     width = len(header)
     good_rows: list[tuple[int, list[str]]] = []
     complete = True
-    for line, fields in rows:
+    for line, fields in [] if isinstance(rows, _Columns) else rows:
         if len(fields) > width:
             complete = False
             problems.append(
@@ -344,15 +387,20 @@ def _typed(
             )
             continue
         good_rows.append((line, fields + [""] * (width - len(fields))))
-    if any(p.field in known and "column" in p.message for p in problems) or not good_rows:
+    if isinstance(rows, _Columns):
+        lines, columns = rows.lines, rows.cols
+    else:
+        lines = np.array([ln for ln, _ in good_rows], dtype=np.int64)
+        columns = [np.array([f[j] for _, f in good_rows], dtype=object) for j in range(width)]
+    if any(p.field in known and "column" in p.message for p in problems) or not len(lines):
         return ReadResult(None, problems)
 
     idx = {h: seen[h] for h in seen}
-    data: dict[str, Any] = {ROW: np.array([ln for ln, _ in good_rows], dtype=np.int64)}
+    data: dict[str, Any] = {ROW: lines}
     present = [c for c in spec.cols if c.name in idx]
     for c in present:
-        j = idx[c.name]
-        text = pd.Series([f[j].strip() for _, f in good_rows], dtype=object)
+        stripped = pd.Series(columns[idx[c.name]], dtype="string[pyarrow]").str.strip()
+        text = pd.Series(stripped.to_numpy(dtype=object), dtype=object)
         data[c.name] = _parse(c, text, data[ROW], label, problems)
     frame = pd.DataFrame(data)
     for c in spec.cols:
