@@ -4,7 +4,8 @@
 
 Company totals are rounded to u before the solve (rule ``target``), so every total stays exact.
 The MIP is solved in the floor/ceiling neighbourhood of its LP optimum (each quota rounds down
-or up by less than u), falling back to the full integer model if that neighbourhood is infeasible.
+or up by less than u) — split into independent blocks above 20,000 integers — falling back to
+the full integer model if that neighbourhood is infeasible (see ``allocopt.solve``).
 Period quotas are then rounded to u per rep by largest remainder, keeping each rep's annual quota
 exact (a post-step in extraction).
 """
