@@ -67,16 +67,39 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--scenario",
+    "scenario_names",
+    multiple=True,
+    metavar="NAMES",
+    help="Scenario or override names of the file, comma-separated, applied in order.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set one key (dotted, e.g. rules.growth.max=0.25); wins over everything; repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_guard
-def validate(scenario: Path, as_json: bool) -> None:
+def validate(
+    scenario: Path, scenario_names: tuple[str, ...], sets: tuple[str, ...], as_json: bool
+) -> None:
     """Check a scenario and its data (no solve); exit 2 with every problem listed."""
     from allocopt.pipeline import validate as run_validate
 
-    v = run_validate(scenario)
+    v = run_validate(scenario, scenarios=scenario_names, sets=sets)
     if as_json:
-        console.print_json(json.dumps({"valid": True, **v.summary, "warnings": v.warnings}))
+        console.print_json(
+            json.dumps(
+                {"valid": True, **v.summary, "warnings": v.warnings, "changes": v.loaded.changes},
+                default=str,
+            )
+        )
         return
+    for change in v.loaded.changes:
+        console.print(f"applied: {escape(change)}", markup=True)
     s = v.summary
     console.print(
         f"[green]valid[/]: {escape(str(scenario))} — scenario {s['scenario']!r}", markup=True
@@ -134,9 +157,25 @@ def validate(scenario: Path, as_json: bool) -> None:
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option(
+    "--scenario",
+    "scenario_names",
+    multiple=True,
+    metavar="NAMES",
+    help="Scenario or override names of the file, comma-separated, applied in order.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set one key (dotted, e.g. rules.growth.max=0.25); wins over everything; repeatable.",
+)
 @_guard
 def solve(
     scenario: Path,
+    scenario_names: tuple[str, ...],
+    sets: tuple[str, ...],
     out: Path | None,
     force: bool,
     write_model: Path | None,
@@ -152,7 +191,13 @@ def solve(
         force=force,
         write_model=write_model,
         progress=_progress(quiet or as_json),
+        scenarios=scenario_names,
+        sets=sets,
     )
+    changes = list(res.manifest.get("changes") or [])
+    if not (quiet or as_json):
+        for change in changes:
+            err.print(f"applied: {change}", markup=False)
     if as_json:
         console.print_json(
             json.dumps(
@@ -162,6 +207,7 @@ def solve(
                     "gap": res.gap,
                     "timings": res.timings,
                     "summary": res.results.summary,
+                    "changes": changes,
                 },
                 default=str,
             )
@@ -253,6 +299,378 @@ def init(directory: Path, force: bool) -> None:
         )
     path = generate_plan(directory, reps_per_team=6, name="my-plan")
     console.print(f"wrote {path}; next: allocopt validate {path} && allocopt solve {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--actuals",
+    "actuals",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Actuals table: rep_id, product, period, amount (CSV, Excel or Parquet).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day the actuals cover (default: end of the last period with actuals).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="At risk when the seasonality-adjusted forecast attainment is below this.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output folder (default: RUN_DIR/track-AS_OF)."
+)
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_guard
+def track(
+    run_dir: Path,
+    actuals: Path,
+    as_of: Any,
+    threshold: float,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Attainment, pacing, forecasts and at-risk reps of a run against actuals to date."""
+    from allocopt.track import track as run_track
+    from allocopt.track import write_track
+
+    res = run_track(run_dir, actuals, as_of=as_of.date() if as_of else None, at_risk=threshold)
+    folder = write_track(res, out, force=force)
+    if as_json:
+        console.print_json(json.dumps({"out": str(folder), **res.summary}, default=str))
+        return
+    s = res.summary
+
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{v:.1%}"
+
+    cur = s["current_period"]
+    console.print(
+        f"as of {s['as_of']}: {s['elapsed_share']:.1%} of the year elapsed "
+        f"(closed {', '.join(s['closed_periods']) or 'none'}"
+        + (f"; {cur['period']} {cur['elapsed']:.0%} elapsed" if cur else "")
+        + f") → {escape(str(folder))}"
+    )
+    t = Table(title="attainment to date")
+    for c in (
+        "unit",
+        "quota to date",
+        "actual to date",
+        "attainment",
+        "pacing",
+        "forecast (seasonal)",
+        "forecast att.",
+    ):
+        t.add_column(c, justify="left" if c == "unit" else "right")
+    for name, m in [("company", s["company"]), *s["by_region"].items()]:
+        t.add_row(
+            escape(name),
+            f"{m['quota_to_date']:,.0f}",
+            f"{m['actual_to_date']:,.0f}",
+            pct(m["attainment"]),
+            f"{m['pacing']:,.0f}",
+            "–" if m["forecast_seasonal"] is None else f"{m['forecast_seasonal']:,.0f}",
+            pct(m["forecast_attainment"]),
+        )
+    console.print(t)
+    risk = res.at_risk
+    limit = 30
+    t = Table(
+        title=f"{len(risk):,} at-risk reps (forecast attainment < {res.threshold:.0%}, "
+        "largest gap first)"
+    )
+    for c in ("rep", "team", "attainment", "annual quota", "forecast", "gap", "products"):
+        t.add_column(c, justify="left" if c in ("rep", "team", "products") else "right")
+    for r in risk.head(limit).to_dict("records"):
+        t.add_row(
+            escape(str(r["rep_id"])),
+            escape(str(r["team_id"])),
+            pct(r["attainment"]),
+            f"{r['annual_quota']:,.0f}",
+            f"{r['forecast_seasonal']:,.0f}",
+            f"{r['gap']:,.0f}",
+            escape(str(r["at_risk_products"]).replace(";", ", ")),
+        )
+    if len(risk):
+        console.print(t)
+        if len(risk) > limit:
+            console.print(f"… and {len(risk) - limit:,} more in at_risk.csv")
+    else:
+        console.print("[green]no rep at risk[/]", markup=True)
+    d = s["distribution"]
+    if d["count"]:
+        console.print(
+            f"attainment over {d['count']:,} reps: mean {pct(d['mean'])}, median "
+            f"{pct(d['median'])}, p10 {pct(d['p10'])}, p90 {pct(d['p90'])}, "
+            f"{pct(d['share_at_or_above_100'])} at or above 100%"
+        )
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", markup=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--track",
+    "track_dir",
+    type=click.Path(path_type=Path),
+    help="A folder written by `allocopt track`: adds the attainment section.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="HTML file (default: RUN_DIR/report.html)."
+)
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@_guard
+def report(run_dir: Path, track_dir: Path | None, out: Path | None, force: bool) -> None:
+    """Write a self-contained HTML report (charts embedded; loads nothing from the network)."""
+    from allocopt.outputs.report import write_report
+
+    path = write_report(run_dir, out, track_dir=track_dir, force=force)
+    console.print(f"wrote {escape(str(path))}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--by",
+    "level",
+    type=click.Choice(["rep", "team", "region", "product", "company"]),
+    default="rep",
+    show_default=True,
+    help="Level of the quota table (terminal, --json and --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Write the quota comparison at the --by level as CSV "
+    "(rep: rep_id, team_id, region_id, product, quota_<run>…, change, change_pct).",
+)
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+@click.option("--top", default=20, show_default=True, help="Rows of the top-movers table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_guard
+def compare(
+    run_dirs: tuple[Path, ...], level: str, out: Path | None, force: bool, top: int, as_json: bool
+) -> None:
+    """Compare two or more run folders: quotas, moved accounts, fairness, inputs and settings.
+
+    Changes are against the first run folder given.
+    """
+    from rich.text import Text
+
+    from allocopt.results.compare import LEVELS, compare_runs, write_csv
+
+    if len(run_dirs) < 2:
+        raise click.UsageError("give at least two run folders to compare")
+    cmp = compare_runs(list(run_dirs))
+    if out is not None:
+        write_csv(cmp.by(level), out, force=force)
+    if as_json:
+        data = cmp.to_dict(level)
+        if out is not None:
+            data["out"] = str(out)
+        console.print_json(json.dumps(data, default=str))
+        return
+
+    def cell(v: Any, money: bool = False) -> Text:
+        if v is None or (isinstance(v, float) and v != v):
+            return Text("")
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return Text(str(v))
+        return Text(f"{v:,.0f}" if money else f"{v:,.6g}")
+
+    runs = cmp.runs
+    t = Table(title="runs (changes against the first)")
+    t.add_column("")
+    for r in runs:
+        t.add_column(Text(r), justify="right")
+    for item, row in cmp.overview.iterrows():
+        t.add_row(Text(str(item)), *(cell(row[r], money=item == "total_quota") for r in runs))
+    console.print(t)
+
+    change = cmp.change_column
+    pct = change.replace("change", "change_pct", 1)
+    movers = cmp.top_movers(level, top)
+    rows = [
+        [
+            *(Text(str(m[c])) for c in LEVELS[level]),
+            *(cell(m[f"quota_{r}"], money=True) for r in runs),
+            Text(f"{m[change]:+,.0f}"),
+            Text("" if m[pct] != m[pct] else f"{m[pct]:+.2f}%"),
+        ]
+        for _, m in movers.iterrows()
+    ]
+    heads = [*LEVELS[level], *(f"quota {r}" for r in runs), "change", "%"]
+    t = Table(title=f"top {len(movers)} movers by {level} ({change} = last run − first run)")
+    for i, h in enumerate(heads):
+        numeric = i >= len(LEVELS[level])
+        width = max([len(x[i]) for x in rows], default=1) if numeric else None
+        t.add_column(h, justify="right" if numeric else "left", min_width=width, overflow="fold")
+    for x in rows:
+        t.add_row(*x)
+    console.print(t)
+
+    if len(cmp.settings):
+        t = Table(title="settings that differ (resolved scenario)")
+        t.add_column("key")
+        for r in runs:
+            t.add_column(Text(r))
+        for srow in cmp.settings.itertuples(index=False):
+            t.add_row(*(Text(str(v)) for v in srow))
+        console.print(t)
+    else:
+        console.print("settings: the resolved scenarios are the same")
+    for r in runs:
+        for c in cmp.changes[r]:
+            console.print(Text(f"{r}: applied {c}"))
+    if len(cmp.inputs):
+        t = Table(title="inputs that differ (sha256)")
+        for c in cmp.inputs.columns:
+            t.add_column(Text(str(c)))
+        for irow in cmp.inputs.itertuples(index=False):
+            t.add_row(*(Text(str(v)) for v in irow))
+        console.print(t)
+    else:
+        console.print("inputs: the same files (sha256) in every run")
+    for title, df in (("fairness", cmp.fairness), ("objective terms", cmp.objective)):
+        if not len(df):
+            continue
+        t = Table(title=title)
+        t.add_column("")
+        for r in runs:
+            t.add_column(Text(r), justify="right")
+        for name, row in df.iterrows():
+            t.add_row(Text(str(name)), *(cell(row[r]) for r in runs))
+        console.print(t)
+    acc = cmp.accounts
+    if len(acc):
+        t = Table(title=f"{len(acc):,} key accounts with a different owner")
+        for c in acc.columns:
+            t.add_column(Text(str(c)), justify="right" if c == "revenue" else "left")
+        for _, row in acc.head(top).iterrows():
+            t.add_row(*(cell(row[c], money=c == "revenue") for c in acc.columns))
+        console.print(t)
+        if len(acc) > top:
+            console.print(f"… and {len(acc) - top:,} more accounts")
+    else:
+        console.print("key accounts: the same owner in every run")
+    if out is not None:
+        console.print(Text(f"wrote {out}"))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--rep", "rep_id", help="Explain one rep's quota.")
+@click.option("--no-resolve", is_flag=True, help="Skip the re-solves (price of fairness).")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_guard
+def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) -> None:
+    """Why this number: what binds, shadow prices, price of fairness; or one rep's quota."""
+    from allocopt.results.explain import explain_plan, explain_rep
+
+    if rep_id:
+        x = explain_rep(run_dir, rep_id)
+        if as_json:
+            console.print_json(json.dumps(x.as_dict(), default=str))
+            return
+        t = Table(title=f"rep {x.rep_id} (team {x.team_id}): quota {x.quota:,.0f}")
+        t.add_column("part")
+        t.add_column("amount", justify="right")
+        for label, amount in x.parts:
+            t.add_row(escape(label), f"{amount:+,.0f}")
+        t.add_row("[bold]quota[/]", f"[bold]{x.quota:,.0f}[/]")
+        console.print(t)
+        d = x.difficulty
+        if d["difficulty"] is not None:
+            band = f", band ±{d['band']:.0%}" if d["band"] is not None else ""
+            console.print(
+                f"difficulty {d['difficulty']:.3f} vs {escape(str(d['group']))} level "
+                f"{d['group_level']:.3f} ({d['vs_group']:+.1%}{band})"
+            )
+        for a in x.accounts:
+            console.print(
+                f"key account {escape(str(a['account_id']))} "
+                f"(revenue {a['revenue']:,.0f}): {escape(a['why'])}"
+            )
+        return
+    e = explain_plan(run_dir, resolve=not no_resolve)
+    if as_json:
+        console.print_json(json.dumps(e.as_dict(), default=str))
+        return
+    t = Table(title="binding rules (quota stage, LP)")
+    t.add_column("rule")
+    t.add_column("rows at a bound", justify="right")
+    for rule, n in e.binding_counts.items():
+        t.add_row(escape(rule), f"{n:,}")
+    console.print(t)
+    t = Table(title="company targets: marginal cost (objective units)")
+    for c in ("product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"):
+        t.add_column(c, justify="left" if c == "product" else "right")
+    for p in e.target_prices:
+        t.add_row(
+            escape(str(p["product"])),
+            f"{p['target']:,.0f}",
+            f"{p['dual']:.4g}",
+            f"{p['per_unit']:.4g}",
+            f"{p['cost_of_plus_1pct']:,.0f}",
+        )
+    console.print(t)
+    if e.capacity_prices:
+        t = Table(title="capacity that binds: saving per extra unit of capacity")
+        t.add_column("rep")
+        t.add_column("capacity", justify="right")
+        t.add_column("saving / unit", justify="right")
+        for cp in e.capacity_prices:
+            t.add_row(
+                escape(str(cp["rep_id"])), f"{cp['capacity']:,.0f}", f"{cp['saving_per_unit']:.4g}"
+            )
+        console.print(t)
+    pf = e.price_of_fairness
+    if pf.get("price_of_fairness") is not None:
+        console.print(
+            f"price of fairness (LP objective with − without the rule): "
+            f"{pf['price_of_fairness']:,.0f}"
+        )
+        if pf.get("saving_band_plus_5pts") is not None:
+            saving = pf["saving_band_plus_5pts"]
+            console.print(f"loosening the band by 5 points saves {saving:,.0f}")
+    elif pf.get("note"):
+        console.print(pf["note"])
+
+
+@main.command(name="export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    help="csv, xlsx, varicent, salesforce or xactly (mappings: docs/exports.md).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="New folder for the files."
+)
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option(
+    "--id-map",
+    type=click.Path(path_type=Path),
+    help="Table rep_id,external_id: the owner ID of every rep in the SPM formats.",
+)
+@_guard
+def export_cmd(run_dir: Path, fmt: str, out: Path, force: bool, id_map: Path | None) -> None:
+    """Export a run's quotas in a format that compensation / SPM systems import."""
+    from allocopt.outputs.export import export_run
+
+    paths = export_run(run_dir, fmt, out, force=force, id_map=id_map)
+    for path in paths:
+        console.print(f"[green]wrote[/] {escape(str(path))}", markup=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

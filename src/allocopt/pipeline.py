@@ -21,13 +21,14 @@ import pandas as pd
 from allocopt import __version__
 from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
-from allocopt.errors import InfeasibleError, SolverError
+from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks
+from allocopt.errors import InfeasibleError, OutputError, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.outputs.runfolder import Content, default_run_dir, write_run
 from allocopt.results.extract import Results, extract
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import SolveResult, highs_options, highs_version, solve
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, solve
 
 Progress = Callable[[str], None]
 
@@ -141,16 +142,81 @@ def _hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check(res: SolveResult, stage: str) -> None:
+def _integral_gap(md: ModelData) -> dict[str, float]:
+    """Stage-1 absolute gap that still proves the integer assignment cost optimal.
+
+    When every pair cost (× the disruption weight) is a whole number of units w and the whole
+    tie-break adds up to τ < w, any assignment within w − τ of the bound has the optimal cost, so
+    HiGHS need not resolve ties among equal-cost assignments to the last 1e-6.
+    """
+    w = md.scenario.objective.weights
+    cost = (md.pairs.pair_cost + md.pairs.move_cost) * w.disruption
+    if w.disruption <= 0 or not len(cost):
+        return {}
+    unit = w.disruption
+    scaled = cost / unit
+    if not np.allclose(scaled, np.round(scaled), atol=1e-9):
+        return {}
+    tau = w.tiebreak * len(md.ka_ids)  # the tie-break is ≤ w_tie per assigned pair
+    if tau >= unit:
+        return {}
+    return {"mip_abs_gap": 0.99 * (unit - tau)}
+
+
+def _infeasible(
+    run_dir: Path,
+    v: Validated,
+    findings: list[Finding],
+    stage: str,
+    force: bool,
+    extra: dict[str, Any] | None = None,
+) -> InfeasibleError:
+    """Write the diagnosis into a run folder and build the error to raise (exit 1)."""
+    head = (
+        "the plan is infeasible: the rules cannot all hold at once"
+        if stage == "pre-checks"
+        else f"the {stage} model is infeasible: the rules cannot all hold at once"
+    )
+    lines = [f.text() for f in findings] or [
+        "no smaller conflicting set could be isolated; run `allocopt validate` and relax a rule"
+    ]
+    text = head + f" (found by {'the pre-checks' if stage == 'pre-checks' else 'the solver'}):\n"
+    text += "\n".join(f"  - {ln}" for ln in lines) + "\n"
+    payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **(extra or {})}
+    manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
+    write_run(
+        run_dir,
+        {"infeasible.json": payload, "infeasible.txt": text, "manifest.json": manifest},
+        force=force,
+    )
+    return InfeasibleError(head, details=[*lines, f"diagnosis written to {run_dir}"])
+
+
+def _check(
+    res: SolveResult, comp: Compiled | None, stage: str, v: Validated, run_dir: Path, force: bool
+) -> None:
     if res.has_solution:
         return
-    if res.status in ("infeasible", "infeasible_or_unbounded"):
-        raise InfeasibleError(
-            f"the {stage} model is infeasible: the rules cannot all hold at once",
-            details=[
-                "run `allocopt validate` for the capacity and potential checks, or relax a rule"
-            ],
-        )
+    if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
+        iis = compute_iis(comp)
+        findings = explain_iis(comp.model, iis, v.md) if iis is not None else []
+        extra = {}
+        if iis is not None:
+            extra["iis"] = {
+                "rows": [
+                    {"component": c, "index": i, "side": side}
+                    for (c, i), side in zip(
+                        (comp.model.row_name(int(r)) for r in iis.rows), iis.row_sides, strict=True
+                    )
+                ],
+                "columns": [
+                    {"component": c, "index": i, "side": side}
+                    for (c, i), side in zip(
+                        (comp.model.col_name(int(j)) for j in iis.cols), iis.col_sides, strict=True
+                    )
+                ],
+            }
+        raise _infeasible(run_dir, v, findings, stage, force, extra)
     if res.status == "time_limit":
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
@@ -173,6 +239,13 @@ def run(
     timings = dict(v.timings)
     md = v.md
     sc = md.scenario
+    run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
+    if run_dir.exists() and not force:
+        raise OutputError(f"{run_dir} exists already; choose another --out or add --force")
+    with _timed(timings, "pre-checks", progress):
+        findings = prechecks(md)
+    if findings:
+        raise _infeasible(run_dir, v, findings, "pre-checks", force)
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
     started = time.perf_counter()
 
@@ -188,8 +261,8 @@ def run(
                 if write_model
                 else None
             )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm)
-        _check(res_a, "key-account alignment")
+            res_a, comp_a = solve(built_a.model, {**opts, **_integral_gap(md)}, write_model=wm)
+        _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
         owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
@@ -208,7 +281,7 @@ def run(
             neighbourhood=True,
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
         )
-    _check(res_q, "quota")
+    _check(res_q, comp_q, "quota", v, run_dir, force)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
         results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
@@ -217,7 +290,6 @@ def run(
     results.summary["status"] = status
     results.summary["gap"] = gap
     results.summary["warnings"] = v.warnings
-    run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
     with _timed(timings, "write", progress):
         manifest["timings"] = timings
         files: dict[str, Content] = {
@@ -264,7 +336,7 @@ def _versions() -> dict[str, str]:
 
 def _manifest(
     v: Validated,
-    res_q: SolveResult,
+    res_q: SolveResult | None,
     res_a: SolveResult | None,
     status: str,
     gap: float | None,
@@ -284,7 +356,45 @@ def _manifest(
         "gap": gap,
         "stages": {
             "alignment": res_a.summary() if res_a is not None else None,
-            "quotas": res_q.summary(),
+            "quotas": res_q.summary() if res_q is not None else None,
         },
         "timings": timings,
     }
+
+
+def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[ModelData, np.ndarray]:
+    """Model data of a run (its resolved scenario and inputs, with dotted ``changes`` applied) and
+    its key-account alignment, for re-solves such as the price of fairness."""
+    import json
+
+    from allocopt.scenario.schema import Scenario
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    tree = manifest["resolved_scenario"]
+    for key, value in (changes or {}).items():
+        node = tree
+        *head, last = key.split(".")
+        for part in head:
+            node = node[part]
+        node[last] = value
+    sc = Scenario.model_validate_json(json.dumps(tree))
+    base_dir = Path(manifest["inputs"]["scenario"]["path"]).parent
+    md = prepare(load_data(sc, base_dir))
+    asg = pd.read_csv(run_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    ridx = md.rep_index()
+    aidx = {a: i for i, a in enumerate(md.ka_ids)}
+    owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+    for acc, rep in zip(asg["account_id"], asg["owner_rep"], strict=True):
+        if acc in aidx and rep in ridx:
+            owner[aidx[acc]] = ridx[rep]
+    return md, owner
+
+
+def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
+    """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
+    md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
+    sc = md.scenario
+    built = build_quotas(quota_sets(md, owner))
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    res, _ = solve(built.model, opts)
+    return res.objective if res.has_solution else None

@@ -54,9 +54,11 @@ class SolveResult:
     n_nonzeros: int = 0
     n_integer: int = 0
     lp_bound: float | None = None  # LP relaxation objective, when solved by neighbourhood
+    relaxed: SolveResult | None = None  # the LP relaxation itself (values and duals)
     options: dict[str, Any] = field(default_factory=dict)
     col_values: np.ndarray | None = None
     row_duals: np.ndarray | None = None
+    col_duals: np.ndarray | None = None  # reduced costs (LP only)
 
     def summary(self) -> dict[str, Any]:
         keys = (
@@ -86,6 +88,7 @@ def highs_version() -> str:
 
 
 _BANNER_SHOWN = False
+_THREADS = [1]  # HiGHS fixes its global scheduler's size when the first instance runs
 
 BLOCKS_ABOVE = 20_000
 """Rounding MIPs with more general integers than this are solved block by block."""
@@ -108,6 +111,7 @@ def new_highs() -> highspy.Highs:
             os.close(saved)
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", _THREADS[0])
     return h
 
 
@@ -151,6 +155,10 @@ def _name(comp: Compiled, lp: Any) -> None:
 
 
 def _highs(options: dict[str, Any]) -> highspy.Highs:
+    threads = int(options.get("threads", _THREADS[0]))
+    if threads != _THREADS[0]:
+        highspy.Highs.resetGlobalScheduler(True)
+        _THREADS[0] = threads
     h = new_highs()
     for k, v in options.items():
         h.setOptionValue(k, v)
@@ -220,7 +228,7 @@ def run_highs(
     base = SolveResult(
         "error",
         False,
-        is_mip=comp.is_mip,
+        is_mip=comp.is_mip and bool(len(lp.integrality_)),
         solver=highs_version(),
         n_cols=lp.num_col_,
         n_rows=lp.num_row_,
@@ -249,7 +257,7 @@ def run_highs(
             sol = h.getSolution()
             base.col_values = np.asarray(sol.col_value, dtype=float)
             base.objective = float(info.objective_function_value)
-            if comp.is_mip:
+            if comp.is_mip and len(lp.integrality_):
                 base.bound = float(info.mip_dual_bound)
                 gap = float(info.mip_gap)
                 base.gap = gap if math.isfinite(gap) else None
@@ -258,6 +266,7 @@ def run_highs(
                 base.gap = 0.0
                 if sol.dual_valid:
                     base.row_duals = np.asarray(sol.row_dual, dtype=float)
+                    base.col_duals = np.asarray(sol.col_dual, dtype=float)
     except Exception as exc:  # HiGHS trouble must never reach the user as a traceback
         base.status = "error"
         base.has_solution = False
@@ -302,6 +311,7 @@ def _solve_neighbourhood(
         if blocks is not None:
             blocks.seconds += relaxed.seconds
             blocks.lp_bound = relaxed.objective
+            blocks.relaxed = relaxed
             if write_model is not None:
                 run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
             return blocks
@@ -314,6 +324,7 @@ def _solve_neighbourhood(
         res.seconds += relaxed.seconds
         res.message += " (rounding neighbourhood of the LP optimum)"
         res.lp_bound = relaxed.objective  # bounds the full integer model as well
+        res.relaxed = relaxed
         return res
     full = run_highs(comp, options)
     full.seconds += relaxed.seconds + res.seconds

@@ -15,11 +15,14 @@ import pandas as pd
 
 from allocopt.data.prepare import ModelData
 from allocopt.model.build import Built
+from allocopt.model.objective import NEAR
 from allocopt.model.rules.fairness import groups
 from allocopt.model.sets import QuotaSets
 from allocopt.solve import Compiled, SolveResult
 
 BIND_TOL = 1e-6
+DEFINITIONAL = ("deviation", "rounding", "group_quota", "phasing_sum")
+"""Equality rows that define auxiliary variables: always tight, never a binding business rule."""
 
 
 @dataclass
@@ -84,7 +87,12 @@ def binding_rows(
     at_lo = np.isfinite(lo) & (np.abs(act - lo) <= tol_lo)
     at_up = np.isfinite(up) & (np.abs(act - up) <= tol_up)
     eq = at_lo & at_up & (lo == up)
-    idx = np.flatnonzero(at_lo | at_up)
+    definitional = np.zeros(len(lo), dtype=bool)
+    for name in DEFINITIONAL:
+        blk = comp.model.rows.get(name)
+        if blk is not None:
+            definitional[blk.start : blk.start + len(blk)] = True
+    idx = np.flatnonzero((at_lo | at_up) & ~definitional)
     names = [comp.model.row_name(int(i)) for i in idx]
     duals = res.row_duals[idx] if res.row_duals is not None else np.full(len(idx), np.nan)
     side = np.where(eq[idx], "equal", np.where(at_up[idx], "upper", "lower"))
@@ -133,6 +141,9 @@ def extract(
     n_r, n_p, n_t = md.n_reps, len(md.products), len(md.periods)
     q = lm.vars["quota"].values(x).reshape(n_r, n_p).copy()
     q = np.where(np.abs(q) < 1e-7, 0.0, q)
+    x_lp = res_q.relaxed.col_values if res_q.relaxed is not None else None
+    q_lp = q.copy() if x_lp is None else lm.vars["quota"].values(x_lp).reshape(n_r, n_p)
+    q_lp = np.where(np.abs(q_lp) < 1e-7, 0.0, q_lp)
     if sc.rules.rounding.enabled:
         unit = sc.rules.rounding.unit
         q = np.rint(q / unit) * unit
@@ -156,6 +167,7 @@ def extract(
             "region_id": md.region_of[reps_idx],
             "product": prods[prod_idx],
             "quota": _money(q.ravel()),
+            "quota_lp": _money(q_lp.ravel()),
             "reference": _money(qs.reference.ravel()),
             "ref_potential": _money(qs.ref_potential.ravel()),
             "ref_history": _money(qs.ref_history.ravel()),
@@ -228,11 +240,14 @@ def extract(
 
     assignments = _assignments(md, qs)
     rule_of = _rule_map()
-    bind = [binding_rows("quotas", comp_q, res_q, rule_of)]
+    # binding rows and shadow prices come from the LP (the relaxation when rounding is on)
+    lp_res = res_q.relaxed if res_q.relaxed is not None else res_q
+    bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
     if comp_a is not None and res_a is not None:
         bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
     binding = pd.concat(bind, ignore_index=True)
 
+    sensitivity = _target_sensitivity(lm, lp_res, qs)
     terms = lm.term_values(x)
     if alignment is not None and res_a is not None and res_a.col_values is not None:
         terms.update(
@@ -254,6 +269,7 @@ def extract(
             p: {"target": float(md.target[j]), "quota": float(q[:, j].sum())}
             for j, p in enumerate(md.products)
         },
+        "target_sensitivity": sensitivity,
         "key_accounts": {
             "count": len(md.ka_ids),
             "moved": int(assignments["moved"].sum()) if len(assignments) else 0,
@@ -314,3 +330,38 @@ def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:
         "max_abs_vs_group": float(d["vs_group"].abs().max()),
         "groups": int(by.ngroups),
     }
+
+
+def _target_sensitivity(lm: Any, res: SolveResult, qs: QuotaSets) -> dict[str, dict[str, float]]:
+    """Marginal objective cost of the company target per product (LP), two ways.
+
+    ``dual``: the target row's shadow price, holding every reference quota fixed.
+    ``per_unit``: the total derivative when the target grows and the reference split grows with
+    it (ref ∝ target): dual + Σ_r (dual(deviation[r,p]) + 0.1 · reduced costs of the near-band
+    deviations at their bound) · ref[r,p] / T_p — what "+1% target" really costs.
+    ``plus_1pct`` = per_unit × 1% × T_p.
+    """
+    y = res.row_duals
+    if y is None or "target" not in lm.rows or "deviation" not in lm.rows:
+        return {}
+    md = qs.md
+    n_r, n_p = md.n_reps, len(md.products)
+    tb, db = lm.rows["target"], lm.rows["deviation"]
+    y_t = y[tb.start : tb.start + len(tb)]
+    y_d = y[db.start : db.start + len(db)].reshape(n_r, n_p)
+    # the near-band bounds (NEAR · ref) move with the reference too: reduced costs at the bound
+    near = np.zeros((n_r, n_p))
+    if res.col_duals is not None and res.col_values is not None:
+        for name in ("dev_up", "dev_dn"):
+            vb = lm.vars[name]
+            val = vb.values(res.col_values)
+            rc = vb.values(res.col_duals)
+            at_ub = (vb.ub > 0) & (np.abs(val - vb.ub) <= 1e-7 * np.maximum(1.0, vb.ub))
+            near += np.where(at_ub, rc, 0.0).reshape(n_r, n_p)
+    y_ref = y_d + NEAR * near
+    out = {}
+    for j, p in enumerate(md.products):
+        t = float(qs.target[j])
+        total = float(y_t[j]) + (float((y_ref[:, j] * qs.reference[:, j]).sum()) / t if t else 0.0)
+        out[p] = {"dual": float(y_t[j]), "per_unit": total, "plus_1pct": total * 0.01 * t}
+    return out

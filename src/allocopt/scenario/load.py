@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -16,19 +17,28 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from allocopt.errors import InputError, Problem
-from allocopt.scenario.loader import LoadedYaml, dotted, load_yaml, locate
+from allocopt.scenario.loader import LoadedYaml, dotted, locate
+from allocopt.scenario.overrides import SourceMap, read_tree, resolve
 from allocopt.scenario.schema import Scenario
 
 
 @dataclass
 class LoadedScenario:
-    """A validated scenario and where it came from."""
+    """A validated scenario and where it came from.
+
+    ``raw`` is the resolved tree (after ``extends``, overrides and ``--set``) that was
+    validated; ``yaml`` the main file as read; ``changes`` every applied override/``--set``
+    value as ``key: old -> new (source)``, in application order; ``files`` the main file and
+    its base files; ``sources`` the file and line each key of ``raw`` was written at.
+    """
 
     scenario: Scenario
     path: Path
     raw: dict[str, Any]
     yaml: LoadedYaml
     changes: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    sources: SourceMap | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -39,22 +49,55 @@ class LoadedScenario:
         return self.yaml.file
 
     def locate(self, key_path: tuple[str | int, ...]) -> str:
-        return locate(self.yaml, key_path)
+        """Line/column of a key in the main file, or "line L, column C in base.yaml" (another
+        file) or "from --set"."""
+        if self.sources is None:
+            return locate(self.yaml, key_path)
+        return self.sources.locate(key_path)
 
 
-def load_scenario(path: Path) -> LoadedScenario:
-    """Read and validate one scenario file; raise :class:`InputError` listing every problem."""
-    loaded = load_yaml(path)
-    scenario = validate_tree(loaded.data, loaded)
-    return LoadedScenario(scenario, path, loaded.data, loaded)
+def load_scenario(
+    path: Path, scenarios: Sequence[str] = (), sets: Sequence[str] = ()
+) -> LoadedScenario:
+    """Read a scenario file (with its ``extends`` bases), apply the named scenarios/overrides
+    and ``--set`` values (see :mod:`allocopt.scenario.overrides`), and validate the result;
+    raise :class:`InputError` listing every problem."""
+    try:
+        res = resolve(path, scenarios, sets)
+    except InputError as exc:
+        raise InputError([*exc.problems, *_file_problems(path)]) from None
+    scenario = validate_tree(res.tree, res.sources)
+    return LoadedScenario(
+        scenario, path, res.tree, res.main, res.changes, files=res.files, sources=res.sources
+    )
 
 
-def validate_tree(data: dict[str, Any], loaded: LoadedYaml) -> Scenario:
-    """Validate a (possibly merged) tree against the schema, locating errors in ``loaded``."""
+def _file_problems(path: Path) -> list[Problem]:
+    """Schema problems of the file and its bases alone (reported with override problems)."""
+    try:
+        res = read_tree(path)
+    except InputError:
+        return []
+    try:
+        validate_tree(res.tree, res.sources)
+    except InputError as exc:
+        return exc.problems
+    return []
+
+
+def validate_tree(data: dict[str, Any], sources: SourceMap | LoadedYaml) -> Scenario:
+    """Validate a (possibly merged) tree against the schema, locating each error in the file
+    (and at the line) where its key was written."""
+    smap = sources if isinstance(sources, SourceMap) else SourceMap.from_yaml(sources)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_problems(exc, data, loaded)) from None
+        raise InputError(_problems(exc, data, smap)) from None
+
+
+def _at(smap: SourceMap, path: tuple[str | int, ...]) -> tuple[str, str]:
+    o = smap.find(path)
+    return o.file, o.where
 
 
 _TAG = re.compile(
@@ -82,7 +125,7 @@ def _clean(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], bool
     return tuple(out), tagged
 
 
-def _problems(exc: ValidationError, data: dict[str, Any], loaded: LoadedYaml) -> list[Problem]:
+def _problems(exc: ValidationError, data: dict[str, Any], smap: SourceMap) -> list[Problem]:
     seen: set[tuple[str | int, ...]] = set()
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
@@ -92,32 +135,25 @@ def _problems(exc: ValidationError, data: dict[str, Any], loaded: LoadedYaml) ->
                 continue
             seen.add(path)
             msg = _union_message(path)
-            out.append(Problem(loaded.file, locate(loaded, path), dotted(path), msg, _val(err)))
+            out.append(Problem(*_at(smap, path), dotted(path), msg, _val(err)))
             continue
         kind = err["type"]
         if kind == "located":  # a cross-field check that knows where each problem is
             for sub, msg in err["ctx"]["located"]:
-                out.append(Problem(loaded.file, locate(loaded, sub), dotted(sub), msg))
+                out.append(Problem(*_at(smap, sub), dotted(sub), msg))
         elif kind == "extra_forbidden":
             parent, key = path[:-1], str(path[-1])
             names = _fields_at(Scenario, parent)
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(names)}"
-            out.append(
-                Problem(loaded.file, locate(loaded, path), dotted(path), f"unknown key; {hint}")
-            )
+            out.append(Problem(*_at(smap, path), dotted(path), f"unknown key; {hint}"))
         elif kind == "missing":
             out.append(
-                Problem(
-                    loaded.file,
-                    locate(loaded, path[:-1]),
-                    dotted(path),
-                    "required key is missing; add it",
-                )
+                Problem(*_at(smap, path[:-1]), dotted(path), "required key is missing; add it")
             )
         else:
             msg = _explain(err)
-            out.append(Problem(loaded.file, locate(loaded, path), dotted(path), msg, _val(err)))
+            out.append(Problem(*_at(smap, path), dotted(path), msg, _val(err)))
     return out
 
 

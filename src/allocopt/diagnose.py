@@ -1,0 +1,625 @@
+"""Why a plan cannot be made: plain-language pre-checks, and the solver's IIS in business terms.
+
+Public entry points: :func:`prechecks` (before any solve: each finding is a *proof* that the rules
+cannot all hold, with its numbers) and :func:`explain_infeasible` (after HiGHS reports
+infeasibility: an irreducible infeasible subsystem of the LP relaxation, computed by HiGHS with
+the elastic strategy and reduced, mapped row by row back to rule, rep, unit, product and period,
+with the scenario settings to relax).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import highspy
+import numpy as np
+
+from allocopt.data.prepare import ModelData
+from allocopt.model.linear import LinearModel
+from allocopt.solve import Compiled, new_highs
+
+TOL = 1e-6
+
+
+@dataclass
+class Finding:
+    """One reason the plan is infeasible."""
+
+    rule: str
+    scope: str  # "company", "unit T07", "rep R0042", "key account A00012" ...
+    message: str
+    relax: list[str] = field(default_factory=list)  # scenario keys or data columns to change
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    def text(self) -> str:
+        tail = f" — relax: {', '.join(self.relax)}" if self.relax else ""
+        return f"{self.scope}: {self.message}{tail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _m(x: float) -> str:
+    """Money for messages: 5.3M, 250k, 1,234."""
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:,.2f}M"
+    if a >= 1e4:
+        return f"{x / 1e3:,.1f}k"
+    return f"{x:,.0f}"
+
+
+# --- pre-checks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RepBounds:
+    lower: np.ndarray  # (R,) least total quota each rep must carry
+    upper: np.ndarray  # (R,) most total quota each rep may carry
+    lower_why: list[str]
+    upper_why: list[str]
+    upper_p: np.ndarray  # (R, P) most quota per product
+    lower_p: np.ndarray  # (R, P) least quota per product
+
+
+def _eff_share(md: ModelData) -> np.ndarray:
+    return np.einsum("pt,rt->rp", md.season, md.avail)
+
+
+def _base_bounds(md: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest effective base per rep × product over every possible alignment."""
+    share = _eff_share(md)
+    lo = md.potential * share
+    hi = lo.copy()
+    sc = md.scenario
+    if not md.ka_ids:
+        return lo, hi
+    if not sc.rules.key_accounts.enabled:
+        own = md.ka_incumbent
+        has = own >= 0
+        add = md.ka_revenue[has] * share[own[has]]
+        np.add.at(lo, own[has], add)
+        np.add.at(hi, own[has], add)
+        return lo, hi
+    pr = md.pairs
+    n_pairs_acc = np.bincount(pr.acc, minlength=len(md.ka_ids))
+    contrib = md.ka_revenue[pr.acc] * share[pr.rep]  # (pairs, P)
+    np.add.at(hi, pr.rep, contrib)
+    sure = n_pairs_acc[pr.acc] == 1  # the account can only go to this rep
+    locked = pr.locked
+    np.add.at(lo, pr.rep[sure | locked], contrib[sure | locked])
+    return lo, hi
+
+
+def _rep_bounds(md: ModelData) -> _RepBounds:
+    sc = md.scenario
+    n_r, n_p = md.n_reps, len(md.products)
+    eb_lo, eb_hi = _base_bounds(md)
+    lower = np.zeros(n_r)
+    upper = np.full(n_r, np.inf)
+    lower_why = [""] * n_r
+    upper_why = [""] * n_r
+    upper_p = np.full((n_r, n_p), np.inf)
+    lower_p = np.zeros((n_r, n_p))
+
+    def raise_lower(v: np.ndarray, why: str) -> None:
+        better = v > lower + TOL
+        lower[better] = v[better]
+        for i in np.flatnonzero(better):
+            lower_why[i] = why
+
+    def cut_upper(v: np.ndarray, why: str) -> None:
+        better = v < upper - TOL
+        upper[better] = v[better]
+        for i in np.flatnonzero(better):
+            upper_why[i] = why
+
+    if sc.rules.capacity.enabled:
+        cut_upper(md.capacity, "capacity")
+        upper_p = np.minimum(upper_p, md.capacity[:, None])
+    if sc.rules.potential.enabled:
+        pr = sc.rules.potential
+        cut_upper((pr.max_share * eb_hi).sum(axis=1), f"potential (max share {pr.max_share:g})")
+        upper_p = np.minimum(upper_p, pr.max_share * eb_hi)
+        if pr.min_share > 0:
+            raise_lower(
+                (pr.min_share * eb_lo).sum(axis=1), f"potential (min share {pr.min_share:g})"
+            )
+            lower_p = np.maximum(lower_p, pr.min_share * eb_lo)
+    if sc.rules.growth.enabled:
+        g = sc.rules.growth
+        h = md.history * md.active
+        has = np.isfinite(h)
+        raise_lower(
+            np.where(has, (1 + g.min) * np.nan_to_num(h), 0.0), f"growth minimum ({g.min:+.0%})"
+        )
+        cut_upper(
+            np.where(has, (1 + g.max) * np.nan_to_num(h), np.inf), f"growth maximum ({g.max:+.0%})"
+        )
+    if sc.rules.floors.enabled and sc.rules.floors.by_role:
+        f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
+        raise_lower(f * md.fte * md.active, "floor")
+    upper_p = np.minimum(upper_p, upper[:, None])
+    return _RepBounds(lower, upper, lower_why, upper_why, upper_p, lower_p)
+
+
+def _relax_for(why: str) -> list[str]:
+    if why.startswith("capacity"):
+        return ["reps.capacity", "rules.capacity"]
+    if why.startswith("potential (max"):
+        return ["rules.potential.max_share", "potential"]
+    if why.startswith("potential (min"):
+        return ["rules.potential.min_share"]
+    if why.startswith("growth minimum"):
+        return ["rules.growth.min"]
+    if why.startswith("growth maximum"):
+        return ["rules.growth.max"]
+    if why.startswith("floor"):
+        return ["rules.floors.by_role"]
+    return []
+
+
+def prechecks(md: ModelData) -> list[Finding]:
+    """Provable infeasibilities, each with its numbers; empty when none is found."""
+    out: list[Finding] = []
+    sc = md.scenario
+    b = _rep_bounds(md)
+    rep_ids = md.rep_ids
+    target = md.target.copy()
+    if sc.rules.rounding.enabled:
+        target = np.round(target / sc.rules.rounding.unit) * sc.rules.rounding.unit
+    total = float(target.sum())
+    # each rep on its own
+    for i in np.flatnonzero(b.lower > b.upper + TOL * np.maximum(1, b.upper)):
+        out.append(
+            Finding(
+                b.lower_why[i].split(" ")[0],
+                f"rep {rep_ids[i]} (team {md.team_of[i]})",
+                f"{b.lower_why[i]} requires at least {_m(b.lower[i])} "
+                f"but {b.upper_why[i]} allows at most "
+                f"{_m(b.upper[i])}",
+                _relax_for(b.lower_why[i]) + _relax_for(b.upper_why[i]),
+                {"lower": float(b.lower[i]), "upper": float(b.upper[i])},
+            )
+        )
+    # the company
+    for j, p in enumerate(md.products):
+        most = float(np.sum(b.upper_p[:, j]))
+        if target[j] > most + TOL * max(1.0, most):
+            out.append(
+                Finding(
+                    "target",
+                    f"company, product {p}",
+                    f"target with cushion {_m(target[j])} is more than the {_m(most)} "
+                    "its reps can carry "
+                    "(capacity, potential share and growth caps per rep)",
+                    [
+                        f"targets.by_product.{p}",
+                        "targets.over_assignment",
+                        "rules.potential.max_share",
+                        "rules.capacity",
+                    ],
+                    {"target": float(target[j]), "most": most},
+                )
+            )
+        least = float(np.sum(b.lower_p[:, j]))
+        if target[j] < least - TOL * max(1.0, least):
+            out.append(
+                Finding(
+                    "target",
+                    f"company, product {p}",
+                    f"target with cushion {_m(target[j])} is less than the {_m(least)} the minimum "
+                    "potential share forces on its reps",
+                    [f"targets.by_product.{p}", "rules.potential.min_share"],
+                    {"target": float(target[j]), "least": least},
+                )
+            )
+    most_all = float(np.sum(np.minimum(b.upper, b.upper_p.sum(axis=1))))
+    if total > most_all + TOL * max(1.0, most_all) and not any(f.rule == "target" for f in out):
+        out.append(
+            Finding(
+                "target",
+                "company",
+                f"total target with cushion {_m(total)} is more than the {_m(most_all)} "
+                "all reps can carry",
+                ["targets.by_product", "targets.over_assignment", "rules.capacity"],
+                {"target": total, "most": most_all},
+            )
+        )
+    least_all = float(b.lower.sum())
+    if least_all > total + TOL * max(1.0, total):
+        out.append(
+            Finding(
+                "growth",
+                "company",
+                f"floors and growth minimums of the {int((b.lower > 0).sum())} reps add up to "
+                f"{_m(least_all)} but the total target with cushion is {_m(total)}",
+                ["rules.growth.min", "rules.floors.by_role", "targets.by_product"],
+                {"least": least_all, "target": total},
+            )
+        )
+    out.extend(_unit_checks(md, b, target))
+    out.extend(_key_account_checks(md))
+    return out
+
+
+def _unit_checks(md: ModelData, b: _RepBounds, target: np.ndarray) -> list[Finding]:
+    out: list[Finding] = []
+    units = md.scenario.targets.units
+    if not units:
+        return out
+    members = md.rep_units.groupby("unit_id")["rep"].agg(list).to_dict()
+    pidx = {p: j for j, p in enumerate(md.products)}
+    for k, u in enumerate(units):
+        reps = np.asarray(members.get(u.unit, []), dtype=np.int64)
+        lo = u.value if u.value is not None else u.min
+        hi = u.value if u.value is not None else u.max
+        key = f"targets.units[{k}]"
+        what = f"unit {u.unit}" + (f", product {u.product}" if u.product else "")
+        if u.product:
+            j = pidx[u.product]
+            most = float(b.upper_p[reps, j].sum())
+            least = float(b.lower_p[reps, j].sum())
+            company = float(target[j])
+        else:
+            most = float(np.minimum(b.upper[reps], b.upper_p[reps].sum(axis=1)).sum())
+            least = float(np.maximum(b.lower[reps], b.lower_p[reps].sum(axis=1)).sum())
+            company = float(target.sum())
+        if lo is not None and lo > most + TOL * max(1.0, most):
+            out.append(
+                Finding(
+                    "unit_target",
+                    what,
+                    f"target of at least {_m(lo)} but its {len(reps)} reps can carry at most "
+                    f"{_m(most)}",
+                    [key, "rules.capacity", "rules.potential.max_share"],
+                    {"target": lo, "most": most},
+                )
+            )
+        if hi is not None and hi < least - TOL * max(1.0, least):
+            out.append(
+                Finding(
+                    "unit_target",
+                    what,
+                    f"target of at most {_m(hi)} but floors and growth minimums of its "
+                    f"{len(reps)} reps add up to {_m(least)}",
+                    [key, "rules.growth.min", "rules.floors.by_role"],
+                    {"target": hi, "least": least},
+                )
+            )
+        if lo is not None and lo > company + TOL * max(1.0, company):
+            out.append(
+                Finding(
+                    "unit_target",
+                    what,
+                    f"target of at least {_m(lo)} is above the company target {_m(company)}",
+                    [key, "targets.by_product"],
+                    {"target": lo, "company": company},
+                )
+            )
+    # disjoint targeted units with the same product scope cannot exceed the company target
+    by_scope: dict[str | None, list[int]] = {}
+    for k, u in enumerate(units):
+        by_scope.setdefault(u.product, []).append(k)
+    for prod, ks in by_scope.items():
+        company = float(target[pidx[prod]]) if prod else float(target.sum())
+        seen: set[Any] = set()
+        lo_sum, used = 0.0, []
+        for k in ks:
+            u = units[k]
+            rset = {int(r) for r in members.get(u.unit, [])}
+            lo = u.value if u.value is not None else u.min
+            if lo is None or rset & seen:
+                continue
+            seen |= rset
+            lo_sum += lo
+            used.append(u.unit)
+        if len(used) > 1 and lo_sum > company + TOL * max(1.0, company):
+            scope = "company" + (f", product {prod}" if prod else "")
+            out.append(
+                Finding(
+                    "unit_target",
+                    scope,
+                    f"targets of units {', '.join(used)} add up to at least {_m(lo_sum)} "
+                    f"but the company target is {_m(company)}",
+                    ["targets.units", "targets.by_product"],
+                    {"units": lo_sum, "company": company},
+                )
+            )
+    return out
+
+
+def _key_account_checks(md: ModelData) -> list[Finding]:
+    out: list[Finding] = []
+    sc = md.scenario
+    if not sc.rules.key_accounts.enabled or not md.ka_ids:
+        return out
+    pr = md.pairs
+    rep_ids = md.rep_ids
+    # locked pairs beyond a rep's book limit
+    if pr.locked.any():
+        n_locked = np.bincount(pr.rep[pr.locked], minlength=md.n_reps)
+        w_locked = np.bincount(
+            pr.rep[pr.locked], weights=pr.workload[pr.locked], minlength=md.n_reps
+        )
+        for i in np.flatnonzero(n_locked > np.nan_to_num(md.max_accounts, nan=np.inf)):
+            out.append(
+                Finding(
+                    "key_accounts",
+                    f"rep {rep_ids[i]}",
+                    f"{n_locked[i]} key accounts are locked to the rep but it may hold at most "
+                    f"{md.max_accounts[i]:g}",
+                    ["rules.key_accounts.locked", "rules.key_accounts.max_accounts"],
+                )
+            )
+        for i in np.flatnonzero(w_locked > np.nan_to_num(md.max_workload, nan=np.inf) + TOL):
+            out.append(
+                Finding(
+                    "key_accounts",
+                    f"rep {rep_ids[i]}",
+                    f"locked key accounts weigh {w_locked[i]:g} but the rep's workload limit is "
+                    f"{md.max_workload[i]:g}",
+                    ["rules.key_accounts.locked", "rules.key_accounts.max_workload"],
+                )
+            )
+    # connected groups of accounts and reps: accounts vs book limits
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_a, n_r = len(md.ka_ids), md.n_reps
+    g = coo_matrix((np.ones(len(pr)), (pr.acc, n_a + pr.rep)), shape=(n_a + n_r, n_a + n_r))
+    _, lab = connected_components(g, directed=False)
+    acc_lab, rep_lab = lab[:n_a], lab[n_a:]
+    has_pair = np.bincount(pr.rep, minlength=n_r) > 0
+    min_work = np.full(n_a, np.inf)
+    np.minimum.at(min_work, pr.acc, pr.workload)
+    for c in np.unique(acc_lab):
+        accs = np.flatnonzero(acc_lab == c)
+        reps = np.flatnonzero((rep_lab == c) & has_pair)
+        teams = sorted({str(md.team_of[i]) for i in reps})
+        where = (
+            f"team {teams[0]}"
+            if len(teams) == 1
+            else f"reps {', '.join(rep_ids[i] for i in reps[:5])}"
+        )
+        cap_n = float(np.nan_to_num(md.max_accounts[reps], nan=np.inf).sum())
+        if len(accs) > cap_n:
+            out.append(
+                Finding(
+                    "key_accounts",
+                    where,
+                    f"{len(accs)} key accounts must be placed but its {len(reps)} eligible reps "
+                    f"may hold at most {cap_n:g}",
+                    ["rules.key_accounts.max_accounts", "candidates"],
+                    {"accounts": float(len(accs)), "limit": cap_n},
+                )
+            )
+        cap_w = float(np.nan_to_num(md.max_workload[reps], nan=np.inf).sum())
+        need_w = float(min_work[accs].sum())
+        if need_w > cap_w + TOL:
+            out.append(
+                Finding(
+                    "key_accounts",
+                    where,
+                    f"its key accounts weigh at least {need_w:g} "
+                    f"but its {len(reps)} eligible reps' "
+                    f"workload limits add up to {cap_w:g}",
+                    ["rules.key_accounts.max_workload", "candidates"],
+                    {"workload": need_w, "limit": cap_w},
+                )
+            )
+    return out
+
+
+# --- IIS ------------------------------------------------------------------------------------------
+
+_RELAX = {
+    "target": ["targets.by_product", "targets.over_assignment"],
+    "unit_target": ["targets.units"],
+    "capacity": ["reps.capacity", "rules.capacity"],
+    "period_capacity": ["rules.phasing.band", "reps.capacity"],
+    "potential_max": ["rules.potential.max_share"],
+    "potential_min": ["rules.potential.min_share"],
+    "growth_min": ["rules.growth.min"],
+    "growth_max": ["rules.growth.max"],
+    "floor": ["rules.floors.by_role"],
+    "fairness_low": ["rules.fairness.band"],
+    "fairness_high": ["rules.fairness.band"],
+    "group_quota": [],
+    "phasing_sum": [],
+    "phasing_low": ["rules.phasing.band"],
+    "phasing_high": ["rules.phasing.band"],
+    "one_owner": ["candidates", "rules.key_accounts.forbidden"],
+    "max_accounts": ["rules.key_accounts.max_accounts"],
+    "max_workload": ["rules.key_accounts.max_workload"],
+    "lock": ["rules.key_accounts.locked"],
+    "ka_capacity": ["rules.potential.min_share", "reps.capacity"],
+    "rounding": ["rules.rounding.unit"],
+    "deviation": [],
+}
+
+_WHAT = {
+    "target": "company target",
+    "unit_target": "unit target",
+    "capacity": "capacity",
+    "period_capacity": "period capacity",
+    "potential_max": "most quota under the potential share",
+    "potential_min": "least quota under the potential share",
+    "growth_min": "growth minimum",
+    "growth_max": "growth maximum",
+    "floor": "floor",
+    "fairness_low": "fairness band (low side)",
+    "fairness_high": "fairness band (high side)",
+    "group_quota": "fairness group total",
+    "one_owner": "one owner per key account",
+    "max_accounts": "key-account book limit",
+    "max_workload": "key-account workload limit",
+    "lock": "locked key account",
+    "ka_capacity": "key-account revenue vs capacity",
+}
+
+
+@dataclass
+class Iis:
+    """An irreducible infeasible subsystem: row and column indices with the bounds that matter."""
+
+    rows: np.ndarray
+    row_sides: list[str]  # lower | upper | both
+    cols: np.ndarray
+    col_sides: list[str]
+
+
+_SIDE = {2: "lower", 3: "upper", 4: "both"}
+
+
+def compute_iis(comp: Compiled) -> Iis | None:
+    """HiGHS IIS of the LP relaxation (elastic filter, then reduced to irreducible)."""
+    lp = comp.lp
+    integ = list(lp.integrality_)
+    lp.integrality_ = []
+    try:
+        h = new_highs()
+        h.setOptionValue("iis_strategy", 6)
+        h.passModel(lp)
+        h.run()
+        status, iis = h.getIis()
+    except Exception:  # no IIS is a degraded explanation, never a crash
+        return None
+    finally:
+        lp.integrality_ = integ
+    if status != highspy.HighsStatus.kOk or not iis.valid_:
+        return None
+    rows = np.asarray(list(iis.row_index_), dtype=np.int64)
+    cols = np.asarray(list(iis.col_index_), dtype=np.int64)
+    if not len(rows) and not len(cols):
+        return None
+    rs = [_SIDE.get(int(k), "free") for k in iis.row_bound_]
+    cs = [_SIDE.get(int(k), "free") for k in iis.col_bound_]
+    return Iis(rows, rs, cols, cs)
+
+
+def _phrase(comp: str, label: str, lo: float, up: float, md: ModelData) -> str:
+    """One IIS row in business words."""
+    parts = label.split(",")
+    who = f"rep {parts[0]}" + (f", product {parts[1]}" if len(parts) > 1 else "")
+    b = md.scenario.rules.fairness.band or 0.0
+    level = md.scenario.rules.fairness.level
+    pb = md.scenario.rules.phasing.band
+    fixed = {
+        "capacity": f"{who}: quota at most its ramped capacity {_m(up)}",
+        "period_capacity": f"{who}: period quota at most its capacity {_m(up)} in {parts[-1]}",
+        "potential_max": f"{who}: quota at most {_m(up)} (max share × effective base)",
+        "potential_min": f"{who}: quota at least {_m(lo)} (min share × effective base)",
+        "growth_min": f"{who}: quota at least {_m(lo)} (growth minimum against last year)",
+        "growth_max": f"{who}: quota at most {_m(up)} (growth maximum against last year)",
+        "floor": f"{who}: quota at least the floor {_m(lo)}",
+        "fairness_low": f"{who}: difficulty at least {1 - b:.0%} of its {level}'s level",
+        "fairness_high": f"{who}: difficulty at most {1 + b:.0%} of its {level}'s level",
+        "group_quota": f"{level} {label}: its level is its reps' total quota over their base",
+        "target": f"company, product {label}: reps' quotas must add up to {_m(lo)}",
+        "one_owner": f"key account {label}: needs exactly one owner among its eligible reps",
+        "max_accounts": f"{who}: at most {up:g} key accounts",
+        "max_workload": f"{who}: key-account workload at most {up:g}",
+        "lock": f"key account {parts[0]} locked to rep {parts[-1]}",
+        "ka_capacity": f"{who}: key-account revenue × min share within capacity {_m(up)}",
+        "phasing_low": f"{who}: period {parts[-1]} at least {1 - pb:.0%} of its seasonal share",
+        "phasing_high": f"{who}: period {parts[-1]} at most {1 + pb:.0%} of its seasonal share",
+    }
+    if comp == "unit_target":
+        unit, _, prod = label.partition("/")
+        rng = _m(lo) if lo == up else f"between {_m(lo)} and {_m(up)}"
+        scope = f"unit {unit}" + ("" if prod in ("", "*") else f", product {prod}")
+        return f"{scope}: quota {rng}"
+    return fixed.get(comp, f"{comp}[{label}]")
+
+
+def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
+    """Map IIS rows back to rules, reps, units and products, grouped by team for reading."""
+    lo_all, up_all = lm.row_bounds()
+    team = dict(zip(md.rep_ids, md.team_of.tolist(), strict=True))
+    groups: dict[tuple[str, str], list[tuple[str, float, float, str]]] = {}
+    for i, side in zip(iis.rows.tolist(), iis.row_sides, strict=True):
+        comp, label = lm.row_name(i)
+        rep = label.split(",")[0]
+        scope = f"team {team[rep]}" if rep in team and comp != "lock" else "company"
+        groups.setdefault((scope, comp), []).append((label, lo_all[i], up_all[i], side))
+    out: list[Finding] = []
+    for (scope, comp), items in sorted(groups.items()):
+        relax = list(_RELAX.get(comp, []))
+        if len(items) <= 3:
+            for label, lo, up, _ in items:
+                out.append(
+                    Finding(
+                        comp,
+                        scope,
+                        _phrase(comp, label, lo, up, md),
+                        relax,
+                        {"lower": float(lo), "upper": float(up)},
+                    )
+                )
+            continue
+        side = items[0][3]
+        vals = [lo if side in ("lower", "both") else up for _, lo, up, _ in items]
+        total = float(np.sum([v for v in vals if np.isfinite(v)]))
+        names = ", ".join(lbl.split(",")[0] for lbl, *_ in items[:6]) + (
+            " …" if len(items) > 6 else ""
+        )
+        what = _WHAT.get(comp, comp)
+        rel = "at least" if side == "lower" else "at most" if side == "upper" else "exactly"
+        out.append(
+            Finding(
+                comp,
+                scope,
+                f"{what} of {len(items)} reps ({names}): {rel} {_m(total)} in total",
+                relax,
+                {"total": total},
+            )
+        )
+    bounded = [
+        (lm.col_name(j), s)
+        for j, s in zip(iis.cols.tolist(), iis.col_sides, strict=True)
+        if s != "free" and lm.col_name(j)[0] not in ("quota", "quota_units")
+    ]
+    if bounded:
+        names = ", ".join(f"{c}[{lbl}] ({s} bound)" for (c, lbl), s in bounded[:6])
+        out.append(Finding("bounds", "variables", f"variable bounds involved: {names}"))
+    return out
+
+
+def check_iis(comp: Compiled, iis: Iis) -> tuple[bool, list[bool]]:
+    """(the subsystem is infeasible, for each member: dropping it makes it feasible)."""
+    bounded = [int(j) for j, side in zip(iis.cols, iis.col_sides, strict=True) if side != "free"]
+    members = [("row", int(i)) for i in iis.rows] + [("col", j) for j in bounded]
+
+    def feasible(drop: tuple[str, int] | None) -> bool:
+        lp = comp.lp
+        a = comp.matrix.tocsr()
+        rows = [int(i) for i in iis.rows if drop != ("row", int(i))]
+        sub = a[rows] if rows else a[:0]
+        lo = np.where(np.isfinite(np.asarray(lp.col_lower_)), np.asarray(lp.col_lower_), -np.inf)
+        up = np.where(np.isfinite(np.asarray(lp.col_upper_)), np.asarray(lp.col_upper_), np.inf)
+        keep_cols = {j for j in bounded if drop != ("col", j)}
+        lo = np.array([lo[j] if j in keep_cols else -np.inf for j in range(len(lo))])
+        up = np.array([up[j] if j in keep_cols else np.inf for j in range(len(up))])
+        rlo = np.asarray(lp.row_lower_)[rows]
+        rup = np.asarray(lp.row_upper_)[rows]
+        h = new_highs()
+        sub_lp = highspy.HighsLp()
+        csc = sub.tocsc()
+        sub_lp.num_col_, sub_lp.num_row_ = csc.shape[1], csc.shape[0]
+        sub_lp.col_cost_ = np.zeros(csc.shape[1])
+        sub_lp.col_lower_ = np.where(np.isfinite(lo), lo, -highspy.kHighsInf)
+        sub_lp.col_upper_ = np.where(np.isfinite(up), up, highspy.kHighsInf)
+        sub_lp.row_lower_ = np.where(np.isfinite(rlo), rlo, -highspy.kHighsInf)
+        sub_lp.row_upper_ = np.where(np.isfinite(rup), rup, highspy.kHighsInf)
+        sub_lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        sub_lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        sub_lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        sub_lp.a_matrix_.value_ = csc.data.astype(float)
+        sub_lp.a_matrix_.num_col_, sub_lp.a_matrix_.num_row_ = csc.shape[1], csc.shape[0]
+        h.passModel(sub_lp)
+        h.run()
+        return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    return (not feasible(None)), [feasible(m) for m in members]

@@ -1,0 +1,367 @@
+"""Compare run folders: what changed, for whom, and why.
+
+Public entry point: :func:`compare_runs`, which reads two or more run folders written by
+``allocopt solve`` (``annual.csv``, ``assignments.csv``, ``summary.json``, ``manifest.json``) and
+returns a :class:`Comparison`:
+
+* ``quotas`` — one row per rep × product with the annual quota in each run
+  (``quota_<run>``) and the change against the first run: with two runs ``change`` (amount)
+  and ``change_pct`` (percent of the first run's quota; empty when that is 0 or absent), with
+  more runs ``change_<run>`` / ``change_pct_<run>`` for every run after the first. A rep
+  missing from a run has an empty quota there and counts as 0 in the change.
+  :meth:`Comparison.by` rolls it up to ``team``, ``region``, ``product`` or ``company``;
+* ``accounts`` — key accounts whose owner differs between runs;
+* ``fairness`` and ``objective`` — the summary's fairness statistics and objective terms side
+  by side; ``overview`` — scenario, status, gap, total quota, moved accounts per run;
+* ``inputs`` — the input tables whose sha256 (or path) differs (from the manifests);
+* ``settings`` — the resolved-scenario keys (dotted) whose values differ, and ``changes`` —
+  each run's applied overrides and ``--set`` values.
+
+Run labels are the folder names (``#2``, ``#3`` appended to repeated names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocopt.errors import InputError, OutputError, Problem
+
+__all__ = ["LEVELS", "Comparison", "compare_runs", "write_csv"]
+
+LEVELS: dict[str, list[str]] = {
+    "rep": ["rep_id", "team_id", "region_id", "product"],
+    "team": ["team_id", "region_id", "product"],
+    "region": ["region_id", "product"],
+    "product": ["product"],
+    "company": ["company"],
+}
+_IDS = ("rep_id", "team_id", "region_id", "product")
+_SKIP_SETTINGS = ("overrides", "scenarios")  # definitions, not settings in effect
+UNSET = "<unset>"
+
+
+@dataclass
+class _Run:
+    label: str
+    path: Path
+    annual: pd.DataFrame
+    assignments: pd.DataFrame
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+@dataclass
+class Comparison:
+    """Two or more runs side by side (see the module docstring for each table)."""
+
+    runs: list[str]
+    paths: list[Path]
+    quotas: pd.DataFrame
+    accounts: pd.DataFrame
+    fairness: pd.DataFrame
+    objective: pd.DataFrame
+    overview: pd.DataFrame
+    inputs: pd.DataFrame
+    settings: pd.DataFrame
+    changes: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def change_column(self) -> str:
+        """The change column of the last run against the first."""
+        return "change" if len(self.runs) == 2 else f"change_{self.runs[-1]}"
+
+    def by(self, level: str = "rep") -> pd.DataFrame:
+        """Quotas and changes rolled up to ``rep``, ``team``, ``region``, ``product``,
+        ``company``."""
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+        if level == "rep":
+            return self.quotas.copy()
+        keys = LEVELS[level]
+        qcols = [f"quota_{r}" for r in self.runs]
+        df = self.quotas.assign(company="company")
+        out = df.groupby(keys, sort=True, dropna=False)[qcols].sum(min_count=1).reset_index()
+        return _with_changes(out, self.runs)
+
+    def top_movers(self, level: str = "rep", n: int = 20) -> pd.DataFrame:
+        """The ``n`` rows with the largest absolute change of the last run against the first."""
+        df = self.by(level)
+        col = self.change_column
+        order = df.assign(_abs=df[col].abs()).sort_values(
+            ["_abs", *LEVELS[level]], ascending=[False, *([True] * len(LEVELS[level]))]
+        )
+        return order.drop(columns="_abs").head(n).reset_index(drop=True)
+
+    def to_dict(self, level: str = "rep") -> dict[str, Any]:
+        """Everything as JSON-able data (quotas at ``level``)."""
+
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return list(json.loads(df.to_json(orient="records")))
+
+        def side(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+            return dict(json.loads(df.to_json(orient="index")))
+
+        return {
+            "runs": [
+                {"label": r, "path": str(p)} for r, p in zip(self.runs, self.paths, strict=True)
+            ],
+            "overview": side(self.overview),
+            "level": level,
+            "quotas": records(self.by(level)),
+            "accounts": records(self.accounts),
+            "fairness": side(self.fairness),
+            "objective_terms": side(self.objective),
+            "inputs": records(self.inputs),
+            "settings": records(self.settings),
+            "changes": self.changes,
+        }
+
+
+def compare_runs(run_dirs: Sequence[Path]) -> Comparison:
+    """Read the run folders and compare them; raise :class:`InputError` for a bad folder."""
+    if len(run_dirs) < 2:
+        raise InputError(Problem("compare", "", "", "give at least two run folders to compare"))
+    runs = _read_all([Path(p) for p in run_dirs])
+    labels = [r.label for r in runs]
+    return Comparison(
+        runs=labels,
+        paths=[r.path for r in runs],
+        quotas=_quotas(runs),
+        accounts=_accounts(runs),
+        fairness=_side_by_side(runs, "fairness"),
+        objective=_side_by_side(runs, "objective_terms"),
+        overview=_overview(runs),
+        inputs=_inputs(runs),
+        settings=_settings(runs),
+        changes={r.label: [str(c) for c in r.manifest.get("changes") or []] for r in runs},
+    )
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _read_all(paths: list[Path]) -> list[_Run]:
+    problems: list[Problem] = []
+    runs: list[_Run] = []
+    seen: dict[str, int] = {}
+    for path in paths:
+        name = path.resolve().name or str(path)
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 else f"{name}#{seen[name]}"
+        run = _read(path, label, problems)
+        if run is not None:
+            runs.append(run)
+    if problems:
+        raise InputError(problems)
+    return runs
+
+
+def _read(path: Path, label: str, problems: list[Problem]) -> _Run | None:
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "not found"
+        problems.append(Problem(str(path), "", "", f"run folder {what}; check the path"))
+        return None
+    n = len(problems)
+    hint = "; is this a run folder written by `allocopt solve`?"
+
+    def csv(name: str, ids: Sequence[str]) -> pd.DataFrame:
+        f = path / name
+        if not f.is_file():
+            problems.append(Problem(str(f), "", "", "file not found" + hint))
+            return pd.DataFrame()
+        try:
+            df = pd.read_csv(f, dtype=dict.fromkeys(ids, str), keep_default_na=False)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(f), "", "", f"cannot be read: {exc}"))
+            return pd.DataFrame()
+        missing = [c for c in ids if c not in df.columns]
+        if missing:
+            problems.append(Problem(str(f), "", "", f"missing columns {', '.join(missing)}" + hint))
+        return df
+
+    def js(name: str) -> dict[str, Any]:
+        f = path / name
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append(Problem(str(f), "", "", "file not found" + hint))
+            return {}
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(f), "", "", f"cannot be read: {exc}"))
+            return {}
+        if not isinstance(data, dict):
+            problems.append(Problem(str(f), "", "", "is not a JSON object" + hint))
+            return {}
+        return data
+
+    annual = csv("annual.csv", [*_IDS, "quota"])
+    assignments = csv("assignments.csv", ["account_id", "owner_rep"])
+    summary, manifest = js("summary.json"), js("manifest.json")
+    if len(problems) > n:
+        return None
+    annual["quota"] = pd.to_numeric(annual["quota"], errors="coerce")
+    return _Run(label, path, annual, assignments, summary, manifest)
+
+
+# ---- tables -------------------------------------------------------------------------------------
+
+
+def _with_changes(df: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    first = df[f"quota_{labels[0]}"]
+    base = first.fillna(0.0)
+    for lab in labels[1:]:
+        sfx = "" if len(labels) == 2 else f"_{lab}"
+        ch = df[f"quota_{lab}"].fillna(0.0) - base
+        pct = ch / first.where(first != 0) * 100  # empty when the first run has 0 or nothing
+        df[f"change{sfx}"] = np.round(ch.to_numpy(dtype=float), 2) + 0.0
+        df[f"change_pct{sfx}"] = np.round(np.asarray(pct, dtype=float), 4) + 0.0
+    return df
+
+
+def _quotas(runs: list[_Run]) -> pd.DataFrame:
+    key = ["rep_id", "product"]
+    merged: pd.DataFrame | None = None
+    for r in runs:
+        part = r.annual[[*_IDS, "quota"]].rename(
+            columns={
+                "quota": f"quota_{r.label}",
+                "team_id": f"team_{r.label}",
+                "region_id": f"region_{r.label}",
+            }
+        )
+        merged = part if merged is None else merged.merge(part, on=key, how="outer")
+    assert merged is not None
+    team = pd.Series(pd.NA, index=merged.index, dtype=object)
+    region = pd.Series(pd.NA, index=merged.index, dtype=object)
+    for r in runs:  # a rep's team and region as in the first run that has the rep
+        team = team.fillna(merged[f"team_{r.label}"])
+        region = region.fillna(merged[f"region_{r.label}"])
+    out = merged[key].copy()
+    out.insert(1, "team_id", team.astype(str))
+    out.insert(2, "region_id", region.astype(str))
+    for r in runs:
+        out[f"quota_{r.label}"] = merged[f"quota_{r.label}"].astype(float)
+    out = out[[*_IDS, *(f"quota_{r.label}" for r in runs)]]
+    out = out.sort_values(["rep_id", "product"], kind="stable").reset_index(drop=True)
+    return _with_changes(out, [r.label for r in runs])
+
+
+def _accounts(runs: list[_Run]) -> pd.DataFrame:
+    merged: pd.DataFrame | None = None
+    revenue = pd.Series(dtype=float)
+    for r in runs:
+        a = r.assignments
+        part = a[["account_id", "owner_rep"]].rename(columns={"owner_rep": f"owner_{r.label}"})
+        if "revenue" in a.columns:
+            rev = pd.to_numeric(a["revenue"], errors="coerce")
+            revenue = revenue.combine_first(pd.Series(rev.to_numpy(), index=a["account_id"]))
+        merged = part if merged is None else merged.merge(part, on="account_id", how="outer")
+    assert merged is not None
+    owners = merged[[f"owner_{r.label}" for r in runs]].fillna("")
+    differs = owners.nunique(axis=1) > 1
+    out = merged[differs].copy()
+    for c in owners.columns:
+        out[c] = out[c].fillna("")
+    out["revenue"] = out["account_id"].map(revenue).astype(float)
+    return out.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+
+def _side_by_side(runs: list[_Run], key: str) -> pd.DataFrame:
+    names: list[str] = []
+    for r in runs:
+        names += [k for k in (r.summary.get(key) or {}) if k not in names]
+    data = {r.label: [(r.summary.get(key) or {}).get(k, np.nan) for k in names] for r in runs}
+    return pd.DataFrame(data, index=pd.Index(names, name=key))
+
+
+def _overview(runs: list[_Run]) -> pd.DataFrame:
+    rows = {
+        "scenario": [r.manifest.get("scenario", "") for r in runs],
+        "status": [r.summary.get("status", r.manifest.get("status", "")) for r in runs],
+        "gap": [r.summary.get("gap", r.manifest.get("gap")) for r in runs],
+        "total_quota": [float(r.annual["quota"].sum()) for r in runs],
+        "key_accounts_moved": [(r.summary.get("key_accounts") or {}).get("moved") for r in runs],
+        "changes": [len(r.manifest.get("changes") or []) for r in runs],
+    }
+    df = pd.DataFrame(rows, index=[r.label for r in runs]).T
+    df.index.name = "item"
+    return df
+
+
+def _inputs(runs: list[_Run]) -> pd.DataFrame:
+    tables: list[str] = []
+    for r in runs:
+        tables += [t for t in (r.manifest.get("inputs") or {}) if t not in tables]
+    rows = []
+    for t in tables:
+        got = [(r.manifest.get("inputs") or {}).get(t) or {} for r in runs]
+        shas = [str(g.get("sha256", "")) for g in got]
+        paths = [str(g.get("path", "")) for g in got]
+        if len(set(shas)) > 1 or len(set(paths)) > 1:
+            row: dict[str, Any] = {"input": t}
+            for r, sha, p in zip(runs, shas, paths, strict=True):
+                row[f"path_{r.label}"] = p or UNSET
+                row[f"sha256_{r.label}"] = sha[:12] or UNSET
+            rows.append(row)
+    cols = ["input", *(f"{k}_{r.label}" for r in runs for k in ("path", "sha256"))]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(tree, dict) and tree:
+        out: dict[str, str] = {}
+        for k, v in tree.items():
+            if not prefix and k in _SKIP_SETTINGS:
+                continue
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(tree, str):
+        return {prefix: tree}
+    return {prefix: json.dumps(tree, sort_keys=True, default=str)}
+
+
+def _settings(runs: list[_Run]) -> pd.DataFrame:
+    flat = [_flatten(r.manifest.get("resolved_scenario") or {}) for r in runs]
+    keys: list[str] = []
+    for f in flat:
+        keys += [k for k in f if k not in keys]
+    rows = []
+    for k in sorted(keys):
+        vals = [f.get(k, UNSET) for f in flat]
+        if len(set(vals)) > 1:
+            rows.append({"key": k, **{r.label: v for r, v in zip(runs, vals, strict=True)}})
+    return pd.DataFrame(rows, columns=["key", *(r.label for r in runs)])
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def write_csv(df: pd.DataFrame, path: Path, *, force: bool = False) -> Path:
+    """Write ``df`` as UTF-8 CSV atomically; refuse to replace a file without ``force``."""
+    if path.exists() and not force:
+        raise OutputError(f"{path} exists already; choose another --out or add --force")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            df.to_csv(fh, index=False, lineterminator="\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,359 @@
+"""Why is my number X? Plan-level and per-rep explanations of a run.
+
+Public entry points: :func:`explain_plan` and :func:`explain_rep`.
+
+* Per rep, the quota is decomposed exactly:
+  ``quota = potential part + history part + Σ rule adjustments + rounding``. The reference split's
+  two parts come from annual.csv; the LP adjustment (LP quota − reference) is attributed to the
+  rep's own binding rules (capacity, potential, growth, floor, fairness …) in proportion to their
+  shadow prices, or, when none of its own rules binds, to the linking rules that redistribute the
+  target (company and unit targets); rounding is the rounded quota − the LP quota.
+* For the plan: which rules bind and how often, shadow prices in objective units (currency of
+  weighted deviation) — the marginal cost of +1% company target per product, of one more unit of
+  a rep's capacity — and the price of fairness and of a tighter/looser band, by re-solving the LP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocopt.errors import InputError, Problem
+
+OWN = {
+    "capacity": "capacity",
+    "period_capacity": "capacity",
+    "potential_max": "potential",
+    "potential_min": "potential",
+    "growth_min": "growth",
+    "growth_max": "growth",
+    "floor": "floors",
+    "fairness_low": "fairness",
+    "fairness_high": "fairness",
+    "spread_low": "fairness",
+    "spread_high": "fairness",
+    "phasing_sum": "phasing",
+    "phasing_low": "phasing",
+    "phasing_high": "phasing",
+}
+LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
+WORDS = {
+    "capacity": "capped by its ramped capacity",
+    "potential": "held within its share of potential",
+    "growth": "held within its growth band against last year",
+    "floors": "lifted to its role's floor",
+    "fairness": "kept within the fairness band of its group",
+    "phasing": "period phasing band",
+    "target": "redistribution so the company and unit targets add up (other reps are bound)",
+    "reference": "no rule moved it: it sits at its reference share",
+}
+
+
+def _rows(df: pd.DataFrame) -> Iterator[Any]:
+    """Rows as named tuples (typed loosely: CSV columns are read as text or numbers)."""
+    return iter(df.itertuples(index=False))
+
+
+def _read(run_dir: Path, name: str) -> pd.DataFrame:
+    path = run_dir / name
+    if not path.exists():
+        raise InputError(
+            Problem(str(path), "", "", "missing from the run folder; re-run the solve")
+        )
+    return pd.read_csv(
+        path,
+        dtype={
+            "rep_id": str,
+            "team_id": str,
+            "region_id": str,
+            "product": str,
+            "index": str,
+            "group": str,
+            "account_id": str,
+            "incumbent_rep": str,
+            "owner_rep": str,
+        },
+        keep_default_na=False,
+        na_values=[""],
+    )
+
+
+def _manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        raise InputError(Problem(str(path), "", "", "missing: this is not a run folder"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass
+class RepExplanation:
+    """The exact decomposition of one rep's quota, with its accounts and difficulty."""
+
+    rep_id: str
+    team_id: str
+    quota: float
+    parts: list[tuple[str, float]]  # (label, amount), summing exactly to quota
+    by_product: pd.DataFrame
+    accounts: list[dict[str, Any]]
+    difficulty: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rep_id": self.rep_id,
+            "team_id": self.team_id,
+            "quota": self.quota,
+            "parts": [{"label": k, "amount": v} for k, v in self.parts],
+            "by_product": self.by_product.to_dict(orient="records"),
+            "key_accounts": self.accounts,
+            "difficulty": self.difficulty,
+        }
+
+
+def _weights(manifest: dict[str, Any]) -> tuple[float, float]:
+    ref = manifest["resolved_scenario"]["objective"]["reference"]
+    a, b = float(ref["potential"]), float(ref["history"])
+    return a / (a + b), b / (a + b)
+
+
+def _decompose(
+    annual: pd.DataFrame, binding: pd.DataFrame, alpha: float, beta: float
+) -> pd.DataFrame:
+    """Per rep × product: potential part, history part, rule adjustments, rounding (exact)."""
+    q = binding[binding["stage"] == "quotas"].copy()
+    q["rep"] = q["index"].astype(str).str.split(",").str[0]
+    q["prod"] = q["index"].astype(str).str.split(",").str[1]
+    q["pressure"] = q["dual"].abs().fillna(0.0)
+    rows = []
+    for rec in _rows(annual):
+        rep, prod = str(rec.rep_id), str(rec.product)
+        pot = alpha * float(rec.ref_potential)
+        hist = float(rec.reference) - pot
+        lp = float(rec.quota_lp) if "quota_lp" in annual.columns else float(rec.quota)
+        adj = lp - float(rec.reference)
+        rounding = float(rec.quota) - lp
+        own = q[
+            (q["rep"] == rep)
+            & q["component"].isin(list(OWN))
+            & (q["prod"].isna() | (q["prod"] == prod))
+        ]
+        shares: dict[str, float] = {}
+        if abs(adj) > 0.005:
+            if len(own):
+                w = own.groupby(own["component"].map(OWN))["pressure"].sum()
+                if w.sum() <= 0:
+                    w = own.groupby(own["component"].map(OWN)).size().astype(float)
+                shares = {str(k): adj * float(v) / float(w.sum()) for k, v in w.items()}
+            else:
+                shares = {"target": adj}
+        rows.append(
+            {
+                "rep_id": rep,
+                "product": prod,
+                "potential_part": pot,
+                "history_part": hist,
+                **{f"adj_{k}": v for k, v in shares.items()},
+                "rounding": rounding,
+                "quota": float(rec.quota),
+            }
+        )
+    out = pd.DataFrame(rows).fillna(0.0)
+    return out
+
+
+def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
+    """Decompose one rep's quota; list its key accounts and its difficulty against its group."""
+    manifest = _manifest(run_dir)
+    annual = _read(run_dir, "annual.csv")
+    if rep_id not in set(annual["rep_id"]):
+        close = sorted(set(annual["rep_id"]), key=lambda r: (len(r) != len(rep_id), r))[:3]
+        raise InputError(
+            Problem(
+                str(run_dir / "annual.csv"),
+                "",
+                "rep_id",
+                f"no rep {rep_id!r} in this run (e.g. {', '.join(close)})",
+            )
+        )
+    binding = _read(run_dir, "binding.csv")
+    reps = _read(run_dir, "reps.csv")
+    assignments = _read(run_dir, "assignments.csv")
+    alpha, beta = _weights(manifest)
+    mine = annual[annual["rep_id"] == rep_id]
+    dec = _decompose(mine, binding, alpha, beta)
+    adj_cols = sorted(c for c in dec.columns if c.startswith("adj_"))
+    total = float(dec["quota"].sum())
+    parts = [
+        ("reference: potential part", float(dec["potential_part"].sum())),
+        ("reference: history part", float(dec["history_part"].sum())),
+    ]
+    parts += [
+        (f"{c[4:]}: {WORDS.get(c[4:], c[4:])}", float(dec[c].sum()))
+        for c in adj_cols
+        if abs(float(dec[c].sum())) > 0.005
+    ]
+    if abs(float(dec["rounding"].sum())) > 0.005:
+        parts.append(("rounding to the unit", float(dec["rounding"].sum())))
+    # make the parts sum to the quota to the cent despite float noise
+    resid = total - sum(v for _, v in parts)
+    label, val = parts[0]
+    parts[0] = (label, val + resid)
+    r = reps[reps["rep_id"] == rep_id].iloc[0]
+    accounts = []
+    align = binding[binding["stage"] == "alignment"]
+    full_books = set(align[align["component"].isin(["max_accounts", "max_workload"])]["index"])
+    mine_acc = assignments[
+        (assignments["owner_rep"] == rep_id) | (assignments["incumbent_rep"] == rep_id)
+    ]
+    for a in _rows(mine_acc):
+        moved = str(a.moved).lower() == "true"
+        if not moved:
+            why = "kept: stays with its incumbent (no limit forced a move)"
+            if pd.isna(a.incumbent_rep) or a.incumbent_rep == "":
+                why = "assigned: no incumbent; cheapest eligible rep"
+        elif a.owner_rep == rep_id:
+            why = f"moved in from {a.incumbent_rep}" + (
+                f": {a.incumbent_rep}'s key-account book is full"
+                if a.incumbent_rep in full_books
+                else ": the cheapest feasible move"
+            )
+        else:
+            why = f"moved out to {a.owner_rep}" + (
+                ": this rep's key-account book is full" if rep_id in full_books else ""
+            )
+        accounts.append(
+            {
+                "account_id": a.account_id,
+                "revenue": float(a.revenue),
+                "owner_rep": a.owner_rep,
+                "incumbent_rep": a.incumbent_rep,
+                "why": why,
+            }
+        )
+    band = manifest["resolved_scenario"]["rules"]["fairness"]
+    diff = {
+        "difficulty": _num(r.get("difficulty")),
+        "group": r.get("group", ""),
+        "group_level": _num(r.get("group_level")),
+        "vs_group": _num(r.get("vs_group")),
+        "band": band.get("band") if band.get("enabled") else None,
+    }
+    by_product = dec.round(2)
+    return RepExplanation(rep_id, str(r["team_id"]), total, parts, by_product, accounts, diff)
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else f
+
+
+@dataclass
+class PlanExplanation:
+    """Binding rules, shadow prices and the price of fairness."""
+
+    binding_counts: dict[str, int]
+    target_prices: list[dict[str, Any]]
+    capacity_prices: list[dict[str, Any]]
+    rule_prices: list[dict[str, Any]]
+    fairness: dict[str, Any]
+    price_of_fairness: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "binding_counts": self.binding_counts,
+            "target_prices": self.target_prices,
+            "capacity_prices": self.capacity_prices,
+            "rule_prices": self.rule_prices,
+            "fairness": self.fairness,
+            "price_of_fairness": self.price_of_fairness,
+        }
+
+
+def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
+    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP."""
+    manifest = _manifest(run_dir)
+    binding = _read(run_dir, "binding.csv")
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    sc = manifest["resolved_scenario"]
+    q = binding[binding["stage"] == "quotas"]
+    sizes = q.groupby("rule").size().sort_values(ascending=False)
+    counts = {str(k): int(v) for k, v in zip(sizes.index, sizes.to_numpy(), strict=True)}
+    tgt = []
+    cushion = float(sc["targets"]["over_assignment"])
+    sens = summary.get("target_sensitivity", {})
+    for prod, val in sc["targets"]["by_product"].items():
+        t = float(val) * (1 + cushion)
+        d = sens.get(prod, {})
+        tgt.append(
+            {
+                "product": prod,
+                "target": t,
+                "dual": d.get("dual", float("nan")),
+                "per_unit": d.get("per_unit", float("nan")),
+                "cost_of_plus_1pct": d.get("plus_1pct", float("nan")),
+            }
+        )
+    cap = q[q["component"] == "capacity"].copy()
+    cap["gain"] = -cap["dual"].astype(float)
+    cap = cap.sort_values("gain", ascending=False, kind="stable").head(10)
+    capacity = [
+        {"rep_id": r.index, "capacity": float(r.upper), "saving_per_unit": float(r.gain)}
+        for r in _rows(cap)
+    ]
+    rules = (
+        q.assign(absdual=q["dual"].abs())
+        .groupby("rule")
+        .agg(rows=("component", "size"), total_abs_dual=("absdual", "sum"))
+        .reset_index()
+        .sort_values("total_abs_dual", ascending=False)
+    )
+    rule_prices = [
+        {
+            "rule": r.rule,
+            "binding_rows": int(r.rows),
+            "sum_abs_shadow_price": float(r.total_abs_dual),
+        }
+        for r in _rows(rules)
+    ]
+    out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
+    if resolve:
+        out.price_of_fairness = price_of_fairness(run_dir)
+    return out
+
+
+def price_of_fairness(run_dir: Path) -> dict[str, Any]:
+    """LP objective with the fairness rule as in the run, without it, and the band ±5 points."""
+    from allocopt.pipeline import relaxed_objective
+
+    manifest = _manifest(run_dir)
+    sc = manifest["resolved_scenario"]
+    fair = sc["rules"]["fairness"]
+    base = relaxed_objective(run_dir, {})
+    out: dict[str, Any] = {"objective_lp": base}
+    if not fair.get("enabled"):
+        out["note"] = "the fairness rule is off in this run"
+        return out
+    without = relaxed_objective(
+        run_dir, {"rules.fairness.enabled": False, "objective.weights.fairness": 0.0}
+    )
+    out["objective_without_fairness"] = without
+    out["price_of_fairness"] = None if base is None or without is None else base - without
+    band = fair.get("band")
+    if band is not None:
+        loose = relaxed_objective(run_dir, {"rules.fairness.band": float(band) + 0.05})
+        out["objective_band_plus_5pts"] = loose
+        out["saving_band_plus_5pts"] = None if base is None or loose is None else base - loose
+        if band >= 0.05:
+            tight = relaxed_objective(run_dir, {"rules.fairness.band": float(band) - 0.05})
+            out["objective_band_minus_5pts"] = tight
+            out["cost_band_minus_5pts"] = None if base is None or tight is None else tight - base
+    return out
