@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.model.linear import tiebreak_weights
 from allocopt.pipeline import relaxed_objective
 from allocopt.results.explain import explain_plan, explain_rep
 from tests.conftest import Solve
@@ -107,8 +108,9 @@ def test_price_of_fairness_by_re_solving(tmp_path: Path, solve: Solve) -> None:
     res = solve(write_plan(tmp_path, tables={"reps": reps}, extra=extra))
     pf = explain_plan(res.run_dir).price_of_fairness
     # A +160: 10 near + 150 far (×4) = 610; B −160: 40 near + 120 far (×4) = 520; without: 0
-    # without fairness only the tie-break remains: 1e-4 · (½·100 + 1·400) = 0.045
-    assert pf["objective_without_fairness"] == pytest.approx(0.045, abs=1e-6)
+    # without fairness only the tie-break remains: 1e-4 · (g(1)·100 + g(2)·400)
+    g = tiebreak_weights(2)
+    assert pf["objective_without_fairness"] == pytest.approx(1e-4 * (g[0] * 100 + g[1] * 400))
     assert pf["price_of_fairness"] == pytest.approx(1130.0, abs=0.05)
     assert pf["saving_band_plus_5pts"] > 0
 

@@ -174,8 +174,9 @@ def test_phasing_band_respects_period_capacity(tmp_path: Path, solve: Solve) -> 
 def test_rounding_keeps_totals_and_breaks_ties_by_id(tmp_path: Path, solve: Solve) -> None:
     """Potential 610/390 → reference 305/195; unit 10: (300, 200) and (310, 190) cost the same.
 
-    The tie-break charges A's quota less than B's (sorted-ID position), so A = 310, B = 190.
-    Periods: 310/4 = 77.5 → 70 each + 3 extra units to the earliest periods → 80, 80, 80, 70.
+    The tie-break weighs each (rep, product) by g(k) = 0.5 + frac(k·φ)/2: g(1) = 0.809 for A and
+    g(2) = 0.618 for B, so B's quota is the cheaper one to carry: A = 300, B = 200.
+    Periods: 300/4 = 75 → 70 each + 2 extra units to the earliest periods → 80, 80, 70, 70.
     """
     pot = [
         {"rep_id": "A", "product": "P", "potential": 610},
@@ -183,9 +184,9 @@ def test_rounding_keeps_totals_and_breaks_ties_by_id(tmp_path: Path, solve: Solv
     ]
     extra = _rules(rounding={"enabled": True, "unit": 10})
     res = solve(write_plan(tmp_path, tables={"potential": pot}, extra=extra))
-    assert annual(res) == {("A", "P"): 310.0, ("B", "P"): 190.0}
-    assert periods(res, "A", "P") == [80.0, 80.0, 80.0, 70.0]
-    assert periods(res, "B", "P") == [50.0, 50.0, 50.0, 40.0]
+    assert annual(res) == {("A", "P"): 300.0, ("B", "P"): 200.0}
+    assert periods(res, "A", "P") == [80.0, 80.0, 70.0, 70.0]
+    assert periods(res, "B", "P") == [50.0, 50.0, 50.0, 50.0]
 
 
 def _two_team_org() -> dict[str, Any]:
@@ -203,15 +204,15 @@ def test_unit_target_fixes_a_team(tmp_path: Path, solve: Solve) -> None:
 
     References: A 300, B 200, C 500. C must drop 100, so T1 takes +100: the first 30 (A) and
     20 (B) are inside the cheap 10% band, the other 50 cost 4 per unit whoever takes them — a tie
-    that the tie-break gives to A (earlier ID). So A = 380, B = 220, C = 400.
+    that the tie-break gives to B (g(2) = 0.618 < g(1) = 0.809). So A = 330, B = 270, C = 400.
     """
     extra = {"targets": {"by_product": {"P": 1000}, "units": [{"unit": "T2", "value": 400}]}}
     res = solve(write_plan(tmp_path, tables=_two_team_org(), extra=extra))
     q = annual(res)
     assert q[("C", "P")] == pytest.approx(400.0)
     assert q[("A", "P")] + q[("B", "P")] == pytest.approx(600.0)
-    assert q[("A", "P")] == pytest.approx(380.0)
-    assert q[("B", "P")] == pytest.approx(220.0)
+    assert q[("A", "P")] == pytest.approx(330.0)
+    assert q[("B", "P")] == pytest.approx(270.0)
     roll = res.results.rollups
     t1 = roll[(roll["unit_id"] == "T1") & (roll["period"] == "FY")]["quota"].sum()
     assert t1 == pytest.approx(600.0)

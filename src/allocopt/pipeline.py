@@ -142,27 +142,6 @@ def _hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _integral_gap(md: ModelData) -> dict[str, float]:
-    """Stage-1 absolute gap that still proves the integer assignment cost optimal.
-
-    When every pair cost (× the disruption weight) is a whole number of units w and the whole
-    tie-break adds up to τ < w, any assignment within w − τ of the bound has the optimal cost, so
-    HiGHS need not resolve ties among equal-cost assignments to the last 1e-6.
-    """
-    w = md.scenario.objective.weights
-    cost = (md.pairs.pair_cost + md.pairs.move_cost) * w.disruption
-    if w.disruption <= 0 or not len(cost):
-        return {}
-    unit = w.disruption
-    scaled = cost / unit
-    if not np.allclose(scaled, np.round(scaled), atol=1e-9):
-        return {}
-    tau = w.tiebreak * len(md.ka_ids)  # the tie-break is ≤ w_tie per assigned pair
-    if tau >= unit:
-        return {}
-    return {"mip_abs_gap": 0.99 * (unit - tau)}
-
-
 def _infeasible(
     run_dir: Path,
     v: Validated,
@@ -261,7 +240,7 @@ def run(
                 if write_model
                 else None
             )
-            res_a, comp_a = solve(built_a.model, {**opts, **_integral_gap(md)}, write_model=wm)
+            res_a, comp_a = solve(built_a.model, opts, write_model=wm)
         _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
@@ -344,6 +323,8 @@ def _manifest(
 ) -> dict[str, Any]:
     ld = v.loaded
     inputs = {"scenario": {"path": str(ld.path), "sha256": _hash(ld.path)}}
+    for k, base in enumerate(getattr(ld, "files", [])[1:], start=1):
+        inputs[f"scenario_base_{k}"] = {"path": str(base), "sha256": _hash(Path(base))}
     for name, src in sorted(v.dataset.sources.items()):
         inputs[name] = {"path": src.label, "sha256": _hash(src.path)}
     return {

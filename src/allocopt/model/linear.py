@@ -17,6 +17,18 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = float("inf")
+GOLDEN = (5**0.5 - 1) / 2
+
+
+def tiebreak_weights(n: int) -> np.ndarray:
+    """Deterministic tie-break weights in [0.5, 1) for positions 1..n.
+
+    0.5 + frac(k·φ)/2 (φ the golden ratio): all different and, unlike k/n, free of the simple
+    linear relations that let a combination of equal-cost moves cancel out exactly, so the
+    tie-break really selects one optimum.
+    """
+    k = np.arange(1, n + 1, dtype=float)
+    return 0.5 + 0.5 * np.mod(k * GOLDEN, 1.0)
 
 
 @dataclass(frozen=True)

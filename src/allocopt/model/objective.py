@@ -9,18 +9,19 @@ part that costs 4× more, so adjustments spread across reps instead of piling on
 
     minimise  w_dev · Σ (dev_up + dev_dn + 4·dev_up_far + 4·dev_dn_far)
             + w_fair · Σ_g (m_max[g] − m_min[g])
-            + w_tie · Σ_{r,p} (k_{rp} / |R×P|) · quota[r,p]
+            + w_tie · Σ_{r,p} g(k_{rp}) · quota[r,p]
 
 All terms are in currency (costs of order 1 keep HiGHS well scaled; scaling all money by k scales
-the optimal plan by k). k_{rp} is the position of (rep, product) in sorted-ID order: the
-deterministic tie-break, far smaller per unit than any business term.
+the optimal plan by k). k_{rp} is the position of (rep, product) in sorted-ID order and
+g(k) = 0.5 + frac(k·φ)/2 (golden-ratio sequence): the deterministic tie-break, far smaller per
+unit than any business term, with weights that no combination of equal-cost moves cancels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from allocopt.model.linear import LinearModel
+from allocopt.model.linear import LinearModel, tiebreak_weights
 from allocopt.model.sets import QuotaSets
 
 NAME = "objective"
@@ -59,4 +60,4 @@ def add(lm: LinearModel, qs: QuotaSets) -> None:
     if "m_min" in lm.vars and w.fairness > 0:
         lm.add_cost("fairness", lm.vars["m_max"].cols(), w.fairness)
         lm.add_cost("fairness", lm.vars["m_min"].cols(), -w.fairness)
-    lm.add_cost("tiebreak", q.cols(), w.tiebreak * (np.arange(1, n + 1) / max(n, 1)))
+    lm.add_cost("tiebreak", q.cols(), w.tiebreak * tiebreak_weights(n))

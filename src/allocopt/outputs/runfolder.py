@@ -6,6 +6,7 @@ which is renamed into place at the end. An existing folder is replaced only with
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -34,8 +35,20 @@ def default_run_dir(output_dir: Path, scenario_name: str, now: dt.datetime | Non
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic CSV: UTF-8, LF line ends, no index."""
-    df.to_csv(path, index=False, lineterminator="\n")
+    """Deterministic CSV: UTF-8, LF line ends, no index.
+
+    pandas quotes cells holding the line terminator but not a bare carriage return, which
+    spreadsheet programs read as a line break; when any text cell has one, every text cell is
+    quoted.
+    """
+    text_cols = [
+        c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])
+    ]
+    has_cr = any(df[c].astype(str).str.contains("\r", regex=False).any() for c in text_cols)
+    if has_cr:
+        df.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    else:
+        df.to_csv(path, index=False, lineterminator="\n")
 
 
 def write_run(target: Path, files: Mapping[str, Content], *, force: bool = False) -> Path:

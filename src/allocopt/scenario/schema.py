@@ -235,6 +235,9 @@ class Weights(_Strict):
     deviation: NonNeg = Field(1.0, description="Distance from the reference split.")
     fairness: NonNeg = Field(0.0, description="Spread of difficulty within groups.")
     disruption: NonNeg = Field(1.0, description="Key-account move costs and pair costs.")
+    phasing: NonNeg = Field(
+        0.1, description="Band phasing: distance of period quotas from the seasonal profile."
+    )
     tiebreak: NonNeg = Field(
         1e-4, description="Deterministic tie-break per currency unit (keep it small, ≥ 1e-5)."
     )

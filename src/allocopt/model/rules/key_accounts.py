@@ -10,7 +10,8 @@ removed, with binary assign[a,r]:
     ka_capacity[r]:   s_min · (eb_r + Σ_a rev_eff[a,r] · assign[a,r]) ≤ cap_r  (when s_min > 0)
 
 Cost of a pair: c[a,r] = pair cost + move_cost · revenue_a if r is not the incumbent.
-Stage 1 objective: w_disruption · Σ c[a,r]·assign[a,r] + w_tiebreak · Σ (k/|E|)·assign[a,r].
+Stage 1 objective: w_disruption · Σ c[a,r]·assign[a,r] + w_tiebreak · Σ g(k)·rev_a·assign[a,r]
+(the tie-break is in currency like every cost, so scaling money scales nothing but the plan).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.data.prepare import ModelData
-from allocopt.model.linear import Index, LinearModel
+from allocopt.model.linear import Index, LinearModel, tiebreak_weights
 from allocopt.scenario.schema import Scenario
 
 NAME = "key_accounts"
@@ -97,7 +98,7 @@ def _ka_capacity(lm: LinearModel, md: ModelData, has_pair: np.ndarray) -> None:
 def _objective(lm: LinearModel, md: ModelData) -> None:
     w = md.scenario.objective.weights
     x = lm.vars["assign"]
-    n = max(len(x), 1)
     cost = md.pairs.pair_cost + md.pairs.move_cost
     lm.add_cost("disruption", x.cols(), w.disruption * cost)
-    lm.add_cost("tiebreak", x.cols(), w.tiebreak * np.arange(1, len(x) + 1) / n)
+    revenue = md.ka_revenue.sum(axis=1)[md.pairs.acc]
+    lm.add_cost("tiebreak", x.cols(), w.tiebreak * revenue * tiebreak_weights(len(x)))

@@ -9,6 +9,11 @@ year is phased over the periods they work).
       phasing_sum[r,p]:    Σ_t period_quota[r,p,t] = quota[r,p]
       phasing_low[r,p,t]:  period_quota[r,p,t] ≥ (1 − b) · φ[r,p,t] · quota[r,p]
       phasing_high[r,p,t]: period_quota[r,p,t] ≤ (1 + b) · φ[r,p,t] · quota[r,p]
+      phasing_fit[r,p,t]:  period_quota[r,p,t] − φ[r,p,t] · quota[r,p] = phase_up − phase_dn
+      objective += w_phasing · Σ (phase_up + phase_dn)      (phase_up, phase_dn ≥ 0)
+
+  The fit term keeps period quotas on the seasonal profile unless a rule (period capacity)
+  pushes them off it, so the split within the band is unique and scales with money.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from allocopt.scenario.schema import Scenario
 
 NAME = "phasing"
 STAGE = "quotas"
-COMPONENTS = ("period_quota", "phasing_sum", "phasing_low", "phasing_high")
+COMPONENTS = (
+    "period_quota",
+    "phasing_sum",
+    "phasing_low",
+    "phasing_high",
+    "phase_up",
+    "phase_dn",
+    "phasing_fit",
+)
 
 
 def enabled(sc: Scenario) -> bool:
@@ -56,3 +69,19 @@ def add(lm: LinearModel, qs: QuotaSets) -> None:
         [(local, pq.cols(), 1.0), (local, q.cols(rp_of), -(1 + b) * phi)],
         upper=0.0,
     )
+    up = lm.add_vars("phase_up", qs.rpt_index)
+    dn = lm.add_vars("phase_dn", qs.rpt_index)
+    lm.add_rows(
+        "phasing_fit",
+        qs.rpt_index,
+        [
+            (local, pq.cols(), 1.0),
+            (local, q.cols(rp_of), -phi),
+            (local, up.cols(), -1.0),
+            (local, dn.cols(), 1.0),
+        ],
+        0.0,
+        0.0,
+    )
+    w = md.scenario.objective.weights.phasing
+    lm.add_cost("phasing", np.concatenate([up.cols(), dn.cols()]), w)

@@ -1,0 +1,764 @@
+"""Hand-over exports: a run's per-rep quotas in the files compensation / SPM systems import.
+
+Public entry point: :func:`export_run`. Formats live in the :data:`FORMATS` registry; a new format
+is one function ``(ExportData) -> {file name: bytes}`` decorated with :func:`register`.
+
+Every CSV goes through :func:`csv_bytes`: UTF-8 without BOM, LF line ends, rows in a fixed order,
+and every text cell neutralised against CSV/formula injection by :func:`neutralise` (OWASP: a
+text cell starting with ``= + - @``, tab, CR or LF gets a leading ``'``; numbers are never
+touched). The files are written into a hidden temporary folder renamed into place at the end
+(:func:`allocopt.outputs.runfolder.write_run`), so an export appears complete or not at all and
+never replaces an existing folder without ``force``. The mappings are documented in
+``docs/exports.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from allocopt.errors import InputError, OutputError, Problem
+from allocopt.outputs.runfolder import Content, write_run
+from allocopt.scenario.schema import Scenario
+
+Kind = Literal["text", "number", "date", "bool"]
+
+#: First characters that make a spreadsheet treat a text cell as a formula (OWASP CSV injection).
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+QUOTA_COLUMNS = ("rep_id", "team_id", "region_id", "product", "period", "quota")
+EXCEL_MAX_ROWS = 1_048_576
+
+
+# --- the injection rule and the one CSV writer ---------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """A text cell made safe to open in a spreadsheet: ``'`` in front of a formula trigger."""
+    return "'" + text if text.startswith(DANGEROUS_PREFIXES) else text
+
+
+def format_number(x: float | int) -> str:
+    """Shortest exact text of a number: whole numbers without ``.0``, others round-trip exact."""
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"not a finite number: {v!r}")
+    if v.is_integer() and abs(v) < 2**53:
+        return str(int(v))
+    return repr(v)
+
+
+def text_column(col: pd.Series) -> pd.Series:
+    """A column of text cells: blanks for missing values, then :func:`neutralise` on each."""
+    text = col.astype(object).where(col.notna(), "")
+    codes, uniques = pd.factorize(text)  # IDs repeat: neutralise each distinct value once
+    safe = np.array([neutralise(str(u)) for u in uniques] + [""], dtype=object)
+    return pd.Series(safe[codes], index=col.index, dtype=object)
+
+
+def number_column(col: pd.Series) -> pd.Series:
+    """A column of numbers as exact text (see :func:`format_number`); blank for missing."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    out = np.full(len(v), "", dtype=object)
+    fin = np.isfinite(v)
+    whole = fin & (np.abs(v) < 2**53)
+    whole[whole] = v[whole] == np.round(v[whole])
+    out[whole] = v[whole].astype(np.int64).astype(str)
+    rest = np.flatnonzero(fin & ~whole)
+    out[rest] = [repr(float(x)) for x in v[rest]]
+    return pd.Series(out, index=col.index, dtype=object)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The one CSV writer of every export: UTF-8 (no BOM), LF, rows in the frame's order.
+
+    Numeric columns (not booleans) are numbers, written exact and never neutralised, even when
+    negative; every other cell, the header included, is text and goes through
+    :func:`neutralise`.
+    """
+    cells: list[pd.Series] = []
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        if pd.api.types.is_bool_dtype(col):
+            cells.append(text_column(col.map({True: "true", False: "false"})))
+        elif pd.api.types.is_numeric_dtype(col):
+            cells.append(number_column(col))
+        else:
+            cells.append(text_column(col))
+    header = ",".join(_quoted(pd.Series([neutralise(str(c)) for c in frame.columns], dtype=object)))
+    if not cells or not len(frame):
+        return (header + "\n").encode("utf-8")
+    line = _quoted(cells[0])
+    for c in cells[1:]:
+        line = line + "," + _quoted(c)
+    return (header + "\n" + "\n".join(line.tolist()) + "\n").encode("utf-8")
+
+
+def _quoted(col: pd.Series) -> pd.Series:
+    """RFC 4180 quoting: a cell with a comma, quote, CR or LF is quoted, its quotes doubled.
+
+    (Python's csv writer with LF line ends leaves a lone CR unquoted, which splits the row.)
+    """
+    text = col.astype(object)
+    need = text.str.contains(r'[,"\r\n]', regex=True).fillna(False).to_numpy(dtype=bool)
+    if need.any():
+        text = text.copy()
+        text[need] = '"' + text[need].str.replace('"', '""', regex=False) + '"'
+    return text
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last = (nxt - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(d.day, last))
+
+
+@dataclass(frozen=True)
+class Period:
+    """One plan period: its label (``Q1``), fiscal label (``FY2027-Q1``) and first/last day."""
+
+    label: str
+    fiscal_label: str
+    start: dt.date
+    end: dt.date
+
+
+def plan_periods(sc: Scenario) -> list[Period]:
+    """The plan's periods with ISO dates, from ``fiscal_year_start`` and ``granularity``.
+
+    The fiscal year is named after the calendar year it ends in (start 2026-07-01 → FY2027).
+    """
+    start = sc.plan.fiscal_year_start
+    step = 3 if sc.plan.granularity == "quarter" else 1
+    fy = (_add_months(start, 12) - dt.timedelta(days=1)).year
+    out = []
+    for k, label in enumerate(sc.periods):
+        first = _add_months(start, k * step)
+        last = _add_months(start, (k + 1) * step) - dt.timedelta(days=1)
+        out.append(Period(label, f"FY{fy}-{label}", first, last))
+    return out
+
+
+# --- reading the run folder -------------------------------------------------------------------
+
+
+def _bad(path: Path, message: str, field_: str = "", where: str = "") -> InputError:
+    return InputError(
+        Problem(str(path), where, field_, message),
+        header=f"cannot export the run folder {path.parent}",
+    )
+
+
+def _read_run_csv(
+    run_dir: Path, name: str, columns: Sequence[str], numeric: Sequence[str] = ()
+) -> pd.DataFrame:
+    """A run-folder CSV, all cells as text, the ``numeric`` columns parsed (finite numbers)."""
+    path = run_dir / name
+    if not path.is_file():
+        raise _bad(path, "file is missing; the run folder is incomplete")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise _bad(path, "file is empty; the run folder is incomplete") from None
+    except (OSError, ValueError) as exc:
+        raise _bad(path, f"cannot be read: {exc}") from None
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise InputError(
+            [Problem(str(path), "row 1", c, "required column is missing") for c in absent],
+            header=f"cannot export the run folder {run_dir}",
+        )
+    for c in numeric:
+        num = pd.to_numeric(df[c].where(df[c] != "", None), errors="coerce").astype(float)
+        bad = np.flatnonzero(~np.isfinite(num.to_numpy()))
+        if bad.size:
+            i = int(bad[0])
+            raise _bad(path, "must be a finite number", c, f"row {i + 2}")
+        df[c] = num
+    return df
+
+
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.is_dir():
+        raise InputError(
+            Problem(
+                str(run_dir),
+                "",
+                "",
+                "no such run folder; give a folder written by `allocopt solve`",
+            ),
+            header=f"cannot export the run folder {run_dir}",
+        )
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        raise _bad(path, "file is missing; the run folder is incomplete")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _bad(path, f"cannot be read as JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("resolved_scenario"), dict):
+        raise _bad(
+            path, "is missing; the manifest does not record the scenario", "resolved_scenario"
+        )
+    return manifest
+
+
+def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:
+    try:
+        return Scenario.model_validate_json(json.dumps(manifest["resolved_scenario"]))
+    except ValueError as exc:
+        raise _bad(
+            run_dir / "manifest.json", f"is not a valid scenario: {exc}", "resolved_scenario"
+        ) from None
+
+
+def _scenario_dir(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> Path | None:
+    """The scenario's folder (data paths are relative to it), or None when it is not found.
+
+    A relative scenario path was relative to the working folder of the solve; the default
+    layout ``<scenario folder>/<output dir>/<run>`` is tried as well.
+    """
+    try:
+        scen = Path(manifest["inputs"]["scenario"]["path"])
+    except (KeyError, TypeError):
+        return None
+    tried = [scen]
+    out = Path(sc.output.directory)
+    parents = run_dir.resolve().parents
+    if not scen.is_absolute() and not out.is_absolute() and len(out.parts) < len(parents):
+        tried.append(parents[len(out.parts)] / scen.name)
+    return next((c.parent for c in tried if c.is_file()), None)
+
+
+def _rep_names(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> dict[str, str]:
+    """rep_id → name from the input reps table, when it is reachable and has a name column."""
+    from allocopt.data.checks import table_source
+    from allocopt.data.tables import SPECS, read_table
+
+    base = _scenario_dir(run_dir, manifest, sc)
+    if base is None:
+        return {}
+    res = read_table(SPECS["reps"], table_source(sc.data.reps, base))
+    df = res.frame
+    if df is None or "name" not in df.columns:
+        return {}
+    names = df["name"].fillna("").astype(str)
+    return {str(r): n for r, n in zip(df["rep_id"], names, strict=True) if n}
+
+
+def _read_id_map(path: Path) -> dict[str, str]:
+    from allocopt.data.tables import Col, TableSource, TableSpec, read_table
+
+    spec = TableSpec("id_map", (Col("rep_id", "id"), Col("external_id", "id")), key=("rep_id",))
+    res = read_table(spec, TableSource(path, None, str(path)))
+    problems = list(res.problems)
+    df = res.frame
+    if df is not None:
+        dup = df["external_id"].duplicated(keep=False) & (df["external_id"] != "")
+        for row, ext in zip(df.loc[dup, "_row"], df.loc[dup, "external_id"], strict=True):
+            problems.append(
+                Problem(
+                    str(path),
+                    f"row {row}",
+                    "external_id",
+                    "is given to more than one rep; their quotas would merge",
+                    str(ext),
+                )
+            )
+    if problems or df is None:
+        raise InputError(problems, header=f"the ID map {path} cannot be used")
+    return dict(zip(df["rep_id"].astype(str), df["external_id"].astype(str), strict=True))
+
+
+# --- the data every format draws from ----------------------------------------------------------
+
+
+@dataclass
+class ExportData:
+    """A run folder read for export: the plan's context and its tables, read on demand."""
+
+    run_dir: Path
+    manifest: dict[str, Any]
+    scenario: Scenario
+    id_map: dict[str, str] | None = None
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def currency(self) -> str:
+        return self.scenario.plan.currency
+
+    @cached_property
+    def plan_id(self) -> str:
+        """``<scenario name>:<run folder name>``."""
+        return f"{self.scenario.name}:{self.run_dir.resolve().name}"
+
+    @cached_property
+    def periods(self) -> dict[str, Period]:
+        return {p.label: p for p in plan_periods(self.scenario)}
+
+    @cached_property
+    def rep_names(self) -> dict[str, str]:
+        return _rep_names(self.run_dir, self.manifest, self.scenario)
+
+    def table(self, name: str, columns: Sequence[str], numeric: Sequence[str] = ()) -> pd.DataFrame:
+        if name not in self._cache:
+            self._cache[name] = _read_run_csv(self.run_dir, name, columns, numeric)
+        return self._cache[name]
+
+    @cached_property
+    def quotas(self) -> pd.DataFrame:
+        """quotas.csv in export order: rep_id, product (plan order), period (plan order)."""
+        path = self.run_dir / "quotas.csv"
+        df = self.table("quotas.csv", QUOTA_COLUMNS, ("quota",)).copy()
+        unknown = ~df["period"].isin(list(self.periods))
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise _bad(
+                path,
+                f"is not a period of the plan ({', '.join(self.periods)})",
+                "period",
+                f"row {i + 2}",
+            )
+        dup = df.duplicated(["rep_id", "product", "period"])
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise _bad(path, "repeats a rep × product × period", "", f"row {i + 2}")
+        prod_rank = {p: k for k, p in enumerate(self.scenario.products)}
+        per_rank = {p: k for k, p in enumerate(self.periods)}
+        n = len(prod_rank)
+        extra = sorted(set(df["product"]) - set(prod_rank))
+        prod_rank.update({p: n + k for k, p in enumerate(extra)})
+        df["_p"] = df["product"].map(prod_rank)
+        df["_t"] = df["period"].map(per_rank)
+        df = df.sort_values(["rep_id", "_p", "_t"], kind="mergesort").drop(columns=["_p", "_t"])
+        return df.reset_index(drop=True)
+
+    def check_id_map(self) -> None:
+        if self.id_map is None:
+            return
+        missing = sorted(set(self.quotas["rep_id"]) - set(self.id_map))
+        if missing:
+            shown = ", ".join(missing[:20]) + (
+                f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            )
+            raise InputError(
+                Problem(
+                    "--id-map",
+                    "",
+                    "rep_id",
+                    f"has no external_id for {len(missing)} rep(s) of the plan: {shown}",
+                ),
+                header="the ID map does not cover the plan",
+            )
+
+    @cached_property
+    def long(self) -> pd.DataFrame:
+        """quotas.csv in export order with each period's fiscal label and ISO first/last day,
+        the rep's name and its owner ID (mapped through the ID map, if any)."""
+        q = self.quotas.copy()
+        per = self.periods
+        q["fiscal_period"] = q["period"].map({k: p.fiscal_label for k, p in per.items()})
+        q["start"] = q["period"].map({k: p.start for k, p in per.items()})
+        q["end"] = q["period"].map({k: p.end for k, p in per.items()})
+        q["period_start"] = q["period"].map({k: p.start.isoformat() for k, p in per.items()})
+        q["period_end"] = q["period"].map({k: p.end.isoformat() for k, p in per.items()})
+        names = self.rep_names
+        q["rep_name"] = q["rep_id"].map(lambda r: names.get(r, ""))
+        ids = self.id_map
+        q["owner"] = q["rep_id"] if ids is None else q["rep_id"].map(ids)
+        return q
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+Files = dict[str, bytes]
+Writer = Callable[[ExportData], Files]
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: the function writing its files, a one-line description, and whether
+    it is an SPM import (its owner IDs can be replaced through ``--id-map``)."""
+
+    name: str
+    writer: Writer
+    description: str
+    spm: bool = False
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(name: str, description: str, *, spm: bool = False) -> Callable[[Writer], Writer]:
+    """Add a format to :data:`FORMATS` (decorator)."""
+
+    def deco(fn: Writer) -> Writer:
+        FORMATS[name] = Format(name, fn, description, spm)
+        return fn
+
+    return deco
+
+
+# --- the formats -------------------------------------------------------------------------------
+
+
+@register("csv", "generic long CSV: rep × product × period with dates, currency and plan ID")
+def _generic_csv(d: ExportData) -> Files:
+    q = d.long
+    out = pd.DataFrame(
+        {
+            "rep_id": q["rep_id"],
+            "rep_name": q["rep_name"],
+            "team_id": q["team_id"],
+            "region_id": q["region_id"],
+            "product": q["product"],
+            "period": q["period"],
+            "period_start": q["period_start"],
+            "period_end": q["period_end"],
+            "quota": q["quota"],
+            "currency": d.currency,
+            "plan_id": d.plan_id,
+        }
+    )
+    return {"quotas.csv": csv_bytes(out)}
+
+
+@register(
+    "varicent", "Varicent quota file (Quota Component, Territory ID, Value, Period)", spm=True
+)
+def _varicent(d: ExportData) -> Files:
+    q = d.long
+    out = pd.DataFrame(
+        {
+            "Quota Component": q["product"],
+            "Territory ID": q["owner"],
+            "Value": q["quota"],
+            "Period": q["fiscal_period"],
+        }
+    )
+    return {"varicent_quotas.csv": csv_bytes(out)}
+
+
+@register("salesforce", "Salesforce ForecastingQuota import CSV", spm=True)
+def _salesforce(d: ExportData) -> Files:
+    q = d.long
+    out = pd.DataFrame(
+        {
+            "QuotaOwnerId": q["owner"],
+            "PeriodId": q["fiscal_period"],
+            "ProductFamily": q["product"],
+            "QuotaAmount": q["quota"],
+            "QuotaQuantity": None,
+            "ForecastingTypeId": None,
+            "CurrencyIsoCode": d.currency,
+            "StartDate": q["period_start"],
+        }
+    )
+    return {"ForecastingQuota.csv": csv_bytes(out)}
+
+
+@register("xactly", "Xactly quota records (Name, Period Name, Value, Unit Type, ...)", spm=True)
+def _xactly(d: ExportData) -> Files:
+    q = d.long
+    out = pd.DataFrame(
+        {
+            "Name": q["product"] + " Quota",
+            "Period Name": q["fiscal_period"],
+            "Value": q["quota"],
+            "Unit Type": d.currency,
+            "Position Name": q["owner"],
+            "Description": q["product"],
+        }
+    )
+    return {"xactly_quotas.csv": csv_bytes(out)}
+
+
+@register("xlsx", "typed Excel workbook: Reps, Teams, Regions, Company, Key accounts")
+def _xlsx(d: ExportData) -> Files:
+    return {"quotas.xlsx": _workbook(d)}
+
+
+# --- the Excel workbook ------------------------------------------------------------------------
+
+# reproducible files: document dates fixed at the zip epoch, as in reproducible builds
+_FIXED_TIME = dt.datetime(1980, 1, 1)
+_LEVEL_SHEETS = {"team": "Teams", "region": "Regions", "company": "Company"}
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    title: str
+    columns: list[tuple[str, Kind]]
+    data: pd.DataFrame  # one column per entry of ``columns``, same order
+
+
+def _reps_sheet(d: ExportData) -> _Sheet:
+    q = d.long
+    a = d.table("annual.csv", ("rep_id", "product", "quota"), ("quota",))
+    annual = pd.Series(
+        a["quota"].to_numpy(), index=pd.MultiIndex.from_arrays([a["rep_id"], a["product"]])
+    )
+    if not annual.index.is_unique:
+        raise _bad(d.run_dir / "annual.csv", "repeats a rep × product")
+    key = pd.MultiIndex.from_arrays([q["rep_id"], q["product"]])
+    missing = ~key.isin(annual.index)
+    if missing.any():
+        r, p = key[int(np.flatnonzero(missing)[0])]
+        raise _bad(
+            d.run_dir / "annual.csv",
+            f"has no row for rep {r!r} × product {p!r} of quotas.csv; the run folder is incomplete",
+        )
+    data = pd.DataFrame(
+        {
+            "rep_id": q["rep_id"],
+            "rep_name": q["rep_name"],
+            "team_id": q["team_id"],
+            "region_id": q["region_id"],
+            "product": q["product"],
+            "period": q["period"],
+            "period_start": q["start"],
+            "period_end": q["end"],
+            "quota": q["quota"],
+            "annual_quota": annual.reindex(key).to_numpy(),
+            "currency": d.currency,
+        }
+    )
+    text: Kind = "text"
+    kinds: list[Kind] = [text] * 6 + ["date", "date", "number", "number", "text"]
+    return _Sheet("Reps", list(zip(map(str, data.columns), kinds, strict=True)), data)
+
+
+def _level_sheets(d: ExportData) -> list[_Sheet]:
+    cols = ("unit_id", "level", "product", "period", "quota")
+    r = d.table("rollups.csv", cols, ("quota",))[list(cols)]
+    kinds: list[Kind] = ["text", "text", "text", "text", "number"]
+    levels = list(_LEVEL_SHEETS) + sorted(set(r["level"]) - set(_LEVEL_SHEETS))
+    sheets = []
+    used = {"reps", "key accounts", *(t.lower() for t in _LEVEL_SHEETS.values())}
+    for lv in levels:
+        title = _LEVEL_SHEETS.get(lv)
+        if title is None:  # another level: a sheet named after it, unique (case-blind, as Excel)
+            title = base = _sheet_title(lv)
+            k = 2
+            while title.lower() in used:
+                title = f"{base[: 31 - len(str(k)) - 1]} {k}"
+                k += 1
+            used.add(title.lower())
+        part = r[r["level"] == lv].reset_index(drop=True)
+        sheets.append(_Sheet(title, list(zip(cols, kinds, strict=True)), part))
+    return sheets
+
+
+def _sheet_title(name: str) -> str:
+    return (re.sub(r"[\[\]:*?/\\]", "_", name).strip("'") or "level")[:31]
+
+
+def _accounts_sheet(d: ExportData) -> _Sheet:
+    a = d.table("assignments.csv", ("account_id", "incumbent_rep", "owner_rep"))
+    kinds: list[Kind] = []
+    data = pd.DataFrame(index=a.index)
+    for c in a.columns:
+        col = a[c]
+        if c in ("account_id", "incumbent_rep", "owner_rep") or c.endswith("_id"):
+            kinds.append("text")
+            data[c] = col
+        elif col.str.lower().isin(["true", "false"]).all() and len(col):
+            kinds.append("bool")
+            data[c] = col.str.lower() == "true"
+        else:
+            num = pd.to_numeric(col.where(col != "", None), errors="coerce")
+            if (num.notna() | (col == "")).all():
+                kinds.append("number")
+                data[c] = num
+            else:
+                kinds.append("text")
+                data[c] = col
+    return _Sheet("Key accounts", list(zip(a.columns, kinds, strict=True)), data)
+
+
+def _workbook(d: ExportData) -> bytes:
+    """The workbook, written with XlsxWriter: typed cells, no formula ever made from text."""
+    import xlsxwriter
+
+    sheets = [_reps_sheet(d), *_level_sheets(d), _accounts_sheet(d)]
+    for sh in sheets:
+        if len(sh.data) + 1 > EXCEL_MAX_ROWS:
+            raise OutputError(
+                f"sheet {sh.title!r} would need {len(sh.data) + 1:,} rows, more than Excel's "
+                f"{EXCEL_MAX_ROWS:,}; export --format csv instead"
+            )
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "constant_memory": True,  # rows streamed to temporary files: any plan size
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    # reproducible files: fixed document dates (XlsxWriter already fixes the zip entry times)
+    wb.set_properties({"title": d.plan_id, "author": "allocopt", "created": _FIXED_TIME})
+    fmt = {
+        "header": wb.add_format({"bold": True, "num_format": "@"}),
+        "text": wb.add_format({"num_format": "@"}),
+        "quoted": wb.add_format({"num_format": "@", "quote_prefix": True}),
+        "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "#,##0": wb.add_format({"num_format": "#,##0"}),
+        "#,##0.00": wb.add_format({"num_format": "#,##0.00"}),
+        "bool": wb.add_format({}),
+    }
+    for sh in sheets:
+        ws = wb.add_worksheet(sh.title)
+        n, m = len(sh.data), len(sh.columns)
+        for j, (c, k) in enumerate(sh.columns):
+            ws.set_column(j, j, _width(c, sh.data[c], k))
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, n, max(0, m - 1))
+        for j, (c, _k) in enumerate(sh.columns):
+            ws.write_string(0, j, c, fmt["header"])
+        writers = [_cell_writer(ws, k, fmt, _number_format(sh.data[c], k)) for c, k in sh.columns]
+        columns = [sh.data[c].tolist() for c, _k in sh.columns]
+        for i, row in enumerate(zip(*columns, strict=True), start=1):
+            for j, (put, value) in enumerate(zip(writers, row, strict=True)):
+                put(i, j, value)
+    wb.close()
+    return buf.getvalue()
+
+
+def _cell_writer(ws: Any, kind: Kind, fmt: dict[str, Any], num: str) -> Callable[..., None]:
+    """A function (row, col, value) writing one typed cell of ``kind``; blanks stay blank."""
+
+    def blank(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+
+    if kind == "text":
+        text, quoted = fmt["text"], fmt["quoted"]
+
+        def put_text(i: int, j: int, v: Any) -> None:
+            if blank(v) or v == "":
+                ws.write_blank(i, j, None, text)
+                return
+            v = str(v)
+            # a text cell is never a formula; quote_prefix also keeps Excel from making one
+            # when the analyst edits the cell
+            ws.write_string(i, j, v, quoted if v.startswith(DANGEROUS_PREFIXES) else text)
+
+        return put_text
+    if kind == "number":
+        f = fmt[num]
+
+        def put_number(i: int, j: int, v: Any) -> None:
+            if not blank(v):
+                ws.write_number(i, j, float(v), f)
+
+        return put_number
+    if kind == "date":
+        f = fmt["date"]
+
+        def put_date(i: int, j: int, v: Any) -> None:
+            if not blank(v):
+                ws.write_datetime(i, j, v, f)
+
+        return put_date
+
+    def put_bool(i: int, j: int, v: Any) -> None:
+        if not blank(v):
+            ws.write_boolean(i, j, bool(v))
+
+    return put_bool
+
+
+def _number_format(col: pd.Series, kind: Kind) -> str:
+    if kind != "number":
+        return ""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return "#,##0" if bool(np.all(v == np.round(v))) else "#,##0.00"
+
+
+def _width(name: str, col: pd.Series, kind: Kind) -> float:
+    if kind == "date":
+        longest = 10
+    elif kind == "number":
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        big = float(np.abs(v).max()) if v.size else 0.0
+        longest = len(f"{big:,.2f}") + 1
+    elif kind == "bool":
+        longest = 5
+    else:
+        longest = int(col.astype(str).str.len().max()) if len(col) else 0
+    return float(min(60, max(len(name) + 3, longest + 2)))  # + room for the filter button
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+
+def export_run(
+    run_dir: Path,
+    fmt: str,
+    out: Path,
+    *,
+    force: bool = False,
+    id_map: Path | None = None,
+) -> list[Path]:
+    """Export a run folder as ``fmt`` into the new folder ``out``; return the files written.
+
+    ``id_map`` (a table with rep_id, external_id) replaces the owner ID in the SPM formats
+    (varicent, salesforce, xactly); every rep of the plan must be mapped. Raises InputError for
+    an unknown format, a missing or incomplete run folder or a bad ID map, OutputError when
+    ``out`` exists (without ``force``) or cannot be written.
+    """
+    spec = FORMATS.get(fmt)
+    if spec is None:
+        raise InputError(
+            Problem(
+                "--format",
+                "",
+                "",
+                f"unknown export format {fmt!r}; choose one of {', '.join(sorted(FORMATS))}",
+            ),
+            header="bad export format",
+        )
+    if id_map is not None and not spec.spm:
+        spm = ", ".join(sorted(n for n, f in FORMATS.items() if f.spm))
+        raise InputError(
+            Problem("--id-map", "", "", f"applies only to the SPM formats ({spm}), not {fmt}"),
+            header="bad export options",
+        )
+    manifest = _read_manifest(run_dir)
+    sc = _scenario(manifest, run_dir)
+    run_abs, out_abs = run_dir.resolve(), out.resolve()
+    if out_abs == run_abs or out_abs in run_abs.parents or run_abs in out_abs.parents:
+        raise OutputError(
+            f"{out} is, contains or lies inside the run folder {run_dir}, which is never "
+            "changed; export into another folder"
+        )
+    if out.exists() and not force:
+        raise OutputError(
+            f"{out} exists already; choose another --out or add --force to replace it"
+        )
+    mapping = _read_id_map(id_map) if id_map is not None else None
+    data = ExportData(run_dir, manifest, sc, mapping)
+    data.check_id_map()
+    files = spec.writer(data)
+    contents: dict[str, Content] = dict(files)
+    write_run(out, contents, force=force)
+    return [out / name for name in files]
