@@ -54,9 +54,10 @@ def test_report_is_self_contained(example: tuple[Path, Path], tmp_path: Path) ->
 def test_report_cli_default_path_and_no_overwrite(example: tuple[Path, Path]) -> None:
     run_dir, _ = example
     runner = CliRunner()
+    assert (run_dir / "report.html").is_file()  # solve writes it inside the run folder
     first = runner.invoke(main, ["report", str(run_dir)])
     assert first.exit_code == 0, first.output
-    html = run_dir / "report.html"
+    html = run_dir.with_name(f"{run_dir.name}-report.html")  # re-renders go beside the run
     assert html.is_file()
     text = html.read_text(encoding="utf-8")
     assert len(IMG.findall(text)) >= 4

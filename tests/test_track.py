@@ -238,7 +238,7 @@ def test_example_track_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["track", str(res.run_dir), "--actuals", str(EXAMPLE_ACTUALS)])
     assert result.exit_code == 0, result.output
-    out = res.run_dir / "track-2027-03-31"
+    out = res.run_dir.with_name(f"{res.run_dir.name}-track-2027-03-31")  # beside, not inside
     for name in ("attainment_reps.csv", "attainment_units.csv", "at_risk.csv", "summary.json"):
         assert (out / name).is_file(), name
     assert "at-risk reps" in result.stdout

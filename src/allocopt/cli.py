@@ -155,6 +155,7 @@ def validate(
 @click.option(
     "--write-model", type=click.Path(path_type=Path), help="Write the solved model as MPS."
 )
+@click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option(
@@ -181,6 +182,7 @@ def solve(
     write_model: Path | None,
     quiet: bool,
     as_json: bool,
+    no_report: bool,
 ) -> None:
     """Solve a scenario and write a new run folder."""
     from allocopt.pipeline import run
@@ -193,6 +195,7 @@ def solve(
         progress=_progress(quiet or as_json),
         scenarios=scenario_names,
         sets=sets,
+        report=not no_report,
     )
     changes = list(res.manifest.get("changes") or [])
     if not (quiet or as_json):
@@ -324,7 +327,9 @@ def init(directory: Path, force: bool) -> None:
     help="At risk when the seasonality-adjusted forecast attainment is below this.",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), help="Output folder (default: RUN_DIR/track-AS_OF)."
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: RUN_DIR-track-AS_OF beside the run).",
 )
 @click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -425,7 +430,9 @@ def track(
     help="A folder written by `allocopt track`: adds the attainment section.",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), help="HTML file (default: RUN_DIR/report.html)."
+    "--out",
+    type=click.Path(path_type=Path),
+    help="HTML file (default: RUN_DIR-report.html beside the run).",
 )
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @_guard

@@ -516,7 +516,8 @@ def _phrase(comp: str, label: str, lo: float, up: float, md: ModelData) -> str:
         "floor": f"{who}: quota at least the floor {_m(lo)}",
         "fairness_low": f"{who}: difficulty at least {1 - b:.0%} of its {level}'s level",
         "fairness_high": f"{who}: difficulty at most {1 + b:.0%} of its {level}'s level",
-        "group_quota": f"{level} {label}: its level is its reps' total quota over their base",
+        "group_quota": (f"{level} level" if label == level else f"{level} {label}")
+        + ": its level is its reps' total quota over their base",
         "target": f"company, product {label}: reps' quotas must add up to {_m(lo)}",
         "one_owner": f"key account {label}: needs exactly one owner among its eligible reps",
         "max_accounts": f"{who}: at most {up:g} key accounts",
@@ -528,7 +529,14 @@ def _phrase(comp: str, label: str, lo: float, up: float, md: ModelData) -> str:
     }
     if comp == "unit_target":
         unit, _, prod = label.partition("/")
-        rng = _m(lo) if lo == up else f"between {_m(lo)} and {_m(up)}"
+        if lo == up:
+            rng = _m(lo)
+        elif not np.isfinite(lo):
+            rng = f"at most {_m(up)}"
+        elif not np.isfinite(up):
+            rng = f"at least {_m(lo)}"
+        else:
+            rng = f"between {_m(lo)} and {_m(up)}"
         scope = f"unit {unit}" + ("" if prod in ("", "*") else f", product {prod}")
         return f"{scope}: quota {rng}"
     return fixed.get(comp, f"{comp}[{label}]")
@@ -559,6 +567,22 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
                     )
                 )
             continue
+        names = ", ".join(lbl.split(",")[0] for lbl, *_ in items[:6])
+        names += " …" if len(items) > 6 else ""
+        if comp in ("fairness_low", "fairness_high", "spread_low", "spread_high"):
+            b = md.scenario.rules.fairness.band or 0.0
+            lvl = md.scenario.rules.fairness.level
+            rel = f"at least {1 - b:.0%}" if comp == "fairness_low" else f"at most {1 + b:.0%}"
+            out.append(
+                Finding(
+                    comp,
+                    scope,
+                    f"{len(items)} reps ({names}) must each keep a "
+                    f"difficulty {rel} of their {lvl}'s level",
+                    relax,
+                )
+            )
+            continue
         side = items[0][3]
         vals = [lo if side in ("lower", "both") else up for _, lo, up, _ in items]
         total = float(np.sum([v for v in vals if np.isfinite(v)]))
@@ -585,6 +609,46 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
         names = ", ".join(f"{c}[{lbl}] ({s} bound)" for (c, lbl), s in bounded[:6])
         out.append(Finding("bounds", "variables", f"variable bounds involved: {names}"))
     return out
+
+
+def rounding_conflict(comp: Compiled, md: ModelData) -> list[Finding]:
+    """When the MIP is infeasible but its LP relaxation is not, the conflict is the rounding."""
+    if not comp.is_mip:
+        return []
+    lp = comp.lp
+    integ = list(lp.integrality_)
+    lp.integrality_ = []
+    try:
+        h = new_highs()
+        h.passModel(lp)
+        h.run()
+        feasible = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    finally:
+        lp.integrality_ = integ
+    if not feasible:
+        return []
+    sc = md.scenario
+    unit = sc.rules.rounding.unit
+    tight = []
+    if sc.rules.fairness.enabled and sc.rules.fairness.band is not None:
+        tight.append(f"the fairness band ±{sc.rules.fairness.band:.0%} (rules.fairness.band)")
+    if sc.rules.phasing.enabled and sc.rules.phasing.mode == "band":
+        tight.append(f"the phasing band ±{sc.rules.phasing.band:.0%} (rules.phasing.band)")
+    if sc.targets.units:
+        tight.append("the unit targets (targets.units)")
+    return [
+        Finding(
+            "rounding",
+            "company",
+            f"every rule can hold with unrounded quotas, but not with quotas in whole multiples of "
+            f"{_m(unit)}" + (f" under {', '.join(tight)}" if tight else ""),
+            [
+                "rules.rounding.unit",
+                *(["rules.fairness.band"] if sc.rules.fairness.enabled else []),
+            ],
+            {"unit": float(unit)},
+        )
+    ]
 
 
 def check_iis(comp: Compiled, iis: Iis) -> tuple[bool, list[bool]]:

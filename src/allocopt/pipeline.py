@@ -21,7 +21,7 @@ import pandas as pd
 from allocopt import __version__
 from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
-from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks
+from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks, rounding_conflict
 from allocopt.errors import InfeasibleError, OutputError, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
@@ -179,6 +179,8 @@ def _check(
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
         iis = compute_iis(comp)
         findings = explain_iis(comp.model, iis, v.md) if iis is not None else []
+        if not findings:
+            findings = rounding_conflict(comp, v.md)
         extra = {}
         if iis is not None:
             extra["iis"] = {
@@ -212,6 +214,7 @@ def run(
     progress: Progress = _quiet,
     scenarios: Sequence[str] = (),
     sets: Sequence[str] = (),
+    report: bool = True,
 ) -> RunOutcome:
     """Validate, solve both stages, extract, verify and write a run folder."""
     v = validate(path, progress, scenarios=scenarios, sets=sets)
@@ -281,8 +284,16 @@ def run(
             "summary.json": results.summary,
             "manifest.json": manifest,
         }
-        write_run(run_dir, files, force=force)
+        if results.replan is not None:
+            files["replan.csv"] = results.replan
+        write_run(run_dir, files, force=force, finish=_report if report else None)
     return RunOutcome(run_dir, results, status, gap, timings, manifest, v.warnings)
+
+
+def _report(folder: Path) -> None:
+    from allocopt.outputs.report import write_report
+
+    write_report(folder, folder / "report.html")
 
 
 def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float | None]:
@@ -327,10 +338,15 @@ def _manifest(
         inputs[f"scenario_base_{k}"] = {"path": str(base), "sha256": _hash(Path(base))}
     for name, src in sorted(v.dataset.sources.items()):
         inputs[name] = {"path": src.label, "sha256": _hash(src.path)}
+    replan_of = None
+    if v.md.replan is not None:
+        replan_of = str(v.md.replan.run_dir)
     return {
+        "replan_of": replan_of,
         "scenario": ld.scenario.name,
         "resolved_scenario": ld.scenario.model_dump(mode="json"),
         "changes": ld.changes,
+        "data_changes": list(getattr(v.dataset, "changes", [])),
         "inputs": inputs,
         "versions": _versions(),
         "status": status,

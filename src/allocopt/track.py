@@ -511,11 +511,11 @@ def track(
 
 
 def default_track_dir(result: TrackResult) -> Path:
-    """``RUN_DIR/track-<as-of>``."""
-    return result.run_dir / f"track-{result.as_of.isoformat()}"
+    """``<RUN_DIR>-track-<as-of>`` beside the run folder (run folders are never modified)."""
+    return result.run_dir.with_name(f"{result.run_dir.name}-track-{result.as_of.isoformat()}")
 
 
 def write_track(result: TrackResult, out: Path | None = None, *, force: bool = False) -> Path:
-    """Write the track folder atomically (default ``RUN_DIR/track-<as-of>``); exit 3 if it
-    exists and ``force`` is not given."""
+    """Write the track folder atomically (default ``<RUN_DIR>-track-<as-of>`` beside the run);
+    exit 3 if it exists and ``force`` is not given."""
     return write_run(out or default_track_dir(result), result.files(), force=force)

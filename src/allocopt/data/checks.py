@@ -2,6 +2,8 @@
 
 Public entry point: :func:`load_data`. All problems of all tables are collected into one
 :class:`~allocopt.errors.InputError` (exit 2), each with file, row, column and what to do.
+The scenario's data ``operations`` (:mod:`allocopt.data.operations`) are applied after the
+tables are read and before the cross-table checks; ``Dataset.changes`` logs them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocopt.data.operations import apply_operations
 from allocopt.data.tables import ROW, SPECS, TableSource, read_table
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario, TableRef
@@ -31,6 +34,7 @@ class Dataset:
     tables: dict[str, pd.DataFrame]
     sources: dict[str, TableSource]
     warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # applied data operations, in order
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -93,7 +97,12 @@ def load_data(
             tables[name] = res.frame
             if not res.complete:
                 incomplete.add(name)
-    ds = Dataset(scenario, base_dir, tables, sources)
+    changes: list[str] = []
+    if scenario.operations and not incomplete and all(n in tables for n in sources):
+        # data operations run on fully read tables, before the cross-table checks
+        tables, changes, op_problems = apply_operations(tables, scenario, loc, scenario_file)
+        problems.extend(op_problems)
+    ds = Dataset(scenario, base_dir, tables, sources, changes=changes)
     problems.extend(_cross_checks(ds, scenario_file, loc, incomplete))
     if problems:
         raise InputError(problems)

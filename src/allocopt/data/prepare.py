@@ -9,11 +9,13 @@ Rows are sorted by ID, so the model never depends on the order of input rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from allocopt.data.checks import Dataset
+from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario
 
 
@@ -35,6 +37,23 @@ class Pairs:
 
     def __len__(self) -> int:
         return len(self.acc)
+
+
+@dataclass(frozen=True)
+class ReplanData:
+    """A published plan to re-plan from: booked periods are frozen at its period quotas."""
+
+    run_dir: Path
+    as_of: int  # index of the last frozen period
+    published: np.ndarray  # (R, P) published annual quota (0 for reps not in it)
+    in_published: np.ndarray  # (R,) the rep is in the published plan
+    frozen: np.ndarray  # (R, P, T) published period quotas of the frozen periods, 0 after
+    phase_rest: np.ndarray  # (R, P, T) phasing profile over the remaining periods (0 before)
+    actuals: np.ndarray  # (R, P, T) booked amounts (0 where none)
+
+    @property
+    def frozen_sum(self) -> np.ndarray:
+        return self.frozen.sum(axis=2)
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class ModelData:
     max_workload: np.ndarray  # (R,) NaN = no limit
     units: pd.DataFrame  # unit_id, parent_id, name, level (sorted by unit_id)
     rep_units: pd.DataFrame  # (rep index, unit_id) for every ancestor unit of every rep
+    replan: ReplanData | None = None
 
     @property
     def n_reps(self) -> int:
@@ -198,7 +218,11 @@ def prepare(ds: Dataset) -> ModelData:
         1 + sc.targets.over_assignment
     )
 
-    ka_ids, ka_rev, ka_inc, pairs = _key_accounts(ds, ridx, products, reps)
+    replan_owners: dict[str, str] = {}
+    replan = None
+    if sc.replan is not None:
+        replan, replan_owners = _replan(ds, rep_ids, products, periods, phase)
+    ka_ids, ka_rev, ka_inc, pairs = _key_accounts(ds, ridx, products, reps, replan_owners)
     teams = reps["team_id"].to_numpy(dtype=object)
     units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
     region, rep_units = _hierarchy(units, teams)
@@ -228,6 +252,7 @@ def prepare(ds: Dataset) -> ModelData:
         max_workload=_limit(reps, "max_workload", sc.rules.key_accounts.max_workload),
         units=units,
         rep_units=rep_units,
+        replan=replan,
     )
 
 
@@ -237,7 +262,11 @@ def _limit(reps: pd.DataFrame, col: str, default: float | None) -> np.ndarray:
 
 
 def _key_accounts(
-    ds: Dataset, ridx: dict[str, int], products: tuple[str, ...], reps: pd.DataFrame
+    ds: Dataset,
+    ridx: dict[str, int],
+    products: tuple[str, ...],
+    reps: pd.DataFrame,
+    owners: dict[str, str] | None = None,
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, Pairs]:
     sc = ds.scenario
     rule = sc.rules.key_accounts
@@ -254,7 +283,8 @@ def _key_accounts(
         ),
         key["revenue"].to_numpy(dtype=float),
     )
-    inc_by_acc = key.groupby("account_id")["incumbent_rep"].first()
+    inc_by_acc = key.groupby("account_id")["incumbent_rep"].first().to_dict()
+    inc_by_acc.update({a: r for a, r in (owners or {}).items() if a in aidx and r in ridx})
     inc = np.array([ridx.get(inc_by_acc.get(a, ""), -1) for a in ka_ids], dtype=np.int64)
 
     if ds.has("candidates"):
@@ -289,3 +319,88 @@ def _key_accounts(
     move = np.where(has_inc & ~is_inc, rule.move_cost * rev.sum(axis=1)[pa], 0.0)
     locked = np.array([(a, r) in lock for a, r in zip(pa, pr, strict=True)], dtype=bool)
     return ka_ids, rev, inc, Pairs(pa, pr, cost, move, work, is_inc, locked)
+
+
+def _replan(
+    ds: Dataset,
+    rep_ids: tuple[str, ...],
+    products: tuple[str, ...],
+    periods: tuple[str, ...],
+    phase: np.ndarray,
+) -> tuple[ReplanData, dict[str, str]]:
+    """Read the published run folder; freeze its periods up to ``as_of``."""
+    rp = ds.scenario.replan
+    assert rp is not None
+    run_dir = (ds.base_dir / rp.published).resolve()
+    label = "scenario"
+
+    def fail(msg: str, field_: str = "replan.published") -> InputError:
+        return InputError(Problem(label, "", field_, msg))
+
+    need = ("annual.csv", "quotas.csv", "assignments.csv")
+    missing = [n for n in need if not (run_dir / n).exists()]
+    if missing:
+        raise fail(
+            f"{run_dir} is not a run folder (missing {', '.join(missing)}); give the folder "
+            "that `allocopt solve` wrote for the published plan"
+        )
+    ids = {"rep_id": str, "product": str, "period": str, "account_id": str, "owner_rep": str}
+    annual = pd.read_csv(run_dir / "annual.csv", dtype=ids, keep_default_na=False)
+    quotas = pd.read_csv(run_dir / "quotas.csv", dtype=ids, keep_default_na=False)
+    asg = pd.read_csv(run_dir / "assignments.csv", dtype=ids, keep_default_na=False)
+    tidx = {t: k for k, t in enumerate(periods)}
+    bad = sorted(set(quotas["period"]) - set(tidx))
+    if bad:
+        raise fail(
+            f"the published plan has periods {', '.join(bad)} but this plan has "
+            f"{', '.join(periods)}; re-plan with the same granularity"
+        )
+    if rp.as_of is not None:
+        if rp.as_of not in tidx:
+            raise fail(
+                f"unknown period {rp.as_of!r}; use one of {', '.join(periods)}", "replan.as_of"
+            )
+        as_of = tidx[rp.as_of]
+    elif ds.has("actuals") and len(ds["actuals"]):
+        as_of = max(tidx[t] for t in ds["actuals"]["period"])
+    else:
+        raise fail("give replan.as_of (the last booked period) or an actuals table", "replan.as_of")
+    ridx = {r: i for i, r in enumerate(rep_ids)}
+    pidx = {p: j for j, p in enumerate(products)}
+    n_r, n_p, n_t = len(rep_ids), len(products), len(periods)
+    published = np.zeros((n_r, n_p))
+    a_ok = annual["rep_id"].isin(ridx) & annual["product"].isin(pidx)
+    published[
+        annual.loc[a_ok, "rep_id"].map(ridx).to_numpy(dtype=np.int64),
+        annual.loc[a_ok, "product"].map(pidx).to_numpy(dtype=np.int64),
+    ] = annual.loc[a_ok, "quota"].to_numpy(dtype=float)
+    in_pub = np.isin(np.asarray(rep_ids, dtype=object), annual["rep_id"].unique())
+    frozen = np.zeros((n_r, n_p, n_t))
+    q_ok = quotas["rep_id"].isin(ridx) & quotas["product"].isin(pidx)
+    q = quotas[q_ok]
+    frozen[
+        q["rep_id"].map(ridx).to_numpy(dtype=np.int64),
+        q["product"].map(pidx).to_numpy(dtype=np.int64),
+        q["period"].map(tidx).to_numpy(dtype=np.int64),
+    ] = q["quota"].to_numpy(dtype=float)
+    frozen[:, :, as_of + 1 :] = 0.0
+    rest = phase.copy()
+    rest[:, :, : as_of + 1] = 0.0
+    norm = rest.sum(axis=2, keepdims=True)
+    phase_rest = np.divide(rest, norm, out=np.zeros_like(rest), where=norm > 0)
+    actuals = np.zeros((n_r, n_p, n_t))
+    if ds.has("actuals"):
+        act = ds["actuals"]
+        ok = act["rep_id"].isin(ridx) & act["product"].isin(pidx) & act["period"].isin(tidx)
+        np.add.at(
+            actuals,
+            (
+                act.loc[ok, "rep_id"].map(ridx).to_numpy(dtype=np.int64),
+                act.loc[ok, "product"].map(pidx).to_numpy(dtype=np.int64),
+                act.loc[ok, "period"].map(tidx).to_numpy(dtype=np.int64),
+            ),
+            act.loc[ok, "amount"].to_numpy(dtype=float),
+        )
+    owners = {a: r for a, r in zip(asg["account_id"], asg["owner_rep"], strict=True) if r}
+    data = ReplanData(run_dir, as_of, published, in_pub, frozen, phase_rest, actuals)
+    return data, owners

@@ -106,6 +106,8 @@ def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
     ref_hist[:, no_w] = ref_pot[:, no_w]
     w = sc.objective.reference
     reference = (w.potential * ref_pot + w.history * ref_hist) / (w.potential + w.history)
+    if md.replan is not None:  # re-plan: stay close to the published plan
+        reference = np.where(md.replan.in_published[:, None], md.replan.published, reference)
 
     level = sc.rules.fairness.level
     if level == "team":

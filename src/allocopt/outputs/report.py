@@ -721,14 +721,16 @@ def write_report(
     track_dir: Path | None = None,
     force: bool = False,
 ) -> Path:
-    """Write one self-contained ``report.html`` for a run (default ``RUN_DIR/report.html``).
+    """Write one self-contained HTML report for a run (default ``<RUN_DIR>-report.html`` beside
+    it: ``allocopt solve`` already puts ``report.html`` inside the run folder, which is never
+    modified afterwards).
 
     ``track_dir`` (a folder written by ``allocopt track``) adds the attainment section. The file
     is written atomically; an existing file is replaced only with ``force`` (exit 3 otherwise).
     Raises InputError (exit 2) when the run or track folder is missing files.
     """
     run_dir = Path(run_dir)
-    target = Path(out) if out is not None else run_dir / "report.html"
+    target = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-report.html")
     if target.exists() and not force:
         raise OutputError(f"{target} exists already; choose another --out or add --force")
     text = render_report(run_dir, track_dir=track_dir)

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,18 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False, lineterminator="\n")
 
 
-def write_run(target: Path, files: Mapping[str, Content], *, force: bool = False) -> Path:
-    """Write ``files`` (relative name → content) as the folder ``target``, atomically."""
+def write_run(
+    target: Path,
+    files: Mapping[str, Content],
+    *,
+    force: bool = False,
+    finish: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``files`` (relative name → content) as the folder ``target``, atomically.
+
+    ``finish`` runs on the complete temporary folder before it is renamed into place (e.g. to
+    render a report from the files), so what it adds is part of the atomic write.
+    """
     if target.exists() and not force:
         raise OutputError(
             f"{target} exists already; choose another --out or add --force to replace it"
@@ -78,6 +88,8 @@ def write_run(target: Path, files: Mapping[str, Content], *, force: bool = False
                     json.dumps(content, indent=2, sort_keys=True, default=str) + "\n",
                     encoding="utf-8",
                 )
+        if finish is not None:
+            finish(tmp)
         old: Path | None = None
         if target.exists():
             old = parent / f".{target.name}.old-{os.getpid()}"

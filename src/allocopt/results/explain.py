@@ -41,6 +41,8 @@ OWN = {
     "phasing_sum": "phasing",
     "phasing_low": "phasing",
     "phasing_high": "phasing",
+    "frozen": "stability",
+    "stability": "stability",
 }
 LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
 WORDS = {
@@ -50,6 +52,7 @@ WORDS = {
     "floors": "lifted to its role's floor",
     "fairness": "kept within the fairness band of its group",
     "phasing": "period phasing band",
+    "stability": "held within the re-plan's stability budget",
     "target": "redistribution so the company and unit targets add up (other reps are bound)",
     "reference": "no rule moved it: it sits at its reference share",
 }
@@ -189,10 +192,19 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
     dec = _decompose(mine, binding, alpha, beta)
     adj_cols = sorted(c for c in dec.columns if c.startswith("adj_"))
     total = float(dec["quota"].sum())
-    parts = [
-        ("reference: potential part", float(dec["potential_part"].sum())),
-        ("reference: history part", float(dec["history_part"].sum())),
-    ]
+    if manifest.get("replan_of"):  # a re-plan stays close to the published plan
+        parts = [
+            (
+                "published plan (the re-plan's reference)",
+                float(dec["potential_part"].sum() + dec["history_part"].sum()),
+            )
+        ]
+    else:
+        parts = [
+            ("reference: potential part", float(dec["potential_part"].sum())),
+            ("reference: history part", float(dec["history_part"].sum())),
+        ]
+
     parts += [
         (f"{c[4:]}: {WORDS.get(c[4:], c[4:])}", float(dec[c].sum()))
         for c in adj_cols

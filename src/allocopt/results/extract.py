@@ -36,6 +36,7 @@ class Results:
     assignments: pd.DataFrame  # account_id, incumbent_rep, owner_rep, moved, revenue, costs
     binding: pd.DataFrame  # stage, rule, component, index, activity, lower, upper, side, dual
     summary: dict[str, Any] = field(default_factory=dict)
+    replan: pd.DataFrame | None = None  # re-plans: old and new per rep, product and period
 
 
 def _money(a: Any) -> Any:
@@ -147,11 +148,19 @@ def extract(
     if sc.rules.rounding.enabled:
         unit = sc.rules.rounding.unit
         q = np.rint(q / unit) * unit
-    if "period_quota" in lm.vars:
+    if md.replan is not None:  # booked periods frozen, the rest phased over what remains
+        rest = np.maximum(q - md.replan.frozen_sum, 0.0)
+        per_rest = md.replan.phase_rest * rest[:, :, None]
+        if sc.rules.rounding.enabled:
+            unit = sc.rules.rounding.unit
+            flat = _largest_remainder(per_rest.reshape(-1, n_t), rest.reshape(-1), unit)
+            per_rest = flat.reshape(n_r, n_p, n_t)
+        per = md.replan.frozen + per_rest
+    elif "period_quota" in lm.vars:
         per = lm.vars["period_quota"].values(x).reshape(n_r, n_p, n_t).copy()
     else:
         per = md.phase * q[:, :, None]
-    if sc.rules.rounding.enabled:
+    if sc.rules.rounding.enabled and md.replan is None:
         unit = sc.rules.rounding.unit
         flat = _largest_remainder(per.reshape(-1, n_t), q.reshape(-1), unit)
         per = flat.reshape(n_r, n_p, n_t)
@@ -275,7 +284,46 @@ def extract(
             "moved": int(assignments["moved"].sum()) if len(assignments) else 0,
         },
     }
-    return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary)
+    replan = None
+    if md.replan is not None:
+        annual["published"] = _money(md.replan.published.ravel())
+        replan = quota_long[["rep_id", "team_id", "region_id", "product", "period"]].copy()
+        replan["frozen"] = np.tile(np.arange(n_t) <= md.replan.as_of, n_r * n_p)
+        pub_per = _published_periods(md)
+        replan["published"] = _money(pub_per.ravel())
+        replan["new"] = quota_long["quota"].to_numpy()
+        replan["change"] = _money(replan["new"] - replan["published"])
+        replan["actual"] = _money(md.replan.actuals.ravel())
+        summary["replan"] = {
+            "published": str(md.replan.run_dir),
+            "as_of": md.periods[md.replan.as_of],
+            "reps_changed": int(
+                (np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)) > 0.5).sum()
+            ),
+            "max_rep_change": float(
+                np.max(np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)))
+            ),
+        }
+    return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary, replan)
+
+
+def _published_periods(md: ModelData) -> np.ndarray:
+    """The published plan's period quotas (R, P, T), read back from its run folder."""
+    assert md.replan is not None
+    q = pd.read_csv(
+        md.replan.run_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
+    )
+    out = np.zeros((md.n_reps, len(md.products), len(md.periods)))
+    ri = md.rep_index()
+    pi = {p: j for j, p in enumerate(md.products)}
+    ti = {t: k for k, t in enumerate(md.periods)}
+    ok = q["rep_id"].isin(ri) & q["product"].isin(pi) & q["period"].isin(ti)
+    out[
+        q.loc[ok, "rep_id"].map(ri).to_numpy(dtype=np.int64),
+        q.loc[ok, "product"].map(pi).to_numpy(dtype=np.int64),
+        q.loc[ok, "period"].map(ti).to_numpy(dtype=np.int64),
+    ] = q.loc[ok, "quota"].to_numpy(dtype=float)
+    return out
 
 
 def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:

@@ -120,8 +120,12 @@ class _Log:
 
         ``amount`` is the money excess, or the excess divided by ``scale`` (a ratio) if given.
         """
-        v, b = (x.ravel() for x in np.broadcast_arrays(np.asarray(value, dtype=float),
-                                                        np.asarray(bound, dtype=float)))
+        v, b = (
+            x.ravel()
+            for x in np.broadcast_arrays(
+                np.asarray(value, dtype=float), np.asarray(bound, dtype=float)
+            )
+        )
         self.count(rule, v.size)
         if v.size == 0:
             return
@@ -152,15 +156,21 @@ class _Log:
 
 
 def _missing(path: Path, message: str, field_: str = "", where: str = "") -> InputError:
-    return InputError(Problem(str(path), where, field_, message),
-                      header=f"the run folder {path.parent} cannot be verified")
+    return InputError(
+        Problem(str(path), where, field_, message),
+        header=f"the run folder {path.parent} cannot be verified",
+    )
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise InputError(
-            Problem(str(run_dir), "", "",
-                    "no such run folder; give a folder written by `allocopt solve`"),
+            Problem(
+                str(run_dir),
+                "",
+                "",
+                "no such run folder; give a folder written by `allocopt solve`",
+            ),
             header=f"the run folder {run_dir} cannot be verified",
         )
     path = run_dir / "manifest.json"
@@ -171,15 +181,19 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise _missing(path, f"cannot be read as JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("resolved_scenario"), dict):
-        raise _missing(path, "is missing; the manifest does not record the scenario",
-                       "resolved_scenario")
+        raise _missing(
+            path, "is missing; the manifest does not record the scenario", "resolved_scenario"
+        )
     try:
         scen_path = manifest["inputs"]["scenario"]["path"]
     except (KeyError, TypeError):
         scen_path = None
     if not isinstance(scen_path, str) or not scen_path:
-        raise _missing(path, "is missing; the manifest does not record the scenario file",
-                       "inputs.scenario.path")
+        raise _missing(
+            path,
+            "is missing; the manifest does not record the scenario file",
+            "inputs.scenario.path",
+        )
     return manifest
 
 
@@ -215,8 +229,9 @@ def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:
     try:
         return Scenario.model_validate_json(json.dumps(manifest["resolved_scenario"]))
     except ValueError as exc:
-        raise _missing(run_dir / "manifest.json", f"is not a valid scenario: {exc}",
-                       "resolved_scenario") from None
+        raise _missing(
+            run_dir / "manifest.json", f"is not a valid scenario: {exc}", "resolved_scenario"
+        ) from None
 
 
 def _base_dir(run_dir: Path, scen_path: Path, sc: Scenario) -> Path:
@@ -234,9 +249,12 @@ def _base_dir(run_dir: Path, scen_path: Path, sc: Scenario) -> Path:
             tried.append(run_dir.resolve().parents[depth] / scen_path.name)
     for cand in [c for c in tried if c.is_file()] + [c for c in tried if c.parent.is_dir()]:
         return cand.parent
-    raise _missing(run_dir / "manifest.json",
-                   f"the scenario's folder {scen_path.parent} is not found; run the check from the "
-                   "folder the solve ran in", "inputs.scenario.path")
+    raise _missing(
+        run_dir / "manifest.json",
+        f"the scenario's folder {scen_path.parent} is not found; run the check from the "
+        "folder the solve ran in",
+        "inputs.scenario.path",
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -276,6 +294,43 @@ class _Plan:
     key_incumbent: dict[str, str]
     target: np.ndarray  # (P,) total the quotas add up to (rounded with rounding on)
     candidates: dict[tuple[str, str], float] | None  # eligible pair → workload (None: no table)
+    replan: _Published | None = None
+
+
+@dataclass
+class _Published:
+    """A re-plan's published plan, read from its run folder (annual, period quotas, owners)."""
+
+    as_of: int
+    annual: np.ndarray  # (R, P)
+    period: np.ndarray  # (R, P, T)
+    present: np.ndarray  # (R,) rep in the published plan
+    owners: dict[str, str]
+
+
+def _published(sc: Scenario, base_dir: Path, run_dir: Path, pl: _Plan) -> _Published | None:
+    if sc.replan is None:
+        return None
+    pub_dir = (base_dir / sc.replan.published).resolve()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    as_of = pl.periods.index(str(summary["replan"]["as_of"]))
+    ann = pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str})
+    per = pd.read_csv(pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str})
+    asg = pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    ri = {r: i for i, r in enumerate(pl.rep_ids)}
+    pi = {p: j for j, p in enumerate(pl.products)}
+    ti = {t: k for k, t in enumerate(pl.periods)}
+    annual = np.zeros((len(ri), len(pi)))
+    period = np.zeros((len(ri), len(pi), len(ti)))
+    for r, p, v in zip(ann["rep_id"], ann["product"], ann["quota"], strict=True):
+        if r in ri and p in pi:
+            annual[ri[r], pi[p]] = float(v)
+    for r, p, t, v in zip(per["rep_id"], per["product"], per["period"], per["quota"], strict=True):
+        if r in ri and p in pi and t in ti:
+            period[ri[r], pi[p], ti[t]] = float(v)
+    present = np.array([r in set(ann["rep_id"]) for r in pl.rep_ids])
+    owners = {a: o for a, o in zip(asg["account_id"], asg["owner_rep"], strict=True) if o in ri}
+    return _Published(as_of, annual, period, present, owners)
 
 
 def _period_months(sc: Scenario) -> list[list[int]]:
@@ -348,13 +403,15 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
     full = reps["capacity"].to_numpy(dtype=float) * reps["fte"].to_numpy(dtype=float)
     cap_t = np.column_stack([full * avail[:, t] * len(ms) / 12 for t, ms in enumerate(months)])
 
-    seas = ds["seasonality"].pivot_table(index="product", columns="period", values="weight",
-                                         aggfunc="sum")
+    seas = ds["seasonality"].pivot_table(
+        index="product", columns="period", values="weight", aggfunc="sum"
+    )
     season = seas.reindex(index=products, columns=periods).fillna(0.0).to_numpy(dtype=float)
     sel = avail @ season.T
 
-    pot = ds["potential"].pivot_table(index="rep_id", columns="product", values="potential",
-                                      aggfunc="sum")
+    pot = ds["potential"].pivot_table(
+        index="rep_id", columns="product", values="potential", aggfunc="sum"
+    )
     potential = pot.reindex(index=rep_ids, columns=products).fillna(0.0).to_numpy(dtype=float)
 
     col = "ly_actual" if sc.rules.growth.basis == "actual" else "ly_quota"
@@ -368,8 +425,9 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
     # an account is key when any of its rows is key; all its rows then count
     key_ids = sorted(set(acc.loc[acc["key"].eq(True), "account_id"]))
     key = acc[acc["account_id"].isin(key_ids)]
-    key_revenue = key.pivot_table(index="account_id", columns="product", values="revenue",
-                                  aggfunc="sum")
+    key_revenue = key.pivot_table(
+        index="account_id", columns="product", values="revenue", aggfunc="sum"
+    )
     key_revenue = key_revenue.reindex(index=key_ids, columns=products).fillna(0.0)
     key_incumbent: dict[str, str] = {}
     for a, inc in zip(key["account_id"], key["incumbent_rep"], strict=True):
@@ -385,11 +443,34 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
     if ds.has("candidates"):
         c = ds["candidates"]
         work = np.nan_to_num(c["workload"].to_numpy(dtype=float), nan=1.0)
-        candidates = {(str(a), str(r)): float(w)
-                      for a, r, w in zip(c["account_id"], c["rep_id"], work, strict=True)}
-    return _Plan(sc, reps, rep_ids, products, periods, employed, avail, active, cap_t,
-                 cap_t.sum(axis=1), season, sel, potential, history, units, members, region,
-                 key_ids, key_revenue, key_incumbent, target, candidates)
+        candidates = {
+            (str(a), str(r)): float(w)
+            for a, r, w in zip(c["account_id"], c["rep_id"], work, strict=True)
+        }
+    return _Plan(
+        sc,
+        reps,
+        rep_ids,
+        products,
+        periods,
+        employed,
+        avail,
+        active,
+        cap_t,
+        cap_t.sum(axis=1),
+        season,
+        sel,
+        potential,
+        history,
+        units,
+        members,
+        region,
+        key_ids,
+        key_revenue,
+        key_incumbent,
+        target,
+        candidates,
+    )
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -422,18 +503,26 @@ def _complete_annual(pl: _Plan, df: pd.DataFrame, log: _Log) -> np.ndarray:
     out = np.zeros((n_r, n_p))
     out[r[known], p[known]] = df["quota"].to_numpy(dtype=float)[known]
     for ri, pj in zip(*np.nonzero(np.isnan(out)), strict=True):
-        log.add("complete", f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}",
-                "quota is blank in annual.csv", 1)
+        log.add(
+            "complete",
+            f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}",
+            "quota is blank in annual.csv",
+            1,
+        )
     out = np.nan_to_num(out)
     log.count("complete", n_r * n_p)
     for i in np.flatnonzero(~known):
-        log.add("complete", f"annual.csv row {i + 2}",
-                _unknown(df, int(i), ("rep_id", "product")), 1)
+        log.add(
+            "complete", f"annual.csv row {i + 2}", _unknown(df, int(i), ("rep_id", "product")), 1
+        )
     for ri, pj in zip(*np.nonzero(count != 1), strict=True):
         n = int(count[ri, pj])
-        log.add("complete", f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}",
-                "missing from annual.csv" if n == 0 else f"appears {n} times in annual.csv",
-                abs(n - 1))
+        log.add(
+            "complete",
+            f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}",
+            "missing from annual.csv" if n == 0 else f"appears {n} times in annual.csv",
+            abs(n - 1),
+        )
     return out
 
 
@@ -448,20 +537,29 @@ def _complete_period(pl: _Plan, df: pd.DataFrame, log: _Log) -> np.ndarray:
     out = np.zeros(shape)
     out[r[known], p[known], t[known]] = df["quota"].to_numpy(dtype=float)[known]
     for ri, pj, tk in zip(*np.nonzero(np.isnan(out)), strict=True):
-        log.add("complete",
-                f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}, period {pl.periods[tk]}",
-                "quota is blank in quotas.csv", 1)
+        log.add(
+            "complete",
+            f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}, period {pl.periods[tk]}",
+            "quota is blank in quotas.csv",
+            1,
+        )
     out = np.nan_to_num(out)
     log.count("complete", int(np.prod(shape)))
     for i in np.flatnonzero(~known):
-        log.add("complete", f"quotas.csv row {i + 2}",
-                _unknown(df, int(i), ("rep_id", "product", "period")), 1)
+        log.add(
+            "complete",
+            f"quotas.csv row {i + 2}",
+            _unknown(df, int(i), ("rep_id", "product", "period")),
+            1,
+        )
     for ri, pj, tk in zip(*np.nonzero(count != 1), strict=True):
         n = int(count[ri, pj, tk])
-        log.add("complete",
-                f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}, period {pl.periods[tk]}",
-                "missing from quotas.csv" if n == 0 else f"appears {n} times in quotas.csv",
-                abs(n - 1))
+        log.add(
+            "complete",
+            f"rep {pl.rep_ids[ri]}, product {pl.products[pj]}, period {pl.periods[tk]}",
+            "missing from quotas.csv" if n == 0 else f"appears {n} times in quotas.csv",
+            abs(n - 1),
+        )
     return out
 
 
@@ -472,9 +570,11 @@ def _rp_where(pl: _Plan) -> Where:
 
 def _rpt_where(pl: _Plan) -> Where:
     n_p, n_t = len(pl.products), len(pl.periods)
-    return _where(rep=np.repeat(pl.rep_ids, n_p * n_t),
-                  product=np.tile(np.repeat(pl.products, n_t), len(pl.rep_ids)),
-                  period=np.tile(pl.periods, len(pl.rep_ids) * n_p))
+    return _where(
+        rep=np.repeat(pl.rep_ids, n_p * n_t),
+        product=np.tile(np.repeat(pl.products, n_t), len(pl.rep_ids)),
+        period=np.tile(pl.periods, len(pl.rep_ids) * n_p),
+    )
 
 
 def _check_totals(pl: _Plan, run: _Run, log: _Log) -> None:
@@ -482,41 +582,93 @@ def _check_totals(pl: _Plan, run: _Run, log: _Log) -> None:
     sc = pl.sc
     rounding = sc.rules.rounding.enabled
     unit = sc.rules.rounding.unit
-    log.bound("nonnegative", _rp_where(pl), run.annual, 0.0, "ge", what="annual quota",
-              against="zero")
-    log.bound("nonnegative", _rpt_where(pl), run.period, 0.0, "ge", what="period quota",
-              against="zero")
-    log.bound("period_sum", _rp_where(pl), run.period.sum(axis=2), run.annual, "eq",
-              what="sum of the period quotas", against="the annual quota", cents=n_t + 1)
-    log.bound("target", _where(product=pl.products), run.annual.sum(axis=0), pl.target, "eq",
-              what="sum of the reps' quotas",
-              against="the rounded company target" if rounding
-              else "the company target × (1 + cushion)",
-              cents=n_r)
+    log.bound(
+        "nonnegative", _rp_where(pl), run.annual, 0.0, "ge", what="annual quota", against="zero"
+    )
+    log.bound(
+        "nonnegative", _rpt_where(pl), run.period, 0.0, "ge", what="period quota", against="zero"
+    )
+    log.bound(
+        "period_sum",
+        _rp_where(pl),
+        run.period.sum(axis=2),
+        run.annual,
+        "eq",
+        what="sum of the period quotas",
+        against="the annual quota",
+        cents=n_t + 1,
+    )
+    log.bound(
+        "target",
+        _where(product=pl.products),
+        run.annual.sum(axis=0),
+        pl.target,
+        "eq",
+        what="sum of the reps' quotas",
+        against="the rounded company target" if rounding else "the company target × (1 + cushion)",
+        cents=n_r,
+    )
     for k, ut in enumerate(sc.targets.units):
         reps = pl.members.get(ut.unit, np.zeros(0, dtype=np.int64))
-        cols = np.array([pl.products.index(ut.product)] if ut.product else range(n_p),
-                        dtype=np.int64)
+        cols = np.array(
+            [pl.products.index(ut.product)] if ut.product else range(n_p), dtype=np.int64
+        )
         total = float(run.annual[np.ix_(reps, cols)].sum())
         where = _where(unit=[f"{ut.unit}" + (f", product {ut.product}" if ut.product else "")])
         cents = max(1, len(reps) * len(cols))
-        note = (lambda _i, k=k: f"targets.units[{k}]")  # noqa: E731
+        note = lambda _i, k=k: f"targets.units[{k}]"  # noqa: E731
         if ut.value is not None:
-            log.bound("unit_target", where, [total], ut.value, "eq", what="unit quota",
-                      against="the unit's target", cents=cents, note=note)
+            log.bound(
+                "unit_target",
+                where,
+                [total],
+                ut.value,
+                "eq",
+                what="unit quota",
+                against="the unit's target",
+                cents=cents,
+                note=note,
+            )
         if ut.min is not None:
-            log.bound("unit_target", where, [total], ut.min, "ge", what="unit quota",
-                      against="the unit's min", cents=cents, note=note)
+            log.bound(
+                "unit_target",
+                where,
+                [total],
+                ut.min,
+                "ge",
+                what="unit quota",
+                against="the unit's min",
+                cents=cents,
+                note=note,
+            )
         if ut.max is not None:
-            log.bound("unit_target", where, [total], ut.max, "le", what="unit quota",
-                      against="the unit's max", cents=cents, note=note)
+            log.bound(
+                "unit_target",
+                where,
+                [total],
+                ut.max,
+                "le",
+                what="unit quota",
+                against="the unit's max",
+                cents=cents,
+                note=note,
+            )
     if rounding:
-        for name, arr, where in (("annual quota", run.annual, _rp_where(pl)),
-                                 ("period quota", run.period, _rpt_where(pl))):
+        for name, arr, where in (
+            ("annual quota", run.annual, _rp_where(pl)),
+            ("period quota", run.period, _rpt_where(pl)),
+        ):
             flat = arr.ravel()
             nearest = np.round(flat / unit) * unit
-            log.bound("rounding", where, flat, nearest, "eq", what=name,
-                      against=f"the nearest multiple of {unit:g}")
+            log.bound(
+                "rounding",
+                where,
+                flat,
+                nearest,
+                "eq",
+                what=name,
+                against=f"the nearest multiple of {unit:g}",
+            )
 
 
 def _check_rollups(pl: _Plan, run: _Run, log: _Log) -> None:
@@ -535,27 +687,42 @@ def _check_rollups(pl: _Plan, run: _Run, log: _Log) -> None:
     tk = _index(df["period"], cols)
     known = (ui >= 0) & (pj >= 0) & (tk >= 0)
     for i in np.flatnonzero(~known):
-        log.add("rollup", f"rollups.csv row {i + 2}",
-                _unknown(df, int(i), ("unit_id", "product", "period")), 1)
+        log.add(
+            "rollup",
+            f"rollups.csv row {i + 2}",
+            _unknown(df, int(i), ("unit_id", "product", "period")),
+            1,
+        )
     count = np.zeros(expect.shape, dtype=np.int64)
     np.add.at(count, (ui[known], pj[known], tk[known]), 1)
     need = (sizes > 0)[:, None, None] & np.ones(expect.shape, dtype=bool)
     for a, b, c in zip(*np.nonzero((count > 1) | (need & (count == 0))), strict=True):
         n = int(count[a, b, c])
-        log.add("rollup", f"unit {units[a]}, product {pl.products[b]}, period {cols[c]}",
-                "missing from rollups.csv" if n == 0 else f"appears {n} times in rollups.csv",
-                abs(n - 1))
+        log.add(
+            "rollup",
+            f"unit {units[a]}, product {pl.products[b]}, period {cols[c]}",
+            "missing from rollups.csv" if n == 0 else f"appears {n} times in rollups.csv",
+            abs(n - 1),
+        )
     ka = np.flatnonzero(known)
     a, b, c = ui[ka], pj[ka], tk[ka]
     val = df["quota"].to_numpy(dtype=float)[ka]
     # periods: sums of the CSV period values; FY: annual.csv values, each within (T+1) cents
     cents = 1 + np.where(c == n_t, sizes[a] * (n_t + 1), 0)
-    log.bound("rollup",
-              _where(unit=np.asarray(units, dtype=object)[a],
-                     product=np.asarray(pl.products, dtype=object)[b],
-                     period=np.asarray(cols, dtype=object)[c]),
-              val, expect[a, b, c], "eq", what="roll-up", against="the sum over the unit's reps",
-              cents=cents)
+    log.bound(
+        "rollup",
+        _where(
+            unit=np.asarray(units, dtype=object)[a],
+            product=np.asarray(pl.products, dtype=object)[b],
+            period=np.asarray(cols, dtype=object)[c],
+        ),
+        val,
+        expect[a, b, c],
+        "eq",
+        what="roll-up",
+        against="the sum over the unit's reps",
+        cents=cents,
+    )
     log.count("rollup", int((need & (count == 0)).sum()))
 
 
@@ -577,32 +744,79 @@ def _check_rep_rules(pl: _Plan, run: _Run, eb: np.ndarray, log: _Log) -> None:
     total = q.sum(axis=1)
     reps = _where(rep=pl.rep_ids)
     if rules.capacity.enabled:
-        log.bound("capacity", reps, total, pl.cap, "le", what="annual quota",
-                  against="ramped, prorated capacity", cents=n_p)
+        log.bound(
+            "capacity",
+            reps,
+            total,
+            pl.cap,
+            "le",
+            what="annual quota",
+            against="ramped, prorated capacity",
+            cents=n_p,
+        )
     if rules.potential.enabled:
         pr = rules.potential
-        log.bound("potential_max", _rp_where(pl), q, pr.max_share * eb, "le", what="quota",
-                  against=f"{pr.max_share:g} × effective base =", cents=1)
+        log.bound(
+            "potential_max",
+            _rp_where(pl),
+            q,
+            pr.max_share * eb,
+            "le",
+            what="quota",
+            against=f"{pr.max_share:g} × effective base =",
+            cents=1,
+        )
         if pr.min_share > 0:
-            log.bound("potential_min", _rp_where(pl), q, pr.min_share * eb, "ge", what="quota",
-                      against=f"{pr.min_share:g} × effective base =", cents=1)
+            log.bound(
+                "potential_min",
+                _rp_where(pl),
+                q,
+                pr.min_share * eb,
+                "ge",
+                what="quota",
+                against=f"{pr.min_share:g} × effective base =",
+                cents=1,
+            )
     if rules.growth.enabled:
         g = rules.growth
         has = np.flatnonzero(np.isfinite(pl.history))
         h = pl.history[has] * pl.active[has]
         w = _where(rep=pl.rep_ids[has])
-        log.bound("growth_min", w, total[has], (1 + g.min) * h, "ge", what="annual quota",
-                  against=f"(1 {g.min:+g}) × prorated history =", cents=n_p)
-        log.bound("growth_max", w, total[has], (1 + g.max) * h, "le", what="annual quota",
-                  against=f"(1 {g.max:+g}) × prorated history =", cents=n_p)
+        log.bound(
+            "growth_min",
+            w,
+            total[has],
+            (1 + g.min) * h,
+            "ge",
+            what="annual quota",
+            against=f"(1 {g.min:+g}) × prorated history =",
+            cents=n_p,
+        )
+        log.bound(
+            "growth_max",
+            w,
+            total[has],
+            (1 + g.max) * h,
+            "le",
+            what="annual quota",
+            against=f"(1 {g.max:+g}) × prorated history =",
+            cents=n_p,
+        )
     if rules.floors.enabled and rules.floors.by_role:
         role = pl.reps["role"].where(pl.reps["role"] != "", "rep").to_numpy(dtype=object)
         has = np.flatnonzero([r in rules.floors.by_role for r in role])
         floor = np.array([rules.floors.by_role[role[i]] for i in has], dtype=float)
         fte = pl.reps["fte"].to_numpy(dtype=float)[has]
-        log.bound("floor", _where(rep=pl.rep_ids[has]), total[has], floor * fte * pl.active[has],
-                  "ge", what="annual quota", against="role floor × FTE × share of year =",
-                  cents=n_p)
+        log.bound(
+            "floor",
+            _where(rep=pl.rep_ids[has]),
+            total[has],
+            floor * fte * pl.active[has],
+            "ge",
+            what="annual quota",
+            against="role floor × FTE × share of year =",
+            cents=n_p,
+        )
     if rules.fairness.enabled and rules.fairness.band is not None:
         _check_fairness(pl, total, eb.sum(axis=1), log)
 
@@ -635,15 +849,34 @@ def _check_fairness(pl: _Plan, total: np.ndarray, b_r: np.ndarray, log: _Log) ->
     w = _where(rep=pl.rep_ids[idx], group=groups)
 
     def note(i: int) -> str:
-        return (f"difficulty {q[i] / b[i]:.6f} vs group level {level[i]:.6f}; "
-                f"effective base {_m(b[i])}")
+        return (
+            f"difficulty {q[i] / b[i]:.6f} vs group level {level[i]:.6f}; effective base {_m(b[i])}"
+        )
 
-    log.bound("fairness_low", w, q, (1 - band) * level * b, "ge", what="annual quota",
-              against=f"(1 − {band:g}) × group level × effective base =", cents=cents,
-              scale=b, note=note)
-    log.bound("fairness_high", w, q, (1 + band) * level * b, "le", what="annual quota",
-              against=f"(1 + {band:g}) × group level × effective base =", cents=cents,
-              scale=b, note=note)
+    log.bound(
+        "fairness_low",
+        w,
+        q,
+        (1 - band) * level * b,
+        "ge",
+        what="annual quota",
+        against=f"(1 − {band:g}) × group level × effective base =",
+        cents=cents,
+        scale=b,
+        note=note,
+    )
+    log.bound(
+        "fairness_high",
+        w,
+        q,
+        (1 + band) * level * b,
+        "le",
+        what="annual quota",
+        against=f"(1 + {band:g}) × group level × effective base =",
+        cents=cents,
+        scale=b,
+        note=note,
+    )
 
 
 def _check_phasing(pl: _Plan, run: _Run, log: _Log) -> None:
@@ -655,25 +888,118 @@ def _check_phasing(pl: _Plan, run: _Run, log: _Log) -> None:
     norm = raw.sum(axis=2, keepdims=True)
     phi = np.divide(raw, norm, out=np.zeros_like(raw), where=norm > 0)
     ideal = phi * run.annual[:, :, None]
+    if pl.replan is not None:  # booked periods frozen; the rest re-phased over what remains
+        k = pl.replan.as_of
+        frozen = pl.replan.period.copy()
+        frozen[:, :, k + 1 :] = 0.0
+        rest = phi.copy()
+        rest[:, :, : k + 1] = 0.0
+        rnorm = rest.sum(axis=2, keepdims=True)
+        rest = np.divide(rest, rnorm, out=np.zeros_like(rest), where=rnorm > 0)
+        remaining = np.maximum(run.annual - frozen.sum(axis=2), 0.0)
+        ideal = frozen + rest * remaining[:, :, None]
     # with rounding, a period quota may sit anywhere strictly within one unit of its value
     extra = 0.999999 * unit if rounding else 0.0
     ph = sc.rules.phasing
     w = _rpt_where(pl)
     if ph.enabled and ph.mode == "exact":
-        log.bound("phasing", w, run.period, ideal, "eq", what="period quota",
-                  against="phasing profile × annual quota =", cents=2, extra=extra)
+        log.bound(
+            "phasing",
+            w,
+            run.period,
+            ideal,
+            "eq",
+            what="period quota",
+            against="phasing profile × annual quota =",
+            cents=2,
+            extra=extra,
+        )
     elif ph.enabled:
-        log.bound("phasing_low", w, run.period, (1 - ph.band) * ideal, "ge", what="period quota",
-                  against=f"(1 − {ph.band:g}) × phasing profile × annual quota =", cents=2,
-                  extra=extra)
-        log.bound("phasing_high", w, run.period, (1 + ph.band) * ideal, "le", what="period quota",
-                  against=f"(1 + {ph.band:g}) × phasing profile × annual quota =", cents=2,
-                  extra=extra)
+        log.bound(
+            "phasing_low",
+            w,
+            run.period,
+            (1 - ph.band) * ideal,
+            "ge",
+            what="period quota",
+            against=f"(1 − {ph.band:g}) × phasing profile × annual quota =",
+            cents=2,
+            extra=extra,
+        )
+        log.bound(
+            "phasing_high",
+            w,
+            run.period,
+            (1 + ph.band) * ideal,
+            "le",
+            what="period quota",
+            against=f"(1 + {ph.band:g}) × phasing profile × annual quota =",
+            cents=2,
+            extra=extra,
+        )
         if sc.rules.capacity.enabled:
-            log.bound("period_capacity",
-                      _where(rep=np.repeat(pl.rep_ids, n_t), period=np.tile(pl.periods, n_r)),
-                      run.period.sum(axis=1), pl.cap_t, "le", what="period quota",
-                      against="period capacity", cents=n_p, extra=extra * n_p)
+            log.bound(
+                "period_capacity",
+                _where(rep=np.repeat(pl.rep_ids, n_t), period=np.tile(pl.periods, n_r)),
+                run.period.sum(axis=1),
+                pl.cap_t,
+                "le",
+                what="period quota",
+                against="period capacity",
+                cents=n_p,
+                extra=extra * n_p,
+            )
+
+
+def _check_stability(pl: _Plan, run: _Run, log: _Log) -> None:
+    """Re-plan: annual quota ≥ its frozen part; each rep within the stability budget."""
+    if pl.replan is None or pl.sc.replan is None:
+        return
+    k = pl.replan.as_of
+    frozen = pl.replan.period[:, :, : k + 1].sum(axis=2)
+    log.bound(
+        "frozen",
+        _rp_where(pl),
+        run.annual,
+        frozen,
+        "ge",
+        what="annual quota",
+        against="booked (frozen) period quotas",
+        cents=k + 2,
+    )
+    cfg = pl.sc.replan
+    if cfg.max_change is None and cfg.max_change_amount is None:
+        return
+    idx = np.flatnonzero(pl.replan.present)
+    pub = pl.replan.annual.sum(axis=1)[idx]
+    lim = np.full(len(idx), np.inf)
+    if cfg.max_change is not None:
+        lim = np.minimum(lim, cfg.max_change * pub)
+    if cfg.max_change_amount is not None:
+        lim = np.minimum(lim, cfg.max_change_amount)
+    tot = run.annual.sum(axis=1)[idx]
+    w = _where(rep=pl.rep_ids[idx])
+    n_p = len(pl.products)
+    log.bound(
+        "stability",
+        w,
+        tot,
+        pub + lim,
+        "le",
+        what="annual quota",
+        against="published quota + stability budget",
+        cents=2 * n_p,
+    )
+    log.bound(
+        "stability",
+        w,
+        tot,
+        pub - lim,
+        "ge",
+        what="annual quota",
+        against="published quota − stability budget",
+        cents=2 * n_p,
+    )
 
 
 def _check_key_accounts(pl: _Plan, run: _Run, eb_full: np.ndarray, log: _Log) -> None:
@@ -689,10 +1015,14 @@ def _check_key_accounts(pl: _Plan, run: _Run, eb_full: np.ndarray, log: _Log) ->
         n = int(counts.get(a, 0))
         if n != 1:
             owners = sorted(set(df.loc[df["account_id"] == a, "owner_rep"]))
-            log.add("one_owner", f"account {a}",
-                    "missing from assignments.csv" if n == 0
-                    else f"has {n} rows in assignments.csv (owners {', '.join(owners)})",
-                    abs(n - 1))
+            log.add(
+                "one_owner",
+                f"account {a}",
+                "missing from assignments.csv"
+                if n == 0
+                else f"has {n} rows in assignments.csv (owners {', '.join(owners)})",
+                abs(n - 1),
+            )
     for a in sorted(set(df["account_id"]) - keys):
         log.add("one_owner", f"account {a}", "in assignments.csv but not a key account", 1)
     log.count("incumbent", len(df))
@@ -700,25 +1030,37 @@ def _check_key_accounts(pl: _Plan, run: _Run, eb_full: np.ndarray, log: _Log) ->
     for row in df.itertuples(index=False):
         a, inc, own = str(row.account_id), str(row.incumbent_rep), str(row.owner_rep)
         if a in keys and inc != pl.key_incumbent.get(a, ""):
-            log.add("incumbent", f"account {a}",
-                    f"incumbent {inc or '(none)'} in assignments.csv, but "
-                    f"{pl.key_incumbent.get(a) or '(none)'} in the accounts table", 1)
+            log.add(
+                "incumbent",
+                f"account {a}",
+                f"incumbent {inc or '(none)'} in assignments.csv, but "
+                f"{pl.key_incumbent.get(a) or '(none)'} in the accounts table",
+                1,
+            )
         moved = str(row.moved).strip().lower() in ("true", "1", "yes")
         inc = pl.key_incumbent.get(a, inc)  # the accounts table decides who the incumbent is
         want = bool(inc) and bool(own) and inc != own
         if moved != want:
-            log.add("moved", f"account {a}",
-                    f"moved is {moved} but the owner is {own or '(none)'} and the incumbent "
-                    f"{inc or '(none)'}", 1)
+            log.add(
+                "moved",
+                f"account {a}",
+                f"moved is {moved} but the owner is {own or '(none)'} and the incumbent "
+                f"{inc or '(none)'}",
+                1,
+            )
 
     if not rule.enabled:
         log.count("alignment", len(pl.key_ids))
         for a in pl.key_ids:
             own, inc = run.owner.get(a, ""), pl.key_incumbent.get(a, "")
             if a in run.owner and own != inc:
-                log.add("alignment", f"account {a}",
-                        f"key_accounts is off, so the account stays with its incumbent "
-                        f"{inc or '(none)'}, but the owner is {own or '(none)'}", 1)
+                log.add(
+                    "alignment",
+                    f"account {a}",
+                    f"key_accounts is off, so the account stays with its incumbent "
+                    f"{inc or '(none)'}, but the owner is {own or '(none)'}",
+                    1,
+                )
         return
 
     # eligibility: candidates table, or the incumbent's team; forbidden pairs removed
@@ -754,22 +1096,40 @@ def _check_key_accounts(pl: _Plan, run: _Run, eb_full: np.ndarray, log: _Log) ->
     for p in rule.locked:
         if p.account in keys and run.owner.get(p.account, "") != p.rep:
             now = run.owner.get(p.account) or "(none)"
-            log.add("lock", f"account {p.account}",
-                    f"locked to rep {p.rep}, but the owner is {now}", 1)
+            log.add(
+                "lock", f"account {p.account}", f"locked to rep {p.rep}, but the owner is {now}", 1
+            )
     lim_n = _limit(pl.reps["max_accounts"], rule.max_accounts)
     lim_w = _limit(pl.reps["max_workload"], rule.max_workload)
     have_n = np.array([n_acc[r] for r in pl.rep_ids], dtype=float)
     have_w = np.array([load[r] for r in pl.rep_ids], dtype=float)
-    for name, have, lim, what in (("max_accounts", have_n, lim_n, "key accounts"),
-                                  ("max_workload", have_w, lim_w, "key-account workload")):
+    for name, have, lim, what in (
+        ("max_accounts", have_n, lim_n, "key accounts"),
+        ("max_workload", have_w, lim_w, "key-account workload"),
+    ):
         sel = np.flatnonzero(np.isfinite(lim))
-        log.bound(name, _where(rep=pl.rep_ids[sel]), have[sel], lim[sel], "le", what=what,
-                  against="the limit", cents=0)
+        log.bound(
+            name,
+            _where(rep=pl.rep_ids[sel]),
+            have[sel],
+            lim[sel],
+            "le",
+            what=what,
+            against="the limit",
+            cents=0,
+        )
     pr = sc.rules.potential
     if pr.enabled and pr.min_share > 0 and sc.rules.capacity.enabled:
-        log.bound("ka_capacity", _where(rep=pl.rep_ids), pr.min_share * eb_full.sum(axis=1),
-                  pl.cap, "le", what=f"{pr.min_share:g} × effective base (with key accounts)",
-                  against="capacity", cents=0)
+        log.bound(
+            "ka_capacity",
+            _where(rep=pl.rep_ids),
+            pr.min_share * eb_full.sum(axis=1),
+            pl.cap,
+            "le",
+            what=f"{pr.min_share:g} × effective base (with key accounts)",
+            against="capacity",
+            cents=0,
+        )
 
 
 def _limit(col: pd.Series, default: float | None) -> np.ndarray:
@@ -785,27 +1145,52 @@ def _check_report(pl: _Plan, run: _Run, base: np.ndarray, eb: np.ndarray, log: _
     ok = np.flatnonzero((r >= 0) & (p >= 0))
     r, p = r[ok], p[ok]
     ref = _reference(pl, eb)
+    if pl.replan is not None:  # re-plan: the reference is the published plan
+        ref = np.where(pl.replan.present[:, None], pl.replan.annual, ref)
     w = _where(rep=pl.rep_ids[r], product=np.asarray(pl.products, dtype=object)[p])
     for col, mine in (("base", base), ("eff_base", eb), ("reference", ref)):
-        log.bound("report", w, df[col].to_numpy(dtype=float)[ok], mine[r, p], "eq",
-                  what=f"annual.csv {col}", against="the re-derived value")
+        log.bound(
+            "report",
+            w,
+            df[col].to_numpy(dtype=float)[ok],
+            mine[r, p],
+            "eq",
+            what=f"annual.csv {col}",
+            against="the re-derived value",
+        )
     reps = run.tables["reps.csv"]
     ri = _index(reps["rep_id"], pl.rep_ids)
     ok = np.flatnonzero(ri >= 0)
     ri = ri[ok]
     w = _where(rep=pl.rep_ids[ri])
     n_p = len(pl.products)
-    for col, mine, cents in (("capacity", pl.cap, 1), ("eff_base", eb.sum(axis=1), 1),
-                             ("quota", run.annual.sum(axis=1), 1 + n_p)):
-        log.bound("report", w, reps[col].to_numpy(dtype=float)[ok], mine[ri], "eq",
-                  what=f"reps.csv {col}", against="the re-derived value", cents=cents)
+    for col, mine, cents in (
+        ("capacity", pl.cap, 1),
+        ("eff_base", eb.sum(axis=1), 1),
+        ("quota", run.annual.sum(axis=1), 1 + n_p),
+    ):
+        log.bound(
+            "report",
+            w,
+            reps[col].to_numpy(dtype=float)[ok],
+            mine[ri],
+            "eq",
+            what=f"reps.csv {col}",
+            against="the re-derived value",
+            cents=cents,
+        )
     asg = run.tables["assignments.csv"]
     ai = asg["account_id"].isin(pl.key_ids).to_numpy()
     rev = pl.key_revenue.sum(axis=1)
-    log.bound("report", _where(account=asg["account_id"].to_numpy(dtype=object)[ai]),
-              asg["revenue"].to_numpy(dtype=float)[ai],
-              asg["account_id"][ai].map(rev).to_numpy(dtype=float), "eq",
-              what="assignments.csv revenue", against="the accounts table's revenue")
+    log.bound(
+        "report",
+        _where(account=asg["account_id"].to_numpy(dtype=object)[ai]),
+        asg["revenue"].to_numpy(dtype=float)[ai],
+        asg["account_id"][ai].map(rev).to_numpy(dtype=float),
+        "eq",
+        what="assignments.csv revenue",
+        against="the accounts table's revenue",
+    )
 
 
 def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
@@ -821,10 +1206,12 @@ def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
     b_r = eb.sum(axis=1)
     for j in range(n_p):
         mass = ref_pot[hist, j].sum()
-        weight = np.array([
-            pl.history[i] * pl.active[i] * (eb[i, j] / b_r[i] if b_r[i] > 0 else 1.0 / n_p)
-            for i in hist
-        ])
+        weight = np.array(
+            [
+                pl.history[i] * pl.active[i] * (eb[i, j] / b_r[i] if b_r[i] > 0 else 1.0 / n_p)
+                for i in hist
+            ]
+        )
         if weight.size and weight.sum() > 0:
             ref_hist[hist, j] = mass * weight / weight.sum()
     ref = pl.sc.objective.reference
@@ -833,8 +1220,15 @@ def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
 
 def _check_inputs(sc: Scenario, base_dir: Path, manifest: dict[str, Any], log: _Log) -> None:
     inputs = manifest.get("inputs") or {}
-    for name in ("org_units", "reps", "potential", "accounts", "candidates", "seasonality",
-                 "actuals"):
+    for name in (
+        "org_units",
+        "reps",
+        "potential",
+        "accounts",
+        "candidates",
+        "seasonality",
+        "actuals",
+    ):
         ref = getattr(sc.data, name)
         rec = inputs.get(name)
         if ref is None or not isinstance(rec, dict) or "sha256" not in rec:
@@ -843,10 +1237,14 @@ def _check_inputs(sc: Scenario, base_dir: Path, manifest: dict[str, Any], log: _
         src = table_source(ref, base_dir)
         now = _sha256(src.path)
         if now != rec["sha256"]:
-            log.add("inputs", f"table {name} ({src.label})",
-                    f"the file changed since the solve (sha256 {now[:12]}… now, "
-                    f"{str(rec['sha256'])[:12]}… in the manifest); the checks compare with the "
-                    "current file", 1)
+            log.add(
+                "inputs",
+                f"table {name} ({src.label})",
+                f"the file changed since the solve (sha256 {now[:12]}… now, "
+                f"{str(rec['sha256'])[:12]}… in the manifest); the checks compare with the "
+                "current file",
+                1,
+            )
 
 
 def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
@@ -863,6 +1261,11 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     log = _Log(tol)
     _check_inputs(sc, base_dir, manifest, log)
     pl = _plan(sc, base_dir)
+    pl.replan = _published(sc, base_dir, run_dir, pl)
+    if pl.replan is not None:  # published owners act as incumbents
+        pl.key_incumbent.update(
+            {a: o for a, o in pl.replan.owners.items() if a in pl.key_incumbent}
+        )
     annual = _complete_annual(pl, tables["annual.csv"], log)
     period = _complete_period(pl, tables["quotas.csv"], log)
     asg = tables["assignments.csv"]
@@ -875,6 +1278,7 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     _check_rollups(pl, run, log)
     _check_rep_rules(pl, run, eb, log)
     _check_phasing(pl, run, log)
+    _check_stability(pl, run, log)
     _check_key_accounts(pl, run, eb, log)
     _check_report(pl, run, base, eb, log)
     return Verification(log.frame(), dict(sorted(log.checked.items())))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -117,6 +117,8 @@ def _clean(loc: tuple[Any, ...], data: Any) -> tuple[tuple[str | int, ...], bool
         if in_dict or in_list:
             out.append(part)
             node = node[part]
+        elif isinstance(node, dict) and node.get("op") == part:
+            pass  # the tag of a discriminated union (operations[i]: scale, set, ...)
         elif isinstance(part, str) and _TAG.match(part):
             tagged = True
         else:
@@ -143,7 +145,7 @@ def _problems(exc: ValidationError, data: dict[str, Any], smap: SourceMap) -> li
                 out.append(Problem(*_at(smap, sub), dotted(sub), msg))
         elif kind == "extra_forbidden":
             parent, key = path[:-1], str(path[-1])
-            names = _fields_at(Scenario, parent)
+            names = _fields_at(Scenario, parent, data)
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(names)}"
             out.append(Problem(*_at(smap, path), dotted(path), f"unknown key; {hint}"))
@@ -167,6 +169,8 @@ def _val(err: Any) -> str:
 def _union_message(path: tuple[str | int, ...]) -> str:
     if len(path) == 2 and path[0] == "data":
         return "must be a path (text) or a mapping {path: ..., sheet: ...}"
+    if path[:1] == ("operations",) and path[-1:] == ("value",):
+        return "must be a number, text, a date (YYYY-MM-DD), true/false or null (blank)"
     return "has the wrong type"
 
 
@@ -208,7 +212,22 @@ def _explain(err: Any) -> str:
         return f"{msg}; list at least one"
     if err["type"] == "literal_error":
         return msg.replace("Input should be", "must be")
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_message(err)
     return msg
+
+
+def _tag_message(err: Any) -> str:
+    """An operation without ``op:`` or with an unknown one."""
+    ctx = err.get("ctx") or {}
+    known = re.findall(r"'([^']+)'", str(ctx.get("expected_tags", ""))) or _op_tags()
+    listed = ", ".join(known)
+    if err["type"] == "union_tag_not_found":
+        return f"an operation needs op: one of {listed}; add it"
+    tag = str(ctx.get("tag", ""))
+    close = difflib.get_close_matches(tag, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"the operations are: {listed}"
+    return f"unknown operation {tag!r}; {hint}"
 
 
 _PATTERNS = {
@@ -227,20 +246,56 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _fields_at(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
-    """Field names of the schema model reached by ``path`` (empty when not a model)."""
+def _fields_at(model: type[BaseModel], path: tuple[str | int, ...], data: Any = None) -> list[str]:
+    """Field names of the schema model reached by ``path`` (empty when not a model); ``data``
+    (the validated tree) picks the member of a discriminated union by its ``op``."""
     cur: Any = model
+    node = data
     for part in path:
+        node = _child(node, part)
         if isinstance(part, int):
             cur = _inner(cur)
-            continue
-        if isinstance(cur, type) and issubclass(cur, BaseModel) and part in cur.model_fields:
+        elif isinstance(cur, type) and issubclass(cur, BaseModel) and part in cur.model_fields:
             cur = _model_of(cur.model_fields[part].annotation)
         else:
             return []
+        if isinstance(node, dict) and "op" in node:
+            cur = _member(cur, node["op"])
     if isinstance(cur, type) and issubclass(cur, BaseModel):
         return list(cur.model_fields)
     return []
+
+
+def _op_tags() -> list[str]:
+    """The ``op`` names of the operations, in schema order."""
+    tp = _inner(Scenario.model_fields["operations"].annotation)
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return [
+        str(tag)
+        for a in get_args(tp)
+        if isinstance(a, type) and issubclass(a, BaseModel) and "op" in a.model_fields
+        for tag in get_args(a.model_fields["op"].annotation)
+    ]
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _member(tp: Any, tag: Any) -> Any:
+    """The member of a (possibly annotated) union of models whose ``op`` literal is ``tag``."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    for a in get_args(tp):
+        is_op = isinstance(a, type) and issubclass(a, BaseModel) and "op" in a.model_fields
+        if is_op and tag in get_args(a.model_fields["op"].annotation):
+            return a
+    return tp
 
 
 def _inner(tp: Any) -> Any:

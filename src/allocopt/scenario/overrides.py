@@ -16,6 +16,10 @@ Precedence, highest first: ``--set`` > overrides in the order listed > the file 
   same as the nested form). Dots split keys only where the schema has named fields; below a
   free-form mapping (``targets.by_product``, ``rules.floors.by_role``) the rest is one key, so
   ``targets.by_product.A.B`` sets product ``A.B``. Lists are replaced whole (no ``[i]`` paths).
+* ``operations`` (data operations, a list) is the one exception to "lists replace": the
+  operations of an override or ``--set`` are appended to those already in the tree (the file's,
+  then each override's in order), never in conflict; each appended item is logged as its own
+  change and keeps its own line for error messages. Through ``extends`` the list replaces.
 * ``scenarios: {name: [override or scenario names]}``, expanded in order.
 * ``--set key=value``: the value is read with the scenario file's strict YAML rules (only
   ``true``/``false`` are booleans, so ``on``/``yes`` stay text; ``012`` stays text; an empty
@@ -72,6 +76,7 @@ SET_FILE = "--set"
 SCENARIO_OPTION = "--scenario"
 _NOT_SETTABLE = frozenset({"extends", "overrides", "scenarios"})
 _NAMED = ("overrides", "scenarios")  # merged name by name through extends
+_APPEND: frozenset[Target] = frozenset({("operations",)})  # overrides/--set append to these
 
 
 class _Unset:
@@ -560,6 +565,8 @@ def _check_unique(
     """Report keys set twice: two overrides of one scenario, one override twice, --set twice."""
     seen: list[_Leaf] = []
     for lf in leaves:
+        if lf.target in _APPEND and isinstance(lf.value, list):
+            continue  # appended, never in conflict
         for prev in seen:
             if not _related(prev.target, lf.target):
                 continue
@@ -645,6 +652,9 @@ def resolve(path: Path, scenarios: Sequence[str] = (), sets: Sequence[str] = ())
     for lf in [*leaves, *set_leaves]:
         origin = set_origin if lf.label == SET_FILE else sources.find(lf.source)
         value = copy.deepcopy(lf.value)
+        if lf.target in _APPEND and isinstance(value, list):
+            changes += _append(tree, sources, lf, value, origin)
+            continue
         if len(lf.target) == 2 and lf.target[0] == "data":
             value = _rebase(value, origin.base_dir, main_dir)
         old = _get(tree, lf.target)
@@ -654,3 +664,31 @@ def resolve(path: Path, scenarios: Sequence[str] = (), sets: Sequence[str] = ())
         changes.append(change)
         log.info("applied %s", change)
     return Resolved(tree, sources, f.main, changes, f.files)
+
+
+def _append(
+    tree: dict[str, Any], sources: SourceMap, lf: _Leaf, items: list[Any], origin: Origin
+) -> list[str]:
+    """Append the items of an override or ``--set`` to a list key (``operations``); each item
+    keeps the place where it was written. Returns one change per item."""
+    old = _get(tree, lf.target)
+    have = list(old) if isinstance(old, list) else []
+    start = len(have)
+    _put(tree, lf.target, [*have, *items])
+    if lf.target not in sources.entries:
+        sources.entries[lf.target] = origin
+    n = len(lf.source)
+    moved: dict[KeyPath, Origin] = {}
+    for p, o in sources.entries.items() if lf.label != SET_FILE else ():
+        j = p[n] if len(p) > n and p[:n] == lf.source else None
+        if isinstance(j, int):
+            moved[(*lf.target, start + j, *p[n + 1 :])] = o
+    for j in range(len(items)):
+        sources.replace((*lf.target, start + j), origin)
+    sources.entries.update(moved)
+    out = []
+    for j, item in enumerate(items):
+        change = f"{dotted((*lf.target, start + j))}: <unset> -> {_fmt(item)} ({lf.label})"
+        log.info("applied %s", change)
+        out.append(change)
+    return out

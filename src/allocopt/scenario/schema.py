@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -269,6 +270,139 @@ class Output(_Strict):
     directory: str = Field("runs", description="Run folders go here (relative to the scenario).")
 
 
+class Replan(_Strict):
+    """Mid-year re-plan: freeze the booked periods of a published plan, re-optimise the rest."""
+
+    published: str = Field(
+        description="Run folder of the published plan (relative to the scenario file)."
+    )
+    as_of: Ident | None = Field(
+        None,
+        description="Last booked period (frozen with it); default: the last period with actuals.",
+    )
+    max_change: NonNeg | None = Field(
+        None, description="Most change of a rep's annual quota, as a share of the published one."
+    )
+    max_change_amount: NonNeg | None = Field(
+        None, description="Most change of a rep's annual quota, in currency."
+    )
+    max_moves: int | None = Field(
+        None, ge=0, description="Most key accounts moved away from their published owner."
+    )
+
+
+# ---- data operations (applied to the tables after reading, before the cross-table checks) ----
+
+
+def _as_list(v: Any) -> Any:
+    """A single ID is accepted where a list of IDs is expected: ``region: NORTH``."""
+    return [v] if isinstance(v, str) else v
+
+
+IdList = Annotated[list[Ident], Field(min_length=1)]
+Filter = Annotated[IdList | None, BeforeValidator(_as_list)]
+OpTable = Literal["potential", "accounts", "reps", "candidates"]
+
+
+class Where(_Strict):
+    """Row filter of ``scale``/``set``: a row matches when it matches every filter given (and
+    any of the values listed within one filter). No filter = every row of the table."""
+
+    region: Filter = Field(
+        None,
+        description="Regions: the nearest org unit of level region above the row's rep's team "
+        "(reps/potential/candidates: rep_id; accounts: incumbent_rep).",
+    )
+    team: Filter = Field(
+        None, description="Teams: the team_id of the row's rep (accounts: of the incumbent)."
+    )
+    product: Filter = Field(None, description="Products (potential and accounts only).")
+    rep: Filter = Field(None, description="Reps: rep_id (accounts: incumbent_rep).")
+    account: Filter = Field(None, description="Accounts: account_id (accounts and candidates).")
+
+
+class ScaleOp(_Strict):
+    """Multiply a numeric column by ``factor`` on the rows that match ``where``."""
+
+    op: Literal["scale"] = Field(description="scale")
+    table: OpTable = Field(description="potential | accounts | reps | candidates.")
+    column: Ident = Field(description="A numeric column of the table (e.g. potential, revenue).")
+    factor: NonNeg = Field(description="Multiplier (0.85 = 15% less); must be ≥ 0.")
+    where: Where = Field(default_factory=Where, description="Row filter (default: every row).")
+
+
+class SetOp(_Strict):
+    """Set a column to one value on the rows that match ``where``."""
+
+    op: Literal["set"] = Field(description="set")
+    table: OpTable = Field(description="potential | accounts | reps | candidates.")
+    column: Ident = Field(description="A column of the table that is not part of its key.")
+    value: bool | Num | dt.date | str | None = Field(
+        description="New value, checked like a cell of the column (number, date, text, "
+        "true/false); null = blank, for columns that may be blank."
+    )
+    where: Where = Field(default_factory=Where, description="Row filter (default: every row).")
+
+
+class RemoveRepsOp(_Strict):
+    """Attrition: remove reps from reps, potential, candidates and actuals."""
+
+    op: Literal["remove_reps"] = Field(description="remove_reps")
+    reps: IdList = Field(description="Rep IDs to remove.")
+    cover: Literal["team", "none"] = Field(
+        "team",
+        description="team: each product's potential of a leaver is spread over the remaining "
+        "reps of the same team in proportion to their own potential; none: it is dropped.",
+    )
+
+
+class NewRep(_Strict):
+    """A new hire: the reps-table columns plus the territory potential."""
+
+    rep_id: Ident = Field(description="A new rep ID.")
+    team_id: Ident = Field(description="An org unit ID.")
+    name: str = Field("", description="Display name.")
+    role: str = Field("", description="Role (blank = rep).")
+    fte: Annotated[float, AfterValidator(_finite), Field(gt=0, le=1)] = Field(
+        1.0, description="Full-time equivalent, in (0, 1]."
+    )
+    start_date: dt.date | None = Field(None, description="Start date (blank = whole year).")
+    end_date: dt.date | None = Field(None, description="End date (blank = stays).")
+    capacity: NonNeg = Field(description="Annual capacity of a fully ramped full-time rep.")
+    ly_quota: NonNeg | None = Field(None, description="Last year's quota (usually none).")
+    ly_actual: NonNeg | None = Field(None, description="Last year's actual (usually none).")
+    max_accounts: int | None = Field(None, ge=0, description="Most key accounts.")
+    max_workload: NonNeg | None = Field(None, description="Most key-account workload.")
+    potential: dict[Ident, NonNeg] = Field(
+        default_factory=dict, description="Territory potential per product."
+    )
+    take_from: list[Ident] = Field(
+        default_factory=list,
+        description="Reps whose potential is handed over: each product's potential above is "
+        "taken from them in proportion to their own; empty = new market.",
+    )
+
+
+class AddRepsOp(_Strict):
+    """New hires with their start dates and territory potential."""
+
+    op: Literal["add_reps"] = Field(description="add_reps")
+    reps: Annotated[list[NewRep], Field(min_length=1)] = Field(description="The new reps.")
+
+
+class MoveRepOp(_Strict):
+    """Move a rep (with territory potential, accounts and actuals) to another team."""
+
+    op: Literal["move_rep"] = Field(description="move_rep")
+    rep: Ident = Field(description="A rep ID.")
+    team: Ident = Field(description="The new team (an org unit ID).")
+
+
+Operation = Annotated[
+    ScaleOp | SetOp | RemoveRepsOp | AddRepsOp | MoveRepOp, Field(discriminator="op")
+]
+
+
 class Scenario(_Strict):
     """An allocopt scenario: data, targets, rules, objective, solver and output settings."""
 
@@ -285,6 +419,12 @@ class Scenario(_Strict):
     objective: Objective = Objective()
     solver: Solver = Solver()
     output: Output = Output()
+    operations: list[Operation] = Field(
+        default_factory=list,
+        description="Data operations applied in order to the tables after reading them and "
+        "before the cross-table checks (scale, set, remove_reps, add_reps, move_rep).",
+    )
+    replan: Replan | None = Field(None, description="Mid-year re-plan settings.")
     overrides: dict[Ident, dict[str, Any]] = Field(
         default_factory=dict, description="Named partial trees (dotted keys allowed)."
     )

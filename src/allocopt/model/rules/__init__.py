@@ -11,6 +11,7 @@ from allocopt.model.rules import (
     phasing,
     potential,
     rounding,
+    stability,
     target,
 )
 
@@ -23,6 +24,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     growth,
     floors,
     fairness,
+    stability,
     rounding,
 )
 """Ordered rule registry. Each module has NAME, STAGE, COMPONENTS, enabled(scenario), add(...)."""

@@ -8,6 +8,7 @@ removed, with binary assign[a,r]:
     max_workload[r]:  Σ_a w[a,r] · assign[a,r] ≤ W_r                      (reps with a limit)
     lock[a,r]:        assign[a,r] = 1                                      (locked pairs)
     ka_capacity[r]:   s_min · (eb_r + Σ_a rev_eff[a,r] · assign[a,r]) ≤ cap_r  (when s_min > 0)
+    max_moves:        Σ_{r not the published owner} assign[a,r] ≤ m   (re-plan with max_moves)
 
 Cost of a pair: c[a,r] = pair cost + move_cost · revenue_a if r is not the incumbent.
 Stage 1 objective: w_disruption · Σ c[a,r]·assign[a,r] + w_tiebreak · Σ g(k)·rev_a·assign[a,r]
@@ -24,7 +25,15 @@ from allocopt.scenario.schema import Scenario
 
 NAME = "key_accounts"
 STAGE = "alignment"
-COMPONENTS = ("assign", "one_owner", "max_accounts", "max_workload", "lock", "ka_capacity")
+COMPONENTS = (
+    "assign",
+    "one_owner",
+    "max_accounts",
+    "max_workload",
+    "lock",
+    "ka_capacity",
+    "max_moves",
+)
 
 
 def enabled(sc: Scenario) -> bool:
@@ -72,7 +81,28 @@ def add(lm: LinearModel, md: ModelData) -> None:
             1.0,
         )
     _ka_capacity(lm, md, has_pair)
+    _max_moves(lm, md)
     _objective(lm, md)
+
+
+def _max_moves(lm: LinearModel, md: ModelData) -> None:
+    cfg = md.scenario.replan
+    if cfg is None or cfg.max_moves is None:
+        return
+    pr = md.pairs
+    away = (md.ka_incumbent[pr.acc] >= 0) & ~pr.incumbent
+    lm.add_rows(
+        "max_moves",
+        Index.of(["published owners"]),
+        [
+            (
+                np.zeros(int(away.sum()), dtype=np.int64),
+                lm.vars["assign"].cols(np.flatnonzero(away)),
+                1.0,
+            )
+        ],
+        upper=float(cfg.max_moves),
+    )
 
 
 def _ka_capacity(lm: LinearModel, md: ModelData, has_pair: np.ndarray) -> None:
