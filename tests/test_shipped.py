@@ -66,10 +66,12 @@ def test_shipped_scenario_solves_verifies_explains(
     assert res.exit_code == 0, res.output
     parts = json.loads(res.output)
     assert sum(p["amount"] for p in parts["parts"]) == pytest.approx(parts["quota"], abs=0.01)
-    res = runner.invoke(
-        main, ["export", str(run_dir), "--format", "csv", "--out", str(tmp_path / "hr")]
-    )
-    assert res.exit_code == 0, res.output
+    for fmt in ("csv", "xlsx", "varicent", "salesforce", "xactly"):
+        res = runner.invoke(
+            main, ["export", str(run_dir), "--format", fmt, "--out", str(tmp_path / f"hr-{fmt}")]
+        )
+        assert res.exit_code == 0, (fmt, res.output)
+        assert any((tmp_path / f"hr-{fmt}").iterdir())
 
 
 @pytest.mark.parametrize("path", INFEASIBLE, ids=lambda p: p.stem)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -59,10 +60,29 @@ def main(debug: bool) -> None:
     """allocopt — split sales targets across regions, teams, reps, products and periods."""
 
 
-def _progress(quiet: bool) -> Callable[[str], None]:
-    if quiet:
-        return lambda _s: None
-    return lambda stage: err.print(f"[dim]· {stage}[/]", markup=True)
+class _Progress:
+    """A live status line on stderr: the current stage, and the MIP gap while HiGHS works."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.status: Any = None
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet:
+            self.status = err.status("starting", spinner="dots")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def __call__(self, msg: str) -> None:
+        if self.status is not None:
+            self.status.update(
+                f"{escape(msg)} [dim]({time.perf_counter() - self.started:.0f} s)[/]"
+            )
 
 
 @main.command()
@@ -187,16 +207,17 @@ def solve(
     """Solve a scenario and write a new run folder."""
     from allocopt.pipeline import run
 
-    res = run(
-        scenario,
-        out=out,
-        force=force,
-        write_model=write_model,
-        progress=_progress(quiet or as_json),
-        scenarios=scenario_names,
-        sets=sets,
-        report=not no_report,
-    )
+    with _Progress(quiet or as_json or not err.is_terminal) as progress:
+        res = run(
+            scenario,
+            out=out,
+            force=force,
+            write_model=write_model,
+            progress=progress,
+            scenarios=scenario_names,
+            sets=sets,
+            report=not no_report,
+        )
     changes = list(res.manifest.get("changes") or [])
     if not (quiet or as_json):
         for change in changes:

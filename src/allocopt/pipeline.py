@@ -243,7 +243,7 @@ def run(
                 if write_model
                 else None
             )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm)
+            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
         _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
@@ -262,6 +262,7 @@ def run(
             write_model=write_model,
             neighbourhood=True,
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
+            progress=progress,
         )
     _check(res_q, comp_q, "quota", v, run_dir, force)
     assert comp_q is not None

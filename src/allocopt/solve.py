@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,7 @@ def solve(
     write_model: Path | None = None,
     neighbourhood: bool = False,
     link: tuple[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS.
 
@@ -213,15 +215,39 @@ def solve(
         return SolveResult("error", False, message=f"could not compile the model: {exc}"), None
     t1 = time.perf_counter()
     if neighbourhood and comp.is_mip:
-        res = _solve_neighbourhood(comp, options, write_model, link)
+        res = _solve_neighbourhood(comp, options, write_model, link, progress)
     else:
-        res = run_highs(comp, options, write_model=write_model)
+        res = run_highs(comp, options, write_model=write_model, progress=progress)
     res.compile_seconds = t1 - t0
     return res, comp
 
 
+Progress = Callable[[str], None]
+
+
+def _watch(h: highspy.Highs, progress: Progress | None, label: str) -> None:
+    """Report the MIP's best solution, bound and gap as they improve."""
+    if progress is None:
+        return
+
+    def callback(kind: Any, _msg: str, out: Any, _inp: Any, _user: Any) -> None:
+        gap = out.mip_gap
+        if math.isfinite(gap):
+            progress(f"{label}: gap {gap:.2%} after {out.running_time:.0f} s")
+        else:
+            progress(f"{label}: searching ({out.running_time:.0f} s)")
+
+    h.setCallback(callback, None)
+    h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
+    h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipLogging)
+
+
 def run_highs(
-    comp: Compiled, options: dict[str, Any], *, write_model: Path | None = None
+    comp: Compiled,
+    options: dict[str, Any],
+    *,
+    write_model: Path | None = None,
+    progress: Progress | None = None,
 ) -> SolveResult:
     """Pass a compiled model to a fresh HiGHS instance and solve it."""
     lp = comp.lp
@@ -243,6 +269,8 @@ def run_highs(
         h.passModel(lp)
         if write_model is not None:
             h.writeModel(str(write_model))
+        if len(lp.integrality_):
+            _watch(h, progress, f"solving {comp.model.name}")
         t = time.perf_counter()
         h.run()
         base.seconds = time.perf_counter() - t
@@ -279,6 +307,7 @@ def _solve_neighbourhood(
     options: dict[str, Any],
     write_model: Path | None,
     link: tuple[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> SolveResult:
     lp = comp.lp
     integ = list(lp.integrality_)
@@ -316,7 +345,7 @@ def _solve_neighbourhood(
                 run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
             return blocks
     lp.col_lower_, lp.col_upper_ = lo, hi
-    res = run_highs(comp, {**options, "time_limit": left})
+    res = run_highs(comp, {**options, "time_limit": left}, progress=progress)
     lp.col_lower_, lp.col_upper_ = lo0, hi0
     if write_model is not None:
         run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
@@ -326,7 +355,7 @@ def _solve_neighbourhood(
         res.lp_bound = relaxed.objective  # bounds the full integer model as well
         res.relaxed = relaxed
         return res
-    full = run_highs(comp, options)
+    full = run_highs(comp, options, progress=progress)
     full.seconds += relaxed.seconds + res.seconds
     return full
 
