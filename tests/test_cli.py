@@ -103,3 +103,37 @@ def test_markup_like_text_is_printed_verbatim(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "name: may only contain letters" in result.stderr
     assert "(value '[red]plan')" in result.stderr
+
+
+def test_init_project_solves_and_write_model_is_the_solved_model(tmp_path: Path) -> None:
+    """`init` writes a project that solves; --write-model writes what HiGHS was given."""
+    import highspy
+
+    runner = CliRunner()
+    proj = tmp_path / "plan"
+    assert runner.invoke(main, ["init", str(proj)]).exit_code == 0
+    mps = tmp_path / "model.mps"
+    res = runner.invoke(
+        main,
+        [
+            "solve",
+            str(proj / "scenario.yaml"),
+            "--out",
+            str(tmp_path / "run"),
+            "--write-model",
+            str(mps),
+            "--quiet",
+            "--no-report",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    for path, stage in ((mps, "quotas"), (tmp_path / "model-alignment.mps", "alignment")):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+        lp = h.getLp()
+        assert (lp.num_row_, lp.num_col_) == (
+            manifest["stages"][stage]["n_rows"],
+            manifest["stages"][stage]["n_cols"],
+        )
