@@ -53,6 +53,24 @@ def _guard(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _scenario_options(fn: F) -> F:
+    """--scenario and --set, shared by validate and solve."""
+    fn = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set one key (dotted, e.g. rules.growth.max=0.25); wins over everything; repeatable.",
+    )(fn)
+    return click.option(
+        "--scenario",
+        "scenario_names",
+        multiple=True,
+        metavar="NAMES",
+        help="Scenario or override names of the file, comma-separated, applied in order.",
+    )(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allocopt")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -87,20 +105,7 @@ class _Progress:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option(
-    "--scenario",
-    "scenario_names",
-    multiple=True,
-    metavar="NAMES",
-    help="Scenario or override names of the file, comma-separated, applied in order.",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set one key (dotted, e.g. rules.growth.max=0.25); wins over everything; repeatable.",
-)
+@_scenario_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_guard
 def validate(
@@ -178,20 +183,7 @@ def validate(
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-@click.option(
-    "--scenario",
-    "scenario_names",
-    multiple=True,
-    metavar="NAMES",
-    help="Scenario or override names of the file, comma-separated, applied in order.",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set one key (dotted, e.g. rules.growth.max=0.25); wins over everything; repeatable.",
-)
+@_scenario_options
 @_guard
 def solve(
     scenario: Path,

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, OutputError, Problem
-from allocopt.outputs.runfolder import Content, write_run
+from allocopt.outputs.runfolder import Content, read_manifest, write_run
 from allocopt.scenario.schema import Scenario
 
 Kind = Literal["text", "number", "date", "bool"]
@@ -195,28 +195,7 @@ def _read_run_csv(
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    if not run_dir.is_dir():
-        raise InputError(
-            Problem(
-                str(run_dir),
-                "",
-                "",
-                "no such run folder; give a folder written by `allocopt solve`",
-            ),
-            header=f"cannot export the run folder {run_dir}",
-        )
-    path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise _bad(path, "file is missing; the run folder is incomplete")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _bad(path, f"cannot be read as JSON: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("resolved_scenario"), dict):
-        raise _bad(
-            path, "is missing; the manifest does not record the scenario", "resolved_scenario"
-        )
-    return manifest
+    return read_manifest(run_dir, f"cannot export the run folder {run_dir}")
 
 
 def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:

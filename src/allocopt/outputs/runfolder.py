@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocopt.errors import OutputError
+from allocopt.errors import InputError, OutputError, Problem
 
 Content = pd.DataFrame | str | Mapping[str, Any] | bytes
 
@@ -104,3 +104,28 @@ def write_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def read_manifest(run_dir: Path, header: str) -> dict[str, Any]:
+    """A run folder's manifest, or InputError (exit 2) under ``header`` saying what is missing."""
+
+    def bad(path: Path, message: str, field_: str = "") -> InputError:
+        return InputError(
+            Problem(str(path), "", field_, message),
+            header=header,
+        )
+
+    if not run_dir.is_dir():
+        raise bad(run_dir, "no such run folder; give a folder written by `allocopt solve`")
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        raise bad(path, "file is missing; the run folder is incomplete")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise bad(path, f"cannot be read as JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("resolved_scenario"), dict):
+        raise bad(
+            path, "is missing; the manifest does not record the scenario", "resolved_scenario"
+        )
+    return manifest

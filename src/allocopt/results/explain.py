@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
+from allocopt.outputs.runfolder import read_manifest
 
 OWN = {
     "capacity": "capacity",
@@ -88,11 +89,7 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame:
 
 
 def _manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "manifest.json"
-    if not path.exists():
-        raise InputError(Problem(str(path), "", "", "missing: this is not a run folder"))
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    return read_manifest(run_dir, f"cannot explain the run folder {run_dir}")
 
 
 @dataclass

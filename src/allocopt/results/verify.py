@@ -30,6 +30,7 @@ import pandas as pd
 
 from allocopt.data.checks import load_data, table_source
 from allocopt.errors import InputError, Problem
+from allocopt.outputs.runfolder import read_manifest
 from allocopt.scenario.schema import Scenario
 
 __all__ = ["Verification", "verify_run"]
@@ -163,27 +164,8 @@ def _missing(path: Path, message: str, field_: str = "", where: str = "") -> Inp
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    if not run_dir.is_dir():
-        raise InputError(
-            Problem(
-                str(run_dir),
-                "",
-                "",
-                "no such run folder; give a folder written by `allocopt solve`",
-            ),
-            header=f"the run folder {run_dir} cannot be verified",
-        )
+    manifest = read_manifest(run_dir, f"the run folder {run_dir} cannot be verified")
     path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise _missing(path, "file is missing; the run folder is incomplete")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _missing(path, f"cannot be read as JSON: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("resolved_scenario"), dict):
-        raise _missing(
-            path, "is missing; the manifest does not record the scenario", "resolved_scenario"
-        )
     try:
         scen_path = manifest["inputs"]["scenario"]["path"]
     except (KeyError, TypeError):
