@@ -233,10 +233,13 @@ def solve(
     gap = f", gap {res.gap:.4%}" if res.gap else ""
     console.print(f"[green]{res.status}[/]{gap} → {res.run_dir}", markup=True)
     t = Table(title="company totals")
-    for c in ("product", "target with cushion", "quota"):
+    rounded = any(d.get("target_rounded", d["target"]) != d["target"] for d in s["totals"].values())
+    cols = ["product", "target with cushion"] + (["rounded to the unit"] if rounded else [])
+    for c in [*cols, "quota"]:
         t.add_column(c, justify="right" if c != "product" else "left")
     for p, d in s["totals"].items():
-        t.add_row(p, f"{d['target']:,.0f}", f"{d['quota']:,.0f}")
+        extra = [f"{d['target_rounded']:,.0f}"] if rounded else []
+        t.add_row(escape(p), f"{d['target']:,.0f}", *extra, f"{d['quota']:,.0f}")
     console.print(t)
     f = s.get("fairness") or {}
     if f:

@@ -275,7 +275,11 @@ def extract(
             )
         },
         "totals": {
-            p: {"target": float(md.target[j]), "quota": float(q[:, j].sum())}
+            p: {
+                "target": float(md.target[j]),
+                "target_rounded": float(qs.target[j]),
+                "quota": float(q[:, j].sum()),
+            }
             for j, p in enumerate(md.products)
         },
         "target_sensitivity": sensitivity,
