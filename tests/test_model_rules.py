@@ -301,3 +301,21 @@ def test_key_accounts_off_keeps_incumbents(tmp_path: Path, solve: Solve) -> None
     q = annual(res)
     assert q[("A", "P")] == pytest.approx(500 * 900 / 1300, abs=0.01)
     assert set(res.results.assignments["owner_rep"]) == {"A"}
+
+
+def test_period_quotas_add_up_to_the_annual_quota_in_cents(tmp_path: Path, solve: Solve) -> None:
+    """A month plan with weights 0.0833 × 11 + 0.0837: each month's exact share has fractions of a
+    cent; the cents are apportioned by largest remainder so the 12 months add up to the year."""
+    season = [{"product": "P", "period": f"M{m:02d}", "weight": 0.0833} for m in range(1, 12)]
+    season.append({"product": "P", "period": "M12", "weight": 0.0837})
+    pot = [
+        {"rep_id": "A", "product": "P", "potential": 603.7},
+        {"rep_id": "B", "product": "P", "potential": 396.3},
+    ]
+    extra = {"plan": {"granularity": "month"}, "targets": {"by_product": {"P": 500.01}}}
+    res = solve(write_plan(tmp_path, tables={"seasonality": season, "potential": pot}, extra=extra))
+    for rep in ("A", "B"):
+        months = periods(res, rep, "P")
+        assert len(months) == 12
+        assert round(sum(months), 2) == annual(res)[(rep, "P")]
+        assert all(round(m, 2) == m for m in months)

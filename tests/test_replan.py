@@ -105,3 +105,11 @@ def test_published_folder_must_be_a_run(tmp_path: Path, solve: Solve) -> None:
     with pytest.raises(InputError) as err:
         solve(_replan(tmp_path, tmp_path / "nowhere"))
     assert "is not a run folder" in err.value.render()
+
+
+def test_replan_with_band_phasing_is_rejected(tmp_path: Path, solve: Solve) -> None:
+    pub = solve(write_plan(tmp_path / "plan"))
+    path = _replan(tmp_path, pub.run_dir, rules={"phasing": {"mode": "band"}})
+    with pytest.raises(InputError) as err:
+        solve(path)
+    assert "rules.phasing.mode to exact" in err.value.render()

@@ -164,6 +164,11 @@ def extract(
         unit = sc.rules.rounding.unit
         flat = _largest_remainder(per.reshape(-1, n_t), q.reshape(-1), unit)
         per = flat.reshape(n_r, n_p, n_t)
+    elif not sc.rules.rounding.enabled:
+        # money is written in cents: apportion the cents so the periods add up to the annual quota
+        q = np.round(q, 2)
+        flat = _largest_remainder(np.maximum(per, 0.0).reshape(-1, n_t), q.reshape(-1), 0.01)
+        per = np.round(flat, 2).reshape(n_r, n_p, n_t)
 
     reps_idx = np.repeat(np.arange(n_r), n_p)
     prod_idx = np.tile(np.arange(n_p), n_r)

@@ -441,6 +441,16 @@ class Scenario(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _replan_needs_exact_phasing(self) -> Scenario:
+        ph = self.rules.phasing
+        if self.replan is not None and ph.enabled and ph.mode == "band":
+            raise ValueError(
+                "a re-plan phases the remaining periods by the rep's profile: set "
+                "rules.phasing.mode to exact (band phasing is not supported in re-plans)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _targets_cover_products(self) -> Scenario:
         # Raised as one "located" error: ctx["located"] lists (key path, message) pairs, which
         # the loader reports each at its own place in the file.
