@@ -137,3 +137,29 @@ def test_init_project_solves_and_write_model_is_the_solved_model(tmp_path: Path)
             manifest["stages"][stage]["n_rows"],
             manifest["stages"][stage]["n_cols"],
         )
+
+
+def test_validate_and_solve_show_applied_data_operations(tmp_path: Path) -> None:
+    """Each data operation's effect (rows touched) is printed and recorded, like overrides."""
+    runner = CliRunner()
+    whatif = Path(__file__).resolve().parents[1] / "scenarios" / "example" / "whatif.yaml"
+    res = runner.invoke(main, ["validate", str(whatif), "--scenario", "east_down", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert any("scale potential.potential ×0.85" in c for c in data["data_changes"])
+    res = runner.invoke(
+        main,
+        [
+            "solve",
+            str(whatif),
+            "--scenario",
+            "east_down",
+            "--out",
+            str(tmp_path / "r"),
+            "--no-report",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "applied: operations[0] scale potential.potential ×0.85" in res.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["data_changes"] == data["data_changes"]

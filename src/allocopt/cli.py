@@ -118,12 +118,18 @@ def validate(
     if as_json:
         console.print_json(
             json.dumps(
-                {"valid": True, **v.summary, "warnings": v.warnings, "changes": v.loaded.changes},
+                {
+                    "valid": True,
+                    **v.summary,
+                    "warnings": v.warnings,
+                    "changes": v.loaded.changes,
+                    "data_changes": v.dataset.changes,
+                },
                 default=str,
             )
         )
         return
-    for change in v.loaded.changes:
+    for change in [*v.loaded.changes, *v.dataset.changes]:
         console.print(f"applied: {escape(change)}", markup=True)
     s = v.summary
     console.print(
@@ -211,8 +217,9 @@ def solve(
             report=not no_report,
         )
     changes = list(res.manifest.get("changes") or [])
+    data_changes = list(res.manifest.get("data_changes") or [])
     if not (quiet or as_json):
-        for change in changes:
+        for change in [*changes, *data_changes]:
             err.print(f"applied: {change}", markup=False)
     if as_json:
         console.print_json(
@@ -224,6 +231,7 @@ def solve(
                     "timings": res.timings,
                     "summary": res.results.summary,
                     "changes": changes,
+                    "data_changes": data_changes,
                 },
                 default=str,
             )
