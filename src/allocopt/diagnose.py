@@ -63,13 +63,9 @@ class _RepBounds:
     lower_p: np.ndarray  # (R, P) least quota per product
 
 
-def _eff_share(md: ModelData) -> np.ndarray:
-    return np.einsum("pt,rt->rp", md.season, md.avail)
-
-
 def _base_bounds(md: ModelData) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest effective base per rep × product over every possible alignment."""
-    share = _eff_share(md)
+    share = md.sell_share
     lo = md.potential * share
     hi = lo.copy()
     sc = md.scenario

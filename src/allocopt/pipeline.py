@@ -77,11 +77,7 @@ def validate(
 
 def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
     sc = md.scenario
-    share = np.einsum("pt,rt->rp", md.season, md.avail)
-    base = md.potential + 0.0
-    inc = md.ka_incumbent
-    np.add.at(base, inc[inc >= 0], md.ka_revenue[inc >= 0])
-    eff = base * share
+    eff = quota_sets(md, alignment_from_incumbents(md)).eff_base
     products = {}
     warnings: list[str] = []
     for j, p in enumerate(md.products):

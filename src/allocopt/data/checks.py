@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from allocopt.data.operations import apply_operations
@@ -558,7 +557,3 @@ def _eligible(ds: Dataset, keys: set[str]) -> dict[str, set[str]]:
 def table_counts(ds: Dataset) -> dict[str, int]:
     """Rows per table."""
     return {k: len(v) for k, v in sorted(ds.tables.items())}
-
-
-def _nan_to_zero(a: pd.Series) -> np.ndarray:
-    return np.nan_to_num(a.to_numpy(dtype=float), nan=0.0)

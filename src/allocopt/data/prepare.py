@@ -76,6 +76,7 @@ class ModelData:
     potential: np.ndarray  # (R, P) territory potential (key accounts excluded)
     season: np.ndarray  # (P, T) company seasonality
     phase: np.ndarray  # (R, P, T) per-rep phasing profile (sums to 1 over T; 0 row if never active)
+    sell_share: np.ndarray  # (R, P) Σ_t season[p,t]·avail[r,t]: share of the year the rep sells
     target: np.ndarray  # (P,) company target × (1 + over-assignment)
     ka_ids: tuple[str, ...]  # key accounts, sorted
     ka_revenue: np.ndarray  # (A, P)
@@ -243,6 +244,7 @@ def prepare(ds: Dataset) -> ModelData:
         potential=pot,
         season=season,
         phase=phase,
+        sell_share=norm[:, :, 0],
         target=target,
         ka_ids=ka_ids,
         ka_revenue=ka_rev,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -534,5 +533,3 @@ def _suggest(name: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"; did you mean to rename column {close[0]!r}?" if close else ""
 
-
-Reader = Callable[[TableSpec, TableSource], ReadResult]

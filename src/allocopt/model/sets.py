@@ -79,8 +79,7 @@ def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
     base = md.potential.copy()
     has = owner >= 0
     np.add.at(base, owner[has], md.ka_revenue[has])
-    share = np.einsum("pt,rt->rp", md.season, md.avail)  # seasonality-weighted availability
-    eff = base * share
+    eff = base * md.sell_share
     tot_eff = eff.sum(axis=0)
     target = md.target.copy()
     if sc.rules.rounding.enabled:

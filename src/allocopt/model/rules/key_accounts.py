@@ -111,7 +111,7 @@ def _ka_capacity(lm: LinearModel, md: ModelData, has_pair: np.ndarray) -> None:
     if not (sc.rules.potential.enabled and sc.rules.capacity.enabled and smin > 0):
         return
     pr = md.pairs
-    share = np.einsum("pt,rt->rp", md.season, md.avail)  # (R, P)
+    share = md.sell_share
     pot_eff = (md.potential * share).sum(axis=1)
     rev = (md.ka_revenue[pr.acc] * share[pr.rep]).sum(axis=1)  # per pair
     reps = np.flatnonzero(has_pair)
