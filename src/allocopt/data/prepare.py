@@ -47,13 +47,20 @@ class ReplanData:
     as_of: int  # index of the last frozen period
     published: np.ndarray  # (R, P) published annual quota (0 for reps not in it)
     in_published: np.ndarray  # (R,) the rep is in the published plan
-    frozen: np.ndarray  # (R, P, T) published period quotas of the frozen periods, 0 after
+    published_period: np.ndarray  # (R, P, T) published period quotas
     phase_rest: np.ndarray  # (R, P, T) phasing profile over the remaining periods (0 before)
     actuals: np.ndarray  # (R, P, T) booked amounts (0 where none)
 
     @property
+    def frozen(self) -> np.ndarray:
+        """(R, P, T) published period quotas of the booked periods, 0 after ``as_of``."""
+        out = self.published_period.copy()
+        out[:, :, self.as_of + 1 :] = 0.0
+        return out
+
+    @property
     def frozen_sum(self) -> np.ndarray:
-        return self.frozen.sum(axis=2)
+        return self.published_period[:, :, : self.as_of + 1].sum(axis=2)
 
 
 @dataclass(frozen=True)
@@ -377,15 +384,14 @@ def _replan(
         annual.loc[a_ok, "product"].map(pidx).to_numpy(dtype=np.int64),
     ] = annual.loc[a_ok, "quota"].to_numpy(dtype=float)
     in_pub = np.isin(np.asarray(rep_ids, dtype=object), annual["rep_id"].unique())
-    frozen = np.zeros((n_r, n_p, n_t))
+    pub_period = np.zeros((n_r, n_p, n_t))
     q_ok = quotas["rep_id"].isin(ridx) & quotas["product"].isin(pidx)
     q = quotas[q_ok]
-    frozen[
+    pub_period[
         q["rep_id"].map(ridx).to_numpy(dtype=np.int64),
         q["product"].map(pidx).to_numpy(dtype=np.int64),
         q["period"].map(tidx).to_numpy(dtype=np.int64),
     ] = q["quota"].to_numpy(dtype=float)
-    frozen[:, :, as_of + 1 :] = 0.0
     rest = phase.copy()
     rest[:, :, : as_of + 1] = 0.0
     norm = rest.sum(axis=2, keepdims=True)
@@ -404,5 +410,5 @@ def _replan(
             act.loc[ok, "amount"].to_numpy(dtype=float),
         )
     owners = {a: r for a, r in zip(asg["account_id"], asg["owner_rep"], strict=True) if r}
-    data = ReplanData(run_dir, as_of, published, in_pub, frozen, phase_rest, actuals)
+    data = ReplanData(run_dir, as_of, published, in_pub, pub_period, phase_rest, actuals)
     return data, owners

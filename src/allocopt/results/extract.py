@@ -298,8 +298,7 @@ def extract(
         annual["published"] = _money(md.replan.published.ravel())
         replan = quota_long[["rep_id", "team_id", "region_id", "product", "period"]].copy()
         replan["frozen"] = np.tile(np.arange(n_t) <= md.replan.as_of, n_r * n_p)
-        pub_per = _published_periods(md)
-        replan["published"] = _money(pub_per.ravel())
+        replan["published"] = _money(md.replan.published_period.ravel())
         replan["new"] = quota_long["quota"].to_numpy()
         replan["change"] = _money(replan["new"] - replan["published"])
         replan["actual"] = _money(md.replan.actuals.ravel())
@@ -315,24 +314,6 @@ def extract(
         }
     return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary, replan)
 
-
-def _published_periods(md: ModelData) -> np.ndarray:
-    """The published plan's period quotas (R, P, T), read back from its run folder."""
-    assert md.replan is not None
-    q = pd.read_csv(
-        md.replan.run_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
-    )
-    out = np.zeros((md.n_reps, len(md.products), len(md.periods)))
-    ri = md.rep_index()
-    pi = {p: j for j, p in enumerate(md.products)}
-    ti = {t: k for k, t in enumerate(md.periods)}
-    ok = q["rep_id"].isin(ri) & q["product"].isin(pi) & q["period"].isin(ti)
-    out[
-        q.loc[ok, "rep_id"].map(ri).to_numpy(dtype=np.int64),
-        q.loc[ok, "product"].map(pi).to_numpy(dtype=np.int64),
-        q.loc[ok, "period"].map(ti).to_numpy(dtype=np.int64),
-    ] = q.loc[ok, "quota"].to_numpy(dtype=float)
-    return out
 
 
 def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
