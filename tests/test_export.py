@@ -500,11 +500,11 @@ def test_missing_or_incomplete_run_folder(run_dir: Path, tmp_path: Path) -> None
 def test_existing_output_needs_force(run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     out.mkdir()
-    (out / "old.txt").write_text("keep")
+    (out / "quotas.xlsx").write_text("an earlier export")
     with pytest.raises(OutputError) as exc:
         export_run(run_dir, "csv", out)
     assert exc.value.exit_code == 3
-    assert (out / "old.txt").read_text() == "keep"
+    assert (out / "quotas.xlsx").read_text() == "an earlier export"
     assert export_run(run_dir, "csv", out, force=True) == [out / "quotas.csv"]
     assert sorted(p.name for p in out.iterdir()) == ["quotas.csv"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left

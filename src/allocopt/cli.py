@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +36,16 @@ def _guard(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(click.get_current_context().find_root().params.get("debug"))
         try:
-            return fn(*args, **kwargs)
+            with _on_signals():
+                return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            from allocopt.errors import Interrupted
+            from allocopt.outputs.runfolder import abort_all
+
+            abort_all()
+            exc_i = Interrupted(signal.SIGINT)
+            err.print(f"error: {exc_i.render()}", markup=False, highlight=False)
+            sys.exit(exc_i.exit_code)
         except AllocoptError as exc:
             if debug:
                 traceback.print_exc()
@@ -51,6 +64,39 @@ def _guard(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _on_signals() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM: remove the output being written, say so, exit 130 / 143.
+
+    The handler exits at once (``os._exit``) rather than raising, because an exception raised
+    while HiGHS runs a callback is swallowed by the solver. Renaming a finished run folder into
+    place holds these signals (:mod:`allocopt.outputs.runfolder`), so it is never cut halfway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from allocopt.errors import Interrupted
+    from allocopt.outputs.runfolder import abort_all
+
+    def handler(signum: int, _frame: Any) -> None:
+        abort_all()
+        exc = Interrupted(signum)
+        try:
+            sys.stdout.flush()
+            sys.stderr.write(f"error: {exc.render()}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(exc.exit_code)
+
+    sigs = [signal.SIGINT, signal.SIGTERM]
+    before = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
 
 
 def _scenario_options(fn: F) -> F:
@@ -182,7 +228,17 @@ def validate(
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Run folder (default: output dir/name-time)."
 )
-@click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace --out if it is a run folder allocopt wrote (never an input or another folder).",
+)
+@click.option(
+    "--diagnosis-out",
+    type=click.Path(path_type=Path),
+    help="Where an infeasible plan's diagnosis goes (default: --out; beside it when --force "
+    "would replace a plan, which is kept).",
+)
 @click.option(
     "--write-model", type=click.Path(path_type=Path), help="Write the solved model as MPS."
 )
@@ -201,6 +257,7 @@ def solve(
     quiet: bool,
     as_json: bool,
     no_report: bool,
+    diagnosis_out: Path | None = None,
 ) -> None:
     """Solve a scenario and write a new run folder."""
     from allocopt.pipeline import run
@@ -215,6 +272,7 @@ def solve(
             scenarios=scenario_names,
             sets=sets,
             report=not no_report,
+            diagnosis_out=diagnosis_out,
         )
     changes = list(res.manifest.get("changes") or [])
     data_changes = list(res.manifest.get("data_changes") or [])
@@ -280,13 +338,24 @@ def verify(run_dir: Path, tol: float) -> None:
 
     res = verify_run(run_dir, tol=tol)
     n_rules = sum(1 for n in res.checked.values() if n)
+    for note in res.notes:
+        err.print(f"note: {note}", markup=False)
     if res.ok:
         console.print(
             f"[green]verified[/]: {res.n_checks:,} checks over {n_rules} rules, no violations",
             markup=True,
         )
         return
+    if res.integrity:
+        t = Table(title=f"{len(res.integrity):,} files of {run_dir} edited since the solve")
+        t.add_column("file: what changed")
+        for line in res.integrity:
+            t.add_row(Text(line))
+        console.print(t)
     v = res.violations
+    if v.empty:
+        console.print("no rule violations in the files as they are now")
+        sys.exit(1)
     t = Table(
         title=f"{len(v):,} violations in {run_dir} ({res.n_checks:,} checks over {n_rules} rules)"
     )
@@ -503,7 +572,7 @@ def compare(
         raise click.UsageError("give at least two run folders to compare")
     cmp = compare_runs(list(run_dirs))
     if out is not None:
-        write_csv(cmp.by(level), out, force=force)
+        write_csv(cmp.by(level), out, force=force, runs=run_dirs)
     if as_json:
         data = cmp.to_dict(level)
         if out is not None:

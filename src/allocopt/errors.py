@@ -7,6 +7,8 @@ Exit codes (documented in the README):
   (:class:`SolverError`)
 * 2 — bad input: scenario file, data tables, command-line usage (:class:`InputError`)
 * 3 — an output would be overwritten or could not be written (:class:`OutputError`)
+* 130 — interrupted by Ctrl-C (SIGINT), 143 — terminated (SIGTERM) (:class:`Interrupted`); the
+  output being written is removed, nothing is left half-written
 """
 
 from __future__ import annotations
@@ -88,3 +90,24 @@ class OutputError(AllocoptError):
     """An output exists and --force was not given, or it could not be written. Exit 3."""
 
     exit_code = 3
+
+
+class Interrupted(AllocoptError):
+    """Stopped by a signal: exit 128 + the signal number (130 for Ctrl-C / SIGINT, 143 for
+    SIGTERM). The run folder being written is removed."""
+
+    exit_code = 130
+
+    def __init__(self, signum: int = 2) -> None:
+        import signal
+
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        super().__init__(
+            f"interrupted ({name}): stopped; nothing was written (the temporary output folder "
+            "was removed)"
+        )
+        self.signum = signum
+        self.exit_code = 128 + signum

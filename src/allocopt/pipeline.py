@@ -6,7 +6,8 @@ folder). The CLI only composes these; every stage is timed and reported through 
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
+import json
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,10 +23,17 @@ from allocopt import __version__
 from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
 from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks, rounding_conflict
-from allocopt.errors import InfeasibleError, OutputError, SolverError
+from allocopt.errors import InfeasibleError, InputError, Problem, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
-from allocopt.outputs.runfolder import Content, default_run_dir, write_run
+from allocopt.outputs.runfolder import (
+    Content,
+    OutputClaim,
+    RunFolder,
+    default_run_dir,
+    input_record,
+    write_run,
+)
 from allocopt.results.extract import Results, extract
 from allocopt.scenario.load import LoadedScenario, load_scenario
 from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, solve
@@ -130,23 +138,18 @@ class RunOutcome:
     warnings: list[str]
 
 
-def _hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _infeasible(
-    run_dir: Path,
+    claim: OutputClaim,
     v: Validated,
     findings: list[Finding],
     stage: str,
-    force: bool,
     extra: dict[str, Any] | None = None,
 ) -> InfeasibleError:
-    """Write the diagnosis into a run folder and build the error to raise (exit 1)."""
+    """Write the diagnosis and build the error to raise (exit 1).
+
+    The diagnosis goes to the claimed run folder, unless that replaces (``--force``) a folder
+    holding a plan: the plan is kept and the diagnosis goes to ``--diagnosis-out`` or, by
+    default, to the sibling ``<out>.infeasible-<YYYYmmdd-HHMMSS>``."""
     head = (
         "the plan is infeasible: the rules cannot all hold at once"
         if stage == "pre-checks"
@@ -159,16 +162,40 @@ def _infeasible(
     text += "\n".join(f"  - {ln}" for ln in lines) + "\n"
     payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **(extra or {})}
     manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
-    write_run(
-        run_dir,
-        {"infeasible.json": payload, "infeasible.txt": text, "manifest.json": manifest},
-        force=force,
-    )
-    return InfeasibleError(head, details=[*lines, f"diagnosis written to {run_dir}"])
+    files: dict[str, Content] = {
+        "infeasible.json": payload,
+        "infeasible.txt": text,
+        "manifest.json": manifest,
+    }
+    keep = claim.replacing and _holds_plan(claim.target)
+    if claim.diagnosis_out is not None:
+        claim.abandon()
+        where = write_run(
+            claim.diagnosis_out, files, force=claim.force, protect=claim.protect
+        )
+        note = f"diagnosis written to {where}"
+    elif keep:
+        claim.abandon()
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        sibling = claim.target.with_name(f"{claim.target.name}.infeasible-{stamp}")
+        where = write_run(sibling, files, unique=True, protect=claim.protect)
+        note = (
+            f"diagnosis written to {where}; the plan in {claim.target} was kept "
+            "(--diagnosis-out DIR puts the diagnosis elsewhere)"
+        )
+    else:
+        where = claim.commit(files)
+        note = f"diagnosis written to {where}"
+    return InfeasibleError(head, details=[*lines, note])
+
+
+def _holds_plan(folder: Path) -> bool:
+    """The folder is a run folder with a plan (not only a diagnosis)."""
+    return (folder / "quotas.csv").is_file() and not (folder / "infeasible.json").exists()
 
 
 def _check(
-    res: SolveResult, comp: Compiled | None, stage: str, v: Validated, run_dir: Path, force: bool
+    res: SolveResult, comp: Compiled | None, stage: str, v: Validated, claim: OutputClaim
 ) -> None:
     if res.has_solution:
         return
@@ -193,7 +220,7 @@ def _check(
                     )
                 ],
             }
-        raise _infeasible(run_dir, v, findings, stage, force, extra)
+        raise _infeasible(claim, v, findings, stage, extra)
     if res.status == "time_limit":
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
@@ -211,19 +238,63 @@ def run(
     scenarios: Sequence[str] = (),
     sets: Sequence[str] = (),
     report: bool = True,
+    diagnosis_out: Path | None = None,
 ) -> RunOutcome:
-    """Validate, solve both stages, extract, verify and write a run folder."""
+    """Validate, solve both stages, extract, verify and write a run folder.
+
+    The output is claimed before solving (:class:`~allocopt.outputs.runfolder.OutputClaim`):
+    ``out`` must not exist (or, with ``force``, be an allocopt run folder holding none of the
+    inputs); without ``out`` a fresh timestamped name is taken. An infeasible result writes its
+    diagnosis (to ``diagnosis_out`` when given; never over a plan, see :func:`_infeasible`).
+    """
     v = validate(path, progress, scenarios=scenarios, sets=sets)
-    timings = dict(v.timings)
     md = v.md
     sc = md.scenario
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
-    if run_dir.exists() and not force:
-        raise OutputError(f"{run_dir} exists already; choose another --out or add --force")
+    protect = _protected(v)
+    if md.replan is not None:
+        _check_published(md.replan.run_dir)
+    with OutputClaim(run_dir, force=force, unique=out is None, protect=protect) as claim:
+        claim.diagnosis_out = diagnosis_out
+        return _run(v, claim, write_model, progress, report)
+
+
+def _protected(v: Validated) -> list[Path]:
+    """Paths ``--force`` must never replace: the scenario file(s), tables, published plan."""
+    ld = v.loaded
+    paths = [Path(ld.path), *(Path(f) for f in getattr(ld, "files", []))]
+    paths += [src.path for src in v.dataset.sources.values()]
+    if v.md.replan is not None:
+        paths.append(v.md.replan.run_dir)
+    return paths
+
+
+def _check_published(folder: Path) -> None:
+    """A re-plan's published run folder must be unedited (when it records its hashes)."""
+    rf = RunFolder.open(folder, f"the published plan {folder} cannot be used")
+    bad = rf.integrity()
+    if bad:
+        raise InputError(
+            [Problem(str(folder), "", "replan.published", b) for b in bad],
+            header=f"the published plan {folder} was edited after it was written; restore it "
+            "(or solve it again) before re-planning from it",
+        )
+
+
+def _run(
+    v: Validated,
+    claim: OutputClaim,
+    write_model: Path | None,
+    progress: Progress,
+    report: bool,
+) -> RunOutcome:
+    timings = dict(v.timings)
+    md = v.md
+    sc = md.scenario
     with _timed(timings, "pre-checks", progress):
         findings = prechecks(md)
     if findings:
-        raise _infeasible(run_dir, v, findings, "pre-checks", force)
+        raise _infeasible(claim, v, findings, "pre-checks")
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
     started = time.perf_counter()
 
@@ -240,7 +311,7 @@ def run(
                 else None
             )
             res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
-        _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
+        _check(res_a, comp_a, "key-account alignment", v, claim)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
         owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
@@ -260,7 +331,7 @@ def run(
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
             progress=progress,
         )
-    _check(res_q, comp_q, "quota", v, run_dir, force)
+    _check(res_q, comp_q, "quota", v, claim)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
         results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
@@ -283,14 +354,16 @@ def run(
         }
         if results.replan is not None:
             files["replan.csv"] = results.replan
-        write_run(run_dir, files, force=force, finish=_report if report else None)
+
+        def _report(folder: Path) -> None:
+            from allocopt.outputs.report import render_report
+
+            html = render_report(folder, run_name=claim.target.name)
+            (folder / "report.html").write_text(html, encoding="utf-8", newline="\n")
+
+        run_dir = claim.commit(files, finish=_report if report else None)
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     return RunOutcome(run_dir, results, status, gap, timings, manifest, v.warnings)
-
-
-def _report(folder: Path) -> None:
-    from allocopt.outputs.report import write_report
-
-    write_report(folder, folder / "report.html")
 
 
 def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float | None]:
@@ -330,15 +403,19 @@ def _manifest(
     timings: dict[str, float],
 ) -> dict[str, Any]:
     ld = v.loaded
-    inputs = {"scenario": {"path": str(ld.path), "sha256": _hash(ld.path)}}
+    inputs = {"scenario": input_record(str(ld.path), Path(ld.path))}
     for k, base in enumerate(getattr(ld, "files", [])[1:], start=1):
-        inputs[f"scenario_base_{k}"] = {"path": str(base), "sha256": _hash(Path(base))}
+        inputs[f"scenario_base_{k}"] = input_record(str(base), Path(base))
     for name, src in sorted(v.dataset.sources.items()):
-        inputs[name] = {"path": src.label, "sha256": _hash(src.path)}
+        inputs[name] = input_record(src.label, src.path)
     replan_of = None
     if v.md.replan is not None:
         replan_of = str(v.md.replan.run_dir)
+        sc = v.loaded.scenario
+        assert sc.replan is not None
+        inputs["published"] = input_record(sc.replan.published, v.md.replan.run_dir, folder=True)
     return {
+        "kind": "run",
         "replan_of": replan_of,
         "scenario": ld.scenario.name,
         "resolved_scenario": ld.scenario.model_dump(mode="json"),
@@ -359,12 +436,11 @@ def _manifest(
 def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[ModelData, np.ndarray]:
     """Model data of a run (its resolved scenario and inputs, with dotted ``changes`` applied) and
     its key-account alignment, for re-solves such as the price of fairness."""
-    import json
-
     from allocopt.scenario.schema import Scenario
 
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    tree = manifest["resolved_scenario"]
+    rf = RunFolder.open(run_dir, f"cannot re-solve the run folder {run_dir}")
+    located, _ = rf.data_scenario(strict=True)  # inputs found from anywhere, checked by sha256
+    tree = located.model_dump(mode="json")
     for key, value in (changes or {}).items():
         node = tree
         *head, last = key.split(".")
@@ -372,9 +448,8 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
             node = node[part]
         node[last] = value
     sc = Scenario.model_validate_json(json.dumps(tree))
-    base_dir = Path(manifest["inputs"]["scenario"]["path"]).parent
-    md = prepare(load_data(sc, base_dir))
-    asg = pd.read_csv(run_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    md = prepare(load_data(sc, rf.path))
+    asg = rf.table("assignments.csv")
     ridx = md.rep_index()
     aidx = {a: i for i, a in enumerate(md.ka_ids)}
     owner = np.full(len(md.ka_ids), -1, dtype=np.int64)

@@ -46,7 +46,7 @@ import pandas as pd
 
 from allocopt.data.tables import ROW, SPECS, TableSource, read_table
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import write_run
+from allocopt.outputs.runfolder import refuse_inside, write_run
 
 __all__ = ["ALL", "TrackResult", "track", "write_track"]
 
@@ -515,7 +515,24 @@ def default_track_dir(result: TrackResult) -> Path:
     return result.run_dir.with_name(f"{result.run_dir.name}-track-{result.as_of.isoformat()}")
 
 
+TRACK_FILES = frozenset(
+    {"attainment_reps.csv", "attainment_units.csv", "at_risk.csv", "summary.json"}
+)
+"""The files of a track folder: ``--force`` replaces only a folder holding nothing else."""
+
+
 def write_track(result: TrackResult, out: Path | None = None, *, force: bool = False) -> Path:
     """Write the track folder atomically (default ``<RUN_DIR>-track-<as-of>`` beside the run);
-    exit 3 if it exists and ``force`` is not given."""
-    return write_run(out or default_track_dir(result), result.files(), force=force)
+    exit 3 if it exists and ``force`` is not given, or if it is not a track folder (the run
+    folder, an input folder, …) or lies inside the run folder (never modified)."""
+    target = out or default_track_dir(result)
+    refuse_inside(target, result.run_dir, "track")
+    return write_run(
+        target,
+        result.files(),
+        force=force,
+        kinds=("track",),
+        names=TRACK_FILES,
+        protect=[result.run_dir],
+        what="track folder",
+    )

@@ -207,33 +207,18 @@ def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:
         ) from None
 
 
-def _scenario_dir(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> Path | None:
-    """The scenario's folder (data paths are relative to it), or None when it is not found.
-
-    A relative scenario path was relative to the working folder of the solve; the default
-    layout ``<scenario folder>/<output dir>/<run>`` is tried as well.
-    """
-    try:
-        scen = Path(manifest["inputs"]["scenario"]["path"])
-    except (KeyError, TypeError):
-        return None
-    tried = [scen]
-    out = Path(sc.output.directory)
-    parents = run_dir.resolve().parents
-    if not scen.is_absolute() and not out.is_absolute() and len(out.parts) < len(parents):
-        tried.append(parents[len(out.parts)] / scen.name)
-    return next((c.parent for c in tried if c.is_file()), None)
-
-
 def _rep_names(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> dict[str, str]:
-    """rep_id → name from the input reps table, when it is reachable and has a name column."""
-    from allocopt.data.checks import table_source
-    from allocopt.data.tables import SPECS, read_table
+    """rep_id → name from the run's input reps table, when it is found unchanged (located from
+    the run folder, checked by sha256) and has a name column."""
+    from allocopt.data.tables import SPECS, TableSource, read_table
+    from allocopt.outputs.runfolder import RunFolder
 
-    base = _scenario_dir(run_dir, manifest, sc)
-    if base is None:
+    loc = RunFolder(run_dir, manifest, f"cannot export the run folder {run_dir}").locate("reps")
+    if loc.path is None or loc.status == "changed":
         return {}
-    res = read_table(SPECS["reps"], table_source(sc.data.reps, base))
+    ref = sc.data.reps
+    sheet = getattr(ref, "sheet", None)
+    res = read_table(SPECS["reps"], TableSource(loc.path, sheet))
     df = res.frame
     if df is None or "name" not in df.columns:
         return {}
@@ -382,6 +367,17 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {}
+
+EXPORT_FILES = frozenset(
+    {
+        "quotas.csv",
+        "quotas.xlsx",
+        "varicent_quotas.csv",
+        "ForecastingQuota.csv",
+        "xactly_quotas.csv",
+    }
+)
+"""Every file name a format writes: ``--force`` replaces only a folder holding nothing else."""
 
 
 def register(name: str, description: str, *, spm: bool = False) -> Callable[[Writer], Writer]:
@@ -739,5 +735,14 @@ def export_run(
     data.check_id_map()
     files = spec.writer(data)
     contents: dict[str, Content] = dict(files)
-    write_run(out, contents, force=force)
+    protect = [id_map] if id_map is not None else []
+    write_run(
+        out,
+        contents,
+        force=force,
+        kinds=(),
+        names=EXPORT_FILES,
+        protect=protect,
+        what="export folder",
+    )
     return [out / name for name in files]

@@ -663,7 +663,9 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
 # --- entry point ----------------------------------------------------------------------------
 
 
-def render_report(run_dir: Path, *, track_dir: Path | None = None) -> str:
+def render_report(
+    run_dir: Path, *, track_dir: Path | None = None, run_name: str | None = None
+) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -699,7 +701,7 @@ def render_report(run_dir: Path, *, track_dir: Path | None = None) -> str:
     name = str(manifest.get("scenario") or sc.get("name") or run_dir.name)
     desc = str(sc.get("description") or "")
     meta = (
-        f"Run folder <code>{_esc(run_dir.name)}</code> · fiscal year from "
+        f"Run folder <code>{_esc(run_name or run_dir.name)}</code> · fiscal year from "
         f"{_esc(plan.get('fiscal_year_start', '?'))} · {_esc(plan.get('granularity', ''))} "
         f"periods · amounts in {_esc(currency)}" + (f"<br>{_esc(desc)}" if desc else "")
     )
@@ -714,12 +716,34 @@ def render_report(run_dir: Path, *, track_dir: Path | None = None) -> str:
     )
 
 
+def _check_target(target: Path, run_dir: Path, force: bool) -> None:
+    """Exit 3 unless ``target`` is new or (with ``force``) an earlier allocopt report outside the
+    run folder: never a folder, an input, a run file or any other file."""
+    from allocopt.outputs.runfolder import refuse_inside
+
+    refuse_inside(target, run_dir, "report")
+    if not os.path.lexists(target):
+        return
+    if not force:
+        raise OutputError(f"{target} exists already; choose another --out or add --force")
+    head = ""
+    if target.is_file() and not target.is_symlink():
+        with target.open("rb") as f:
+            head = f.read(4096).decode("utf-8", errors="replace")
+    if "<title>allocopt report" not in head:
+        raise OutputError(
+            f"{target} is not a report written by allocopt; --force replaces only an earlier "
+            "report. Nothing was changed: choose another --out"
+        )
+
+
 def write_report(
     run_dir: Path,
     out: Path | None = None,
     *,
     track_dir: Path | None = None,
     force: bool = False,
+    run_name: str | None = None,
 ) -> Path:
     """Write one self-contained HTML report for a run (default ``<RUN_DIR>-report.html`` beside
     it: ``allocopt solve`` already puts ``report.html`` inside the run folder, which is never
@@ -731,9 +755,8 @@ def write_report(
     """
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-report.html")
-    if target.exists() and not force:
-        raise OutputError(f"{target} exists already; choose another --out or add --force")
-    text = render_report(run_dir, track_dir=track_dir)
+    _check_target(target, run_dir, force)
+    text = render_report(run_dir, track_dir=track_dir, run_name=run_name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

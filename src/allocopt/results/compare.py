@@ -345,10 +345,28 @@ def _settings(runs: list[_Run]) -> pd.DataFrame:
 # ---- writing ------------------------------------------------------------------------------------
 
 
-def write_csv(df: pd.DataFrame, path: Path, *, force: bool = False) -> Path:
-    """Write ``df`` as UTF-8 CSV atomically; refuse to replace a file without ``force``."""
-    if path.exists() and not force:
+def write_csv(
+    df: pd.DataFrame, path: Path, *, force: bool = False, runs: Sequence[Path] = ()
+) -> Path:
+    """Write ``df`` as UTF-8 CSV atomically; refuse to replace a file without ``force``, and
+    even with it anything but an earlier comparison (a folder, an input, a run's file)."""
+    from allocopt.outputs.runfolder import refuse_inside
+
+    for run in runs:
+        refuse_inside(path, run, "comparison")
+    if os.path.lexists(path) and not force:
         raise OutputError(f"{path} exists already; choose another --out or add --force")
+    if os.path.lexists(path):
+        head = ""
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as f:
+                head = f.readline(4096).decode("utf-8", errors="replace")
+        cols = head.strip().split(",")
+        if not (any(c.startswith("quota_") for c in cols) and "change" in " ".join(cols)):
+            raise OutputError(
+                f"{path} is not a comparison written by allocopt compare; --force replaces only "
+                "an earlier one. Nothing was changed: choose another --out"
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -6,8 +6,11 @@ base, phasing profiles, history, fairness groups and the reference split are rec
 the formulation text, never taken from the model code (``allocopt.model``,
 ``allocopt.data.prepare``, ``allocopt.results.extract``, ``allocopt.solve`` are deliberately not
 imported). The scenario is
-the one recorded in the manifest (``resolved_scenario``); the tables are read from the scenario's
-folder and checked against the hashes in the manifest.
+the one recorded in the manifest (``resolved_scenario``); the tables are located from the run
+folder (:class:`~allocopt.outputs.runfolder.RunFolder`: relative to it first, then at their
+recorded absolute path) and checked against the hashes in the manifest, so the check works from
+any working folder. The run's own files are checked against the hashes its manifest records
+(``integrity``): any edit, also a coherent one across files or of the resolved settings, fails.
 
 Tolerances: a row passes when it is within ``tol · max(1, |bound|)`` of its bound, plus half a cent
 for every money value read from a CSV that enters the row (the run files store money rounded to
@@ -18,7 +21,6 @@ from their unrounded value by less than one unit each.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocopt.data.checks import load_data, table_source
+from allocopt.data.checks import load_data
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import read_manifest
+from allocopt.outputs.runfolder import LocatedInput, RunFolder
 from allocopt.scenario.schema import Scenario
 
 __all__ = ["Verification", "verify_run"]
@@ -55,11 +57,13 @@ class Verification:
 
     violations: pd.DataFrame
     checked: dict[str, int] = field(default_factory=dict)
+    integrity: list[str] = field(default_factory=list)  # run files edited since the solve
+    notes: list[str] = field(default_factory=list)  # e.g. a manifest without recorded hashes
 
     @property
     def ok(self) -> bool:
-        """True when no rule is violated."""
-        return self.violations.empty
+        """True when no rule is violated and no file of the run was edited."""
+        return self.violations.empty and not self.integrity
 
     @property
     def n_checks(self) -> int:
@@ -164,7 +168,7 @@ def _missing(path: Path, message: str, field_: str = "", where: str = "") -> Inp
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    manifest = read_manifest(run_dir, f"the run folder {run_dir} cannot be verified")
+    manifest = RunFolder.open(run_dir, f"the run folder {run_dir} cannot be verified").manifest
     path = run_dir / "manifest.json"
     try:
         scen_path = manifest["inputs"]["scenario"]["path"]
@@ -214,37 +218,6 @@ def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:
         raise _missing(
             run_dir / "manifest.json", f"is not a valid scenario: {exc}", "resolved_scenario"
         ) from None
-
-
-def _base_dir(run_dir: Path, scen_path: Path, sc: Scenario) -> Path:
-    """The scenario's folder (table paths are relative to it).
-
-    A relative scenario path was relative to the working folder of the solve; if it does not
-    resolve from here, the default run-folder layout (``<scenario folder>/<output dir>/<run>``)
-    is tried.
-    """
-    tried = [scen_path]
-    out = Path(sc.output.directory)
-    if not scen_path.is_absolute() and not out.is_absolute():
-        depth = len(out.parts)
-        if depth < len(run_dir.resolve().parents):
-            tried.append(run_dir.resolve().parents[depth] / scen_path.name)
-    for cand in [c for c in tried if c.is_file()] + [c for c in tried if c.parent.is_dir()]:
-        return cand.parent
-    raise _missing(
-        run_dir / "manifest.json",
-        f"the scenario's folder {scen_path.parent} is not found; run the check from the "
-        "folder the solve ran in",
-        "inputs.scenario.path",
-    )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- re-derived inputs -------------------------------------------------------------------------
@@ -1200,30 +1173,18 @@ def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
     return (ref.potential * ref_pot + ref.history * ref_hist) / (ref.potential + ref.history)
 
 
-def _check_inputs(sc: Scenario, base_dir: Path, manifest: dict[str, Any], log: _Log) -> None:
-    inputs = manifest.get("inputs") or {}
-    for name in (
-        "org_units",
-        "reps",
-        "potential",
-        "accounts",
-        "candidates",
-        "seasonality",
-        "actuals",
-    ):
-        ref = getattr(sc.data, name)
-        rec = inputs.get(name)
-        if ref is None or not isinstance(rec, dict) or "sha256" not in rec:
+def _check_inputs(located: list[LocatedInput], log: _Log) -> None:
+    for loc in located:
+        if loc.expected is None:
             continue
         log.count("inputs", 1)
-        src = table_source(ref, base_dir)
-        now = _sha256(src.path)
-        if now != rec["sha256"]:
+        if loc.status == "changed":
+            what = "table" if loc.name != "published" else "published plan"
             log.add(
                 "inputs",
-                f"table {name} ({src.label})",
-                f"the file changed since the solve (sha256 {now[:12]}… now, "
-                f"{str(rec['sha256'])[:12]}… in the manifest); the checks compare with the "
+                f"{what} {loc.name} ({loc.label})",
+                f"the file changed since the solve ({loc.path}: sha256 {str(loc.actual)[:12]}… "
+                f"now, {loc.expected[:12]}… in the manifest); the checks compare with the "
                 "current file",
                 1,
             )
@@ -1237,11 +1198,15 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     """
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir)
+    rf = RunFolder(run_dir, manifest, f"the run folder {run_dir} cannot be verified")
     tables = {name: _read_csv(run_dir, name) for name in RUN_FILES}
-    sc = _scenario(manifest, run_dir)
-    base_dir = _base_dir(run_dir, Path(manifest["inputs"]["scenario"]["path"]), sc)
+    _scenario(manifest, run_dir)
+    # inputs located relative to the run folder (then their absolute path), checked by sha256;
+    # a changed input is a violation (checked against the current file), a missing one exit 2
+    sc, located = rf.data_scenario(strict=False)
+    base_dir = run_dir
     log = _Log(tol)
-    _check_inputs(sc, base_dir, manifest, log)
+    _check_inputs(located, log)
     pl = _plan(sc, base_dir)
     pl.replan = _published(sc, base_dir, run_dir, pl)
     if pl.replan is not None:  # published owners act as incumbents
@@ -1263,4 +1228,7 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     _check_stability(pl, run, log)
     _check_key_accounts(pl, run, eb, log)
     _check_report(pl, run, base, eb, log)
-    return Verification(log.frame(), dict(sorted(log.checked.items())))
+    integrity = rf.integrity()
+    if rf.sealed:
+        log.count("integrity", len((manifest.get("integrity") or {}).get("files") or {}) + 1)
+    return Verification(log.frame(), dict(sorted(log.checked.items())), integrity, rf.notes())
