@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -382,7 +383,11 @@ def schema() -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--force", is_flag=True, help="Write into an existing, non-empty folder.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an existing, non-empty folder (never over a file with other content).",
+)
 @_guard
 def init(directory: Path, force: bool) -> None:
     """Write an example project (scenario + data) that validates and solves."""
@@ -393,7 +398,12 @@ def init(directory: Path, force: bool) -> None:
         raise OutputError(
             f"{directory} exists and is not empty; choose another folder or add --force"
         )
-    path = generate_plan(directory, reps_per_team=6, name="my-plan")
+    from allocopt.outputs.runfolder import add_files
+
+    with tempfile.TemporaryDirectory() as fresh:
+        generate_plan(Path(fresh), reps_per_team=6, name="my-plan")
+        add_files(Path(fresh), directory)  # --force adds files, never changes one of yours
+    path = directory / "scenario.yaml"
     console.print(f"wrote {path}; next: allocopt validate {path} && allocopt solve {path}")
 
 

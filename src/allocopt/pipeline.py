@@ -271,6 +271,8 @@ def _protected(v: Validated) -> list[Path]:
 
 def _check_published(folder: Path) -> None:
     """A re-plan's published run folder must be unedited (when it records its hashes)."""
+    if not (folder / "manifest.json").is_file():
+        return
     rf = RunFolder.open(folder, f"the published plan {folder} cannot be used")
     bad = rf.integrity()
     if bad:

@@ -617,6 +617,9 @@ def _old_vs_new(run_dir: Path, manifest: dict[str, Any]) -> pd.DataFrame | None:
     Columns: rep_id, old, new, change, change_pct (reps present in only one plan count 0 there).
     """
     candidates = [run_dir / "previous" / "annual.csv"]
+    pub = (manifest.get("inputs") or {}).get("published")
+    if isinstance(pub, dict) and pub.get("rel_path"):  # portable: relative to the run folder
+        candidates.append(run_dir / str(pub["rel_path"]) / "annual.csv")
     ref = manifest.get("replan_of")
     if isinstance(ref, dict):
         ref = ref.get("run_dir") or ref.get("path")

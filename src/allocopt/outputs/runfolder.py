@@ -81,6 +81,10 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 STALE_AFTER = 600.0
 """Seconds after which a dead process's temporary or set-aside folder may be cleaned up."""
 
+LOCK_WAIT = 60.0
+"""Seconds to wait for another process's lock on the output's parent folder (held only for a
+claim or a rename) before exit 3."""
+
 RUN_KINDS = ("run", "sweep")
 """Folder kinds ``allocopt solve --force`` may replace (``kind`` in the manifest)."""
 
@@ -116,7 +120,18 @@ def _locked(parent: Path) -> Iterator[None]:
         return
     fd = os.open(parent, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OutputError(
+                        f"cannot lock {parent}: another allocopt process has held it for "
+                        f"{LOCK_WAIT:.0f} s (is one suspended?); try again when it is done"
+                    ) from None
+                time.sleep(0.02)
         yield
     finally:
         os.close(fd)
@@ -547,6 +562,39 @@ def refuse_inside(out: Path, run_dir: Path, command: str) -> None:
         )
 
 
+def add_files(source: Path, directory: Path) -> list[Path]:
+    """Copy the files under ``source`` into ``directory`` (e.g. ``allocopt init --force``);
+    OutputError (exit 3), with nothing copied, when any would replace a file (or folder) there
+    whose content differs: an identical file is left as it is."""
+    files = _files_under(source)
+    clash = []
+    for rel in files:
+        dst = directory / rel
+        if os.path.lexists(dst) and not (
+            dst.is_file()
+            and not dst.is_symlink()
+            and dst.read_bytes() == (source / rel).read_bytes()
+        ):
+            clash.append(rel)
+    if clash:
+        more = f" and {len(clash) - 5} more" if len(clash) > 5 else ""
+        raise OutputError(
+            f"{directory} already has {', '.join(clash[:5])}{more} with other content; --force "
+            "never replaces your files. Nothing was written: choose another folder"
+        )
+    out = []
+    try:
+        for rel in files:
+            dst = directory / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists():
+                shutil.copyfile(source / rel, dst)
+            out.append(dst)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {directory}: {exc}") from None
+    return out
+
+
 def write_run(
     target: Path,
     files: Mapping[str, Content],
@@ -797,7 +845,7 @@ class RunFolder:
             rec = {"path": pub, "kind": "folder"} if pub else {}
         folder = rec.get("kind") == "folder"
         expected = rec.get("sha256") if isinstance(rec.get("sha256"), str) else None
-        tried = self._candidates(rec, dirs)
+        tried = [Path(os.path.normpath(p.absolute())) for p in self._candidates(rec, dirs)]
         found: tuple[Path, str] | None = None
         for p in tried:
             ok = p.is_dir() if folder else p.is_file()
