@@ -542,3 +542,21 @@ def test_init_force_never_changes_your_files(tmp_path: Path) -> None:
         res.exit_code == 3 and "data/reps.csv" in res.output and "Nothing was written" in res.output
     )
     assert reps.read_bytes() == mine
+
+
+@POSIX
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc (Linux)")
+def test_a_pid_reused_by_another_program_does_not_keep_leftovers(tmp_path: Path) -> None:
+    from allocopt.outputs.runfolder import clean_stale
+
+    other = subprocess.Popen(["sleep", "60"])  # holds the dead writer's PID, say
+    try:
+        left = tmp_path / f".r.{other.pid}-{_host()}-abc123.tmp"
+        left.mkdir()
+        old = time.time() - STALE_AFTER - 60
+        os.utime(left, (old, old))
+        assert clean_stale(tmp_path) == [f"removed {left} (left by a process that died)"]
+        assert not left.exists()
+    finally:
+        other.kill()
+        other.wait()

@@ -107,7 +107,11 @@ def _alive(pid: int, host: str) -> bool:
         return False
     except OSError:
         return True
-    return True
+    try:  # Linux: a PID reused by another program is not the writer
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().lower()
+    except OSError:
+        return True
+    return not cmd or b"python" in cmd or b"allocopt" in cmd
 
 
 @contextmanager
@@ -172,8 +176,8 @@ def clean_stale(parent: Path, *, older_than: float = STALE_AFTER) -> list[str]:
     return done
 
 
-def _live_writer(parent: Path, name: str) -> int | None:
-    """PID of a live process writing ``parent/name`` now (its temporary folder), if any."""
+def _live_writer(parent: Path, name: str) -> tuple[int, Path] | None:
+    """PID and temporary folder of a live process writing ``parent/name`` now, if any."""
     try:
         entries = list(os.scandir(parent))
     except OSError:
@@ -181,7 +185,7 @@ def _live_writer(parent: Path, name: str) -> int | None:
     for e in entries:
         m = _TMP.match(e.name)
         if m and m["name"] == name and _alive(int(m["pid"]), m["host"]):
-            return int(m["pid"])
+            return int(m["pid"]), Path(e.path)
     return None
 
 
@@ -344,11 +348,12 @@ class OutputClaim:
                 if self.unique:
                     self.target = self._free(self.target)
                 else:
-                    pid = _live_writer(parent, self.target.name)
-                    if pid is not None:
+                    writer = _live_writer(parent, self.target.name)
+                    if writer is not None:
                         raise OutputError(
                             f"{self.target} is being written by another allocopt process "
-                            f"(PID {pid}) right now; wait for it to finish, or choose another --out"
+                            f"(PID {writer[0]}) right now; wait for it to finish, or choose "
+                            f"another --out (its temporary folder is {writer[1]})"
                         )
                     self._check_existing(self.target)
                     self.existed = _identity(self.target)
