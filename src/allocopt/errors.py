@@ -106,8 +106,8 @@ class Interrupted(AllocoptError):
         except ValueError:
             name = f"signal {signum}"
         super().__init__(
-            f"interrupted ({name}): stopped; nothing was written (the temporary output folder "
-            "was removed)"
+            f"interrupted ({name}): stopped; the output being written (if any) was removed, "
+            "nothing is left half-written"
         )
         self.signum = signum
         self.exit_code = 128 + signum
