@@ -23,6 +23,33 @@ from allocopt.errors import Problem
 Kind = Literal["id", "text", "number", "int", "date", "bool"]
 ROW = "_row"
 
+# Largest magnitude of a number in a table or an operation's result. Money keeps cent precision
+# in float64 up to 2**53 cents ≈ 9.0e13, and sums of many rows stay far from overflow; larger
+# values (1e300) are typos or wrong units. Documented in docs/data.md ("Numbers").
+MAX_ABS = 1e13
+MAX_ABS_TEXT = "1e13 (10,000,000,000,000)"
+TOO_LARGE = (
+    f"is too large: numbers must be at most {MAX_ABS_TEXT} in absolute value; "
+    "correct the value, or give all amounts in thousands"
+)
+_SHOW_CHARS = 80  # a bad cell is echoed up to this many characters
+
+
+def clip(text: str, limit: int = _SHOW_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying its length: ``abc… (50,000 characters)``."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def number_problem(value: float) -> str | None:
+    """Why a number cannot be stored in a numeric column (not finite, too large), or None."""
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if abs(value) > MAX_ABS:
+        return TOO_LARGE
+    return None
+
 
 @dataclass(frozen=True)
 class Col:
@@ -50,6 +77,7 @@ class TableSpec:
 
 
 _GE0 = (pa.Check.ge(0, error="must be ≥ 0"),)
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 SPECS: dict[str, TableSpec] = {
@@ -422,6 +450,7 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
     parsed: pd.Series
     bad: pd.Series
     what: str
+    told = np.zeros(len(text), dtype=bool)  # bad cells already reported with their own message
     if c.kind in ("id", "text"):
         if c.filled:
             for i in np.flatnonzero(blank.to_numpy()):
@@ -436,18 +465,34 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
         if c.kind == "int":
             frac = ~blank & finite & (parsed.to_numpy() % 1 != 0)
             bad = bad | frac
+        told = finite & (np.abs(np.where(finite, parsed.to_numpy(), 0.0)) > MAX_ABS)
+        for i in np.flatnonzero(told):
+            problems.append(
+                Problem(label, f"row {rows[i]}", c.name, TOO_LARGE, value=clip(str(text.iloc[i])))
+            )
+        bad = bad | told
     elif c.kind == "date":
         parsed = pd.to_datetime(text.where(~blank, None), format="%Y-%m-%d", errors="coerce")
         bad = ~blank & parsed.isna()
         what = "a date written YYYY-MM-DD"
+        # strptime takes 2027-4-5 too; only the zero-padded ISO form is a date here
+        iso = text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
+        told = (~blank & ~bad & ~iso).to_numpy()
+        for i in np.flatnonzero(told):
+            fix = parsed.iloc[i].date().isoformat()
+            msg = f"must be a date written YYYY-MM-DD, with a two-digit month and day: {fix}"
+            problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=str(text.iloc[i])))
+        parsed = parsed.where(~told, pd.NaT)
     else:  # bool
         low = text.str.lower()
         parsed = low.map(_BOOL)
         bad = ~blank & parsed.isna()
         what = "true or false"
-    for i in np.flatnonzero(bad.to_numpy()):
+    for i in np.flatnonzero(bad.to_numpy() & ~told):
         problems.append(
-            Problem(label, f"row {rows[i]}", c.name, f"must be {what}", value=str(text.iloc[i]))
+            Problem(
+                label, f"row {rows[i]}", c.name, f"must be {what}", value=clip(str(text.iloc[i]))
+            )
         )
     if c.filled:
         for i in np.flatnonzero(blank.to_numpy()):
@@ -532,4 +577,3 @@ def _suggest(name: str, candidates: list[str]) -> str:
 
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"; did you mean to rename column {close[0]!r}?" if close else ""
-
