@@ -189,7 +189,17 @@ def read_table(spec: TableSpec, source: TableSource) -> ReadResult:
     if isinstance(raw, Problem):
         return ReadResult(None, [raw])
     header, rows, problems = raw
-    return _typed(spec, source, header, rows, problems)
+    res = _typed(spec, source, header, rows, problems)
+    formulas = {(p.where, p.field) for p in problems if _FORMULA in p.message}
+    if formulas:  # a formula cell without a value reads as blank: say only what it is
+        names = {c.name for c in spec.cols}
+        res.problems = [
+            p
+            for p in res.problems
+            if not ((p.where, p.field) in formulas and p.message.startswith("is blank"))
+            and not (_FORMULA in p.message and p.where != "row 1" and p.field not in names)
+        ]
+    return res
 
 
 # --- raw reading -------------------------------------------------------------------------------
@@ -336,16 +346,89 @@ def _read_excel(src: TableSource) -> _Raw | Problem:
         while header and header[-1] == "":
             header.pop()
         rows: list[tuple[int, list[str]]] = []
+        has_blank = "" in header
         for i, values in enumerate(it, start=2):
             cells = [_cell_text(v) for v in values]
             while len(cells) > len(header) and cells[-1] == "":
                 cells.pop()
             if all(not c.strip() for c in cells):
+                has_blank = True  # a whole row of formulas without values looks blank too
                 continue
+            has_blank = has_blank or len(cells) < len(header) or "" in cells
             rows.append((i, cells))
-        return header, rows, []
+        sheet_xml = getattr(ws, "_worksheet_path", None)
+        problems: list[Problem] = []
+        if has_blank and isinstance(sheet_xml, str):  # only then can a formula hide
+            problems = _formula_problems(src, sheet_xml, header)
+        return header, rows, problems
     finally:
         wb.close()
+
+
+_FORMULA = "is a formula without a value"
+
+
+def _formula_problems(src: TableSource, sheet_xml: str, header: list[str]) -> list[Problem]:
+    """Formula cells with no cached value (openpyxl reads them as blank), located.
+
+    A workbook written by a program (openpyxl, pandas) stores formulas without computing
+    them; only a spreadsheet application saves their values. A formula whose cached value is
+    the empty string (``t="str"`` with an empty ``<v>``) is a real blank and is not reported.
+    """
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    out: list[Problem] = []
+    row, col = 0, 0
+    with zipfile.ZipFile(src.path) as z, z.open(sheet_xml) as f:
+        for event, el in iterparse(f, events=("start", "end")):
+            tag = el.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                if tag == "row":
+                    r = el.get("r")
+                    row, col = (int(r) if r else row + 1), 0
+                continue
+            if tag == "c":
+                ref = el.get("r")
+                col = _column_number(ref) if ref else col + 1
+                formula = next((ch for ch in el if ch.tag.rsplit("}", 1)[-1] == "f"), None)
+                if formula is not None and el.get("t") not in ("str", "inlineStr", "s", "e"):
+                    value = next((ch for ch in el if ch.tag.rsplit("}", 1)[-1] == "v"), None)
+                    if value is None or not (value.text or "").strip():
+                        name = header[col - 1] if col <= len(header) else ""
+                        if row == 1 or name:
+                            cell = ref or f"{_column_letters(col)}{row}"
+                            out.append(
+                                Problem(
+                                    src.label,
+                                    f"row {row}",
+                                    name.strip(),
+                                    f"cell {cell} {_FORMULA}: open and save the file in Excel "
+                                    "(or LibreOffice), or paste the values",
+                                    value=clip("=" + (formula.text or "")),
+                                )
+                            )
+                el.clear()
+            elif tag == "row":
+                el.clear()
+    return out
+
+
+def _column_number(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + ord(ch.upper()) - 64
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def _read_parquet(src: TableSource) -> _Raw | Problem:
