@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,11 +34,12 @@ TOO_LARGE = (
     "correct the value, or give all amounts in thousands"
 )
 _SHOW_CHARS = 80  # a bad cell is echoed up to this many characters
+_CLIPPED = re.compile(r"… \([0-9,]+ characters\)")
 
 
 def clip(text: str, limit: int = _SHOW_CHARS) -> str:
     """``text`` cut to ``limit`` characters, saying its length: ``abc… (50,000 characters)``."""
-    if len(text) <= limit:
+    if len(text) <= limit or _CLIPPED.fullmatch(text, limit):  # short, or cut already
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
 
@@ -254,6 +256,9 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "save it as UTF-8 CSV",
         )
+    wrong = _delimiter_problem(src, text)
+    if wrong is not None:
+        return wrong
     fast = _read_csv_fast(text)
     if fast is not None:
         return fast
@@ -274,6 +279,27 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f'is not valid CSV: {exc}; check the quotes (") on or before this line',
         )
     return header, rows, problems
+
+
+def _delimiter_problem(src: TableSource, text: str) -> Problem | None:
+    """A header line split by ';' or tabs rather than commas (Excel's regional CSV)."""
+    header = text[: text.find("\n")] if "\n" in text else text
+    commas = header.count(",")
+    for sep, name, shown in ((";", "semicolon", "';'"), ("\t", "tab", "tabs")):
+        n = header.count(sep)
+        if n > commas:
+            have = f"{n} {shown}" if sep == ";" else f"{n} tab{'s' if n != 1 else ''}"
+            others = f"only {commas} ','" if commas else "no ','"
+            return Problem(
+                src.label,
+                "line 1",
+                "",
+                f"the file looks {name}-delimited (its header line has {have} and {others}); "
+                "allocopt reads comma-separated CSV: save it as CSV (comma delimited) — in "
+                f"Excel: Save As, CSV UTF-8 (Comma delimited) — or replace the {name}s by commas "
+                "(and decimal commas by points)",
+            )
+    return None
 
 
 def _read_csv_fast(text: str) -> _Raw | None:
