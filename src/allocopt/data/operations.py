@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -331,8 +332,9 @@ def _set_value(ctx: _Ctx, table: str, col: Col, value: Any) -> Any:
         return float(value)
     if kind == "date":
         if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
+            try:  # only YYYY-MM-DD (fromisoformat also takes 20270405 and 2027-W14)
+                iso = re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip())
+                value = dt.date.fromisoformat(value.strip()) if iso else None
             except ValueError:
                 value = None
         if not isinstance(value, dt.date):
@@ -550,8 +552,15 @@ def _recover(
     f = factor.reindex(keys).to_numpy(dtype=float)
     f = np.where(np.isnan(f), 1.0, f)
     out = pot.copy()
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite result is reported
-        out["potential"] = out["potential"].to_numpy(dtype=float) * f
+    own = out["potential"].to_numpy(dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):  # need / have overflows for tiny have
+        new = own * f
+        odd = ~np.isfinite(new) & np.isfinite(own)
+        if odd.any():  # the same amount without the overflow: own + need × (own / have)
+            n = need.reindex(keys).to_numpy(dtype=float)[odd]
+            h = have.reindex(keys).to_numpy(dtype=float)[odd]
+            new[odd] = own[odd] + n * (own[odd] / h)
+    out["potential"] = new
     # equal spread where the remaining reps have no potential of that product
     even = need[~prop]
     if len(even):
