@@ -80,6 +80,7 @@ class TableSpec:
 
 _GE0 = (pa.Check.ge(0, error="must be ≥ 0"),)
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_NON_FINITE = {"inf", "infinity", "nan", "1.#inf", "1.#qnan"}
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 SPECS: dict[str, TableSpec] = {
@@ -598,11 +599,11 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
         bad = ~blank & parsed.isna()
         what = "true or false"
     for i in np.flatnonzero(bad.to_numpy() & ~told):
-        problems.append(
-            Problem(
-                label, f"row {rows[i]}", c.name, f"must be {what}", value=clip(str(text.iloc[i]))
-            )
-        )
+        cell = str(text.iloc[i])
+        msg = f"must be {what}"
+        if cell.lower().lstrip("+-") in _NON_FINITE:
+            msg += "; infinite and not-a-number values are not allowed, write a finite amount"
+        problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=clip(cell)))
     if c.filled:
         for i in np.flatnonzero(blank.to_numpy()):
             problems.append(
