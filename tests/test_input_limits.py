@@ -293,3 +293,17 @@ def test_yaml_alias_nesting_too_deeply_is_located(tmp_path: Path) -> None:
     (p,) = info.value.problems
     assert p.where.startswith("line 2, column ")
     assert "nested too deeply" in p.message
+
+
+def test_validate_table_never_cuts_the_largest_amounts(tmp_path: Path) -> None:
+    pot = [{"rep_id": r, "product": "P", "potential": MAX_ABS} for r in ("A", "B")]
+    reps = [_rep("A", capacity=MAX_ABS), _rep("B", capacity=MAX_ABS)]
+    path = write_plan(
+        tmp_path,
+        tables={"potential": pot, "reps": reps},
+        extra={"targets": {"by_product": {"P": MAX_AMOUNT}}},
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    row = next(ln for ln in result.stdout.splitlines() if ln.startswith("│ P "))
+    assert row.count("10,000,000,000,000") == 2 and row.count("20,000,000,000,000") == 2, row
