@@ -393,6 +393,7 @@ def _read_excel(src: TableSource) -> _Raw | Problem:
 
 
 _FORMULA = "is a formula without a value"
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 
 
 def _formula_problems(src: TableSource, sheet_xml: str, header: list[str]) -> list[Problem]:
@@ -407,7 +408,11 @@ def _formula_problems(src: TableSource, sheet_xml: str, header: list[str]) -> li
 
     out: list[Problem] = []
     row, col = 0, 0
-    with zipfile.ZipFile(src.path) as z, z.open(sheet_xml) as f:
+    with zipfile.ZipFile(src.path) as z:
+        data = z.read(sheet_xml)
+    if not _FORMULA_TAG.search(data):  # no formula at all: nothing to parse
+        return out
+    with io.BytesIO(data) as f:
         for event, el in iterparse(f, events=("start", "end")):
             tag = el.tag.rsplit("}", 1)[-1]
             if event == "start":
