@@ -20,14 +20,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from allocopt.errors import Problem
+from allocopt.scenario.schema import MAX_AMOUNT
 
 Kind = Literal["id", "text", "number", "int", "date", "bool"]
 ROW = "_row"
 
 # Largest magnitude of a number in a table or an operation's result. Money keeps cent precision
 # in float64 up to 2**53 cents ≈ 9.0e13, and sums of many rows stay far from overflow; larger
-# values (1e300) are typos or wrong units. Documented in docs/data.md ("Numbers").
-MAX_ABS = 1e13
+# values (1e300) are typos or wrong units. See docs/data.md, "Limits on numbers, dates and files".
+MAX_ABS = MAX_AMOUNT  # one maximum for the tables and the scenario's amounts (1e13)
 MAX_ABS_TEXT = "1e13 (10,000,000,000,000)"
 TOO_LARGE = (
     f"is too large: numbers must be at most {MAX_ABS_TEXT} in absolute value; "
@@ -42,15 +43,6 @@ def clip(text: str, limit: int = _SHOW_CHARS) -> str:
     if len(text) <= limit or _CLIPPED.fullmatch(text, limit):  # short, or cut already
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def number_problem(value: float) -> str | None:
-    """Why a number cannot be stored in a numeric column (not finite, too large), or None."""
-    if not math.isfinite(value):
-        return "is not a finite number"
-    if abs(value) > MAX_ABS:
-        return TOO_LARGE
-    return None
 
 
 @dataclass(frozen=True)

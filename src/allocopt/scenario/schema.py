@@ -32,7 +32,7 @@ NonNeg = Annotated[float, AfterValidator(_finite), Field(ge=0)]
 Share = Annotated[float, AfterValidator(_finite), Field(ge=0, le=1)]
 
 # Largest amount (currency) in the scenario and the data tables: float64 keeps cent precision up
-# to 2**53 cents ≈ 9.0e13; larger values (1e300) are typos or wrong units (docs/data.md, Numbers).
+# to 2**53 cents ≈ 9.0e13; larger values (1e300) are typos or wrong units (docs/data.md, "Limits").
 MAX_AMOUNT = 1e13
 # Largest ratio or weight (growth, shares, bands, objective weights).
 MAX_RATIO = 1e6
