@@ -198,6 +198,7 @@ def validate(
         "effective base",
     ):
         t.add_column(c, justify="right" if c != "product" else "left")
+    _no_cut(t, [f"{v:,.0f}" for d in s["products"].values() for v in d.values()])
     for p, d in s["products"].items():
         t.add_row(
             escape(p),
@@ -781,6 +782,15 @@ def export_cmd(run_dir: Path, fmt: str, out: Path, force: bool, id_map: Path | N
     paths = export_run(run_dir, fmt, out, force=force, id_map=id_map)
     for path in paths:
         console.print(f"[green]wrote[/] {escape(str(path))}", markup=True)
+
+
+def _no_cut(t: Table, cells: list[str]) -> None:
+    """Numbers in a table are never cut: each right-aligned column is at least as wide as the
+    longest number (headers wrap instead)."""
+    width = max((len(c) for c in cells), default=0)
+    for col in t.columns:
+        if col.justify == "right":
+            col.min_width = max(col.min_width or 0, width)
 
 
 if __name__ == "__main__":  # pragma: no cover

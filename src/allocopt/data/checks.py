@@ -8,6 +8,7 @@ tables are read and before the cross-table checks; ``Dataset.changes`` logs them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from allocopt.data.operations import apply_operations
-from allocopt.data.tables import ROW, SPECS, TableSource, read_table
+from allocopt.data.tables import ROW, SPECS, TableSource, clip, read_table
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario, TableRef
 
 SEASONALITY_TOL = 1e-6
+MAX_PER_COLUMN = 20  # problems listed per file and column; the rest are counted
+MAX_SHOWN = 80  # characters of a cell echoed in a message
 
 Locate = Callable[[tuple[str | int, ...]], str]
 
@@ -104,8 +107,61 @@ def load_data(
     ds = Dataset(scenario, base_dir, tables, sources, changes=changes)
     problems.extend(_cross_checks(ds, scenario_file, loc, incomplete))
     if problems:
-        raise InputError(problems)
+        raise _capped_error(problems)
     return ds
+
+
+def _capped_error(problems: list[Problem]) -> InputError:
+    """One InputError: at most ``MAX_PER_COLUMN`` problems per file and column (then a count),
+    and no value or message echoing a huge cell whole."""
+    unique = sorted(set(problems), key=_row_order)
+    by_column: dict[tuple[str, str], list[Problem]] = {}
+    for p in unique:
+        by_column.setdefault((p.file, p.field), []).append(p)
+    shown: list[Problem] = []
+    for (file, column), group in by_column.items():
+        if not column or len(group) <= MAX_PER_COLUMN:
+            shown.extend(group)
+            continue
+        shown.extend(group[:MAX_PER_COLUMN])
+        rest = group[MAX_PER_COLUMN:]
+        first, last = rest[0].where, rest[-1].where
+        span = f"{first} to {last.removeprefix('row ')}" if first != last else first
+        shown.append(
+            Problem(
+                file,
+                first,
+                column,
+                f"… and {len(rest):,} more problems in column {column} ({span}); "
+                "fix the ones above and run allocopt validate again",
+            )
+        )
+    shown = [_clipped(p) for p in shown]
+    if len(shown) == len(unique):
+        return InputError(shown)
+    n = len(unique)
+    return InputError(shown, header=f"{n:,} problems in the input")
+
+
+def _row_order(p: Problem) -> tuple[str, str, int, str]:
+    digits = "".join(ch if ch.isdigit() else " " for ch in p.where).split()
+    return (p.file, p.field, int(digits[0]) if digits else 0, p.message)
+
+
+_LONG_WORD = re.compile(rf"\S{{{MAX_SHOWN + 1},}}")
+
+
+def _clipped(p: Problem) -> Problem:
+    """``p`` with a huge value or huge words in the message cut (``abc… (N characters)``)."""
+    message = p.message
+    if len(message) > 4 * MAX_SHOWN:
+        message = _LONG_WORD.sub(lambda m: clip(m.group(0)), message)
+        if len(message) > 20 * MAX_SHOWN:
+            message = clip(message, 20 * MAX_SHOWN)
+    value = clip(p.value)
+    if message is p.message and value is p.value:
+        return p
+    return Problem(p.file, p.where, p.field, message, value)
 
 
 def _label(ds: Dataset, name: str) -> str:

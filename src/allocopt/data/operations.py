@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocopt.data.tables import ROW, SPECS, Col
+from allocopt.data.tables import MAX_ABS, MAX_ABS_TEXT, ROW, SPECS, Col
 from allocopt.errors import Problem
 from allocopt.scenario.loader import dotted
 from allocopt.scenario.schema import (
@@ -59,6 +60,7 @@ _FILTERS: dict[str, tuple[str, ...]] = {
 }
 _REP_COL = {"reps": "rep_id", "potential": "rep_id", "accounts": "incumbent_rep"}
 _FILTER_ORDER = ("region", "team", "product", "rep", "account")
+_TOO_LARGE_RULE = f"must be at most {MAX_ABS_TEXT} in absolute value"
 
 
 def apply_operations(
@@ -73,6 +75,7 @@ def apply_operations(
     ctx = _Ctx(dict(tables), scenario, locate, file)
     for i, op in enumerate(scenario.operations):
         ctx.begin(i)
+        before, logged = dict(ctx.tables), len(ctx.changes)
         if isinstance(op, ScaleOp | SetOp):
             _edit(ctx, op)
         elif isinstance(op, RemoveRepsOp):
@@ -81,6 +84,8 @@ def apply_operations(
             _add_reps(ctx, op)
         elif isinstance(op, MoveRepOp):
             _move_rep(ctx, op)
+        if not ctx.failed and not _finite_results(ctx, before):
+            ctx.tables, ctx.changes = before, ctx.changes[:logged]  # not applied
     return ctx.tables, ctx.changes, ctx.problems
 
 
@@ -130,6 +135,28 @@ class _Ctx:
         units = self.tables["org_units"]["unit_id"]
         msg = f"unknown {what}; {_suggest(unit, units, 'use a unit_id of the org_units table')}"
         self.error(sub, msg, unit)
+
+
+def _finite_results(ctx: _Ctx, before: Tables) -> bool:
+    """Whether every number the operation wrote is finite (a problem is recorded if not)."""
+    for name, df in ctx.tables.items():
+        if df is before.get(name):
+            continue
+        for c in SPECS[name].cols:
+            if c.kind not in ("number", "int") or c.name not in df:
+                continue
+            arr = df[c.name].to_numpy(dtype=float)
+            wrong = np.flatnonzero(np.isinf(arr))
+            if len(wrong):
+                k = int(wrong[0])
+                ctx.error(
+                    (),
+                    f"the operation would make {name}.{c.name} {arr[k]:g} on "
+                    f"{_where_row(df, k, int(df[ROW].iloc[k]))}, which must be a finite number; "
+                    "check the amounts in the tables and the operation",
+                )
+                return False
+    return True
 
 
 def _suggest(value: str, known: Any, fallback: str) -> str:
@@ -211,14 +238,16 @@ def _edit(ctx: _Ctx, op: ScaleOp | SetOp) -> None:
     out = df.copy()
     if isinstance(op, ScaleOp):
         values = out[col.name].to_numpy(dtype=float).copy()
-        values[mask] *= op.factor
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            values[mask] *= op.factor
         pos = np.flatnonzero(mask)
         bad = _check_values(col, pd.Series(values[pos], index=pos))
         if bad is not None:
             row = int(df[ROW].iloc[bad[0]])
             ctx.error(
                 ("factor",),
-                f"{table}.{col.name} would be {bad[1]:g} on row {row}, which {bad[2]}; "
+                f"{table}.{col.name} would be {bad[1]:g} on {_where_row(df, bad[0], row)}, "
+                f"which {bad[2]}; "
                 "use a smaller factor or a narrower filter",
                 f"{op.factor:g}",
             )
@@ -234,6 +263,14 @@ def _edit(ctx: _Ctx, op: ScaleOp | SetOp) -> None:
     ctx.log(f"{what} on {n:,} row{'s' if n != 1 else ''} ({_describe(op.where)})")
 
 
+def _where_row(df: pd.DataFrame, index: Any, row: int) -> str:
+    """ "row 7" of the table, or the rep/key of a row an earlier operation added (row 0)."""
+    if row > 0:
+        return f"row {row}"
+    key = next((k for k in ("rep_id", "account_id") if k in df.columns), None)
+    return f"the row added for {df[key].iloc[int(index)]}" if key else "a row added by an operation"
+
+
 def _scalable(ctx: _Ctx, table: str, col: Col) -> None:
     if col.kind == "int":
         ctx.error(("column",), f"{col.name} holds whole numbers; use op: set", col.name)
@@ -244,8 +281,17 @@ def _scalable(ctx: _Ctx, table: str, col: Col) -> None:
 
 
 def _check_values(col: Col, values: pd.Series) -> tuple[Any, float, str] | None:
-    """First value (index, value, rule) that breaks the column's checks, or None."""
+    """First value (index, value, rule) that breaks the column's checks, or None.
+
+    Besides the column's own checks, every number must be finite and at most ``MAX_ABS``.
+    """
     vals = values.dropna()
+    arr = vals.to_numpy(dtype=float)
+    wrong = ~np.isfinite(arr) | (np.abs(np.where(np.isfinite(arr), arr, 0.0)) > MAX_ABS)
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[0])
+        why = "must be a finite number" if not np.isfinite(arr[k]) else _TOO_LARGE_RULE
+        return vals.index[k], float(arr[k]), why
     for chk in col.checks:
         res = chk(vals).check_output
         if isinstance(res, pd.Series) and not bool(res.all()):
@@ -280,13 +326,15 @@ def _set_value(ctx: _Ctx, table: str, col: Col, value: Any) -> Any:
             return None
         bad = _check_values(col, pd.Series([float(value)]))
         if bad is not None:
-            ctx.error(("value",), f"{table}.{col.name} {bad[2]}", value)
+            fix = "; write a smaller value" if bad[2] == _TOO_LARGE_RULE else ""
+            ctx.error(("value",), f"{table}.{col.name} {bad[2]}{fix}", value)
             return None
         return float(value)
     if kind == "date":
         if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
+            try:  # only YYYY-MM-DD (fromisoformat also takes 20270405 and 2027-W14)
+                iso = re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip())
+                value = dt.date.fromisoformat(value.strip()) if iso else None
             except ValueError:
                 value = None
         if not isinstance(value, dt.date):
@@ -504,7 +552,15 @@ def _recover(
     f = factor.reindex(keys).to_numpy(dtype=float)
     f = np.where(np.isnan(f), 1.0, f)
     out = pot.copy()
-    out["potential"] = out["potential"].to_numpy(dtype=float) * f
+    own = out["potential"].to_numpy(dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):  # need / have overflows for tiny have
+        new = own * f
+        odd = ~np.isfinite(new) & np.isfinite(own)
+        if odd.any():  # the same amount without the overflow: own + need × (own / have)
+            n = need.reindex(keys).to_numpy(dtype=float)[odd]
+            h = have.reindex(keys).to_numpy(dtype=float)[odd]
+            new[odd] = own[odd] + n * (own[odd] / h)
+    out["potential"] = new
     # equal spread where the remaining reps have no potential of that product
     even = need[~prop]
     if len(even):

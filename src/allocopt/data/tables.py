@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,9 +20,29 @@ import pandas as pd
 import pandera.pandas as pa
 
 from allocopt.errors import Problem
+from allocopt.scenario.schema import MAX_AMOUNT
 
 Kind = Literal["id", "text", "number", "int", "date", "bool"]
 ROW = "_row"
+
+# Largest magnitude of a number in a table or an operation's result. Money keeps cent precision
+# in float64 up to 2**53 cents ≈ 9.0e13, and sums of many rows stay far from overflow; larger
+# values (1e300) are typos or wrong units. See docs/data.md, "Limits on numbers, dates and files".
+MAX_ABS = MAX_AMOUNT  # one maximum for the tables and the scenario's amounts (1e13)
+MAX_ABS_TEXT = "1e13 (10,000,000,000,000)"
+TOO_LARGE = (
+    f"is too large: numbers must be at most {MAX_ABS_TEXT} in absolute value; "
+    "correct the value, or give all amounts in thousands"
+)
+_SHOW_CHARS = 80  # a bad cell is echoed up to this many characters
+_CLIPPED = re.compile(r"… \([0-9,]+ characters\)")
+
+
+def clip(text: str, limit: int = _SHOW_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying its length: ``abc… (50,000 characters)``."""
+    if len(text) <= limit or _CLIPPED.fullmatch(text, limit):  # short, or cut already
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,8 @@ class TableSpec:
 
 
 _GE0 = (pa.Check.ge(0, error="must be ≥ 0"),)
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_NON_FINITE = {"inf", "infinity", "nan", "1.#inf", "1.#qnan"}
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 SPECS: dict[str, TableSpec] = {
@@ -161,7 +184,17 @@ def read_table(spec: TableSpec, source: TableSource) -> ReadResult:
     if isinstance(raw, Problem):
         return ReadResult(None, [raw])
     header, rows, problems = raw
-    return _typed(spec, source, header, rows, problems)
+    res = _typed(spec, source, header, rows, problems)
+    formulas = {(p.where, p.field) for p in problems if _FORMULA in p.message}
+    if formulas:  # a formula cell without a value reads as blank: say only what it is
+        names = {c.name for c in spec.cols}
+        res.problems = [
+            p
+            for p in res.problems
+            if not ((p.where, p.field) in formulas and p.message.startswith("is blank"))
+            and not (_FORMULA in p.message and p.where != "row 1" and p.field not in names)
+        ]
+    return res
 
 
 # --- raw reading -------------------------------------------------------------------------------
@@ -216,6 +249,9 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "save it as UTF-8 CSV",
         )
+    wrong = _delimiter_problem(src, text)
+    if wrong is not None:
+        return wrong
     fast = _read_csv_fast(text)
     if fast is not None:
         return fast
@@ -236,6 +272,27 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
             f'is not valid CSV: {exc}; check the quotes (") on or before this line',
         )
     return header, rows, problems
+
+
+def _delimiter_problem(src: TableSource, text: str) -> Problem | None:
+    """A header line split by ';' or tabs rather than commas (Excel's regional CSV)."""
+    header = text[: text.find("\n")] if "\n" in text else text
+    commas = header.count(",")
+    for sep, name, shown in ((";", "semicolon", "';'"), ("\t", "tab", "tabs")):
+        n = header.count(sep)
+        if n > commas:
+            have = f"{n} {shown}" if sep == ";" else f"{n} tab{'s' if n != 1 else ''}"
+            others = f"only {commas} ','" if commas else "no ','"
+            return Problem(
+                src.label,
+                "line 1",
+                "",
+                f"the file looks {name}-delimited (its header line has {have} and {others}); "
+                "allocopt reads comma-separated CSV: save it as CSV (comma delimited) — in "
+                f"Excel: Save As, CSV UTF-8 (Comma delimited) — or replace the {name}s by commas "
+                "(and decimal commas by points)",
+            )
+    return None
 
 
 def _read_csv_fast(text: str) -> _Raw | None:
@@ -308,16 +365,94 @@ def _read_excel(src: TableSource) -> _Raw | Problem:
         while header and header[-1] == "":
             header.pop()
         rows: list[tuple[int, list[str]]] = []
+        has_blank = "" in header
         for i, values in enumerate(it, start=2):
             cells = [_cell_text(v) for v in values]
             while len(cells) > len(header) and cells[-1] == "":
                 cells.pop()
             if all(not c.strip() for c in cells):
+                has_blank = True  # a whole row of formulas without values looks blank too
                 continue
+            has_blank = has_blank or len(cells) < len(header) or "" in cells
             rows.append((i, cells))
-        return header, rows, []
+        sheet_xml = getattr(ws, "_worksheet_path", None)
+        problems: list[Problem] = []
+        if has_blank and isinstance(sheet_xml, str):  # only then can a formula hide
+            problems = _formula_problems(src, sheet_xml, header)
+        return header, rows, problems
     finally:
         wb.close()
+
+
+_FORMULA = "is a formula without a value"
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _formula_problems(src: TableSource, sheet_xml: str, header: list[str]) -> list[Problem]:
+    """Formula cells with no cached value (openpyxl reads them as blank), located.
+
+    A workbook written by a program (openpyxl, pandas) stores formulas without computing
+    them; only a spreadsheet application saves their values. A formula whose cached value is
+    the empty string (``t="str"`` with an empty ``<v>``) is a real blank and is not reported.
+    """
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    out: list[Problem] = []
+    row, col = 0, 0
+    with zipfile.ZipFile(src.path) as z:
+        data = z.read(sheet_xml)
+    if not _FORMULA_TAG.search(data):  # no formula at all: nothing to parse
+        return out
+    with io.BytesIO(data) as f:
+        for event, el in iterparse(f, events=("start", "end")):
+            tag = el.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                if tag == "row":
+                    r = el.get("r")
+                    row, col = (int(r) if r else row + 1), 0
+                continue
+            if tag == "c":
+                ref = el.get("r")
+                col = _column_number(ref) if ref else col + 1
+                formula = next((ch for ch in el if ch.tag.rsplit("}", 1)[-1] == "f"), None)
+                if formula is not None and el.get("t") not in ("str", "inlineStr", "s", "e"):
+                    value = next((ch for ch in el if ch.tag.rsplit("}", 1)[-1] == "v"), None)
+                    if value is None or not (value.text or "").strip():
+                        name = header[col - 1] if col <= len(header) else ""
+                        if row == 1 or name:
+                            cell = ref or f"{_column_letters(col)}{row}"
+                            out.append(
+                                Problem(
+                                    src.label,
+                                    f"row {row}",
+                                    name.strip(),
+                                    f"cell {cell} {_FORMULA}: open and save the file in Excel "
+                                    "(or LibreOffice), or paste the values",
+                                    value=clip("=" + (formula.text or "")),
+                                )
+                            )
+                el.clear()
+            elif tag == "row":
+                el.clear()
+    return out
+
+
+def _column_number(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + ord(ch.upper()) - 64
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def _read_parquet(src: TableSource) -> _Raw | Problem:
@@ -422,6 +557,7 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
     parsed: pd.Series
     bad: pd.Series
     what: str
+    told = np.zeros(len(text), dtype=bool)  # bad cells already reported with their own message
     if c.kind in ("id", "text"):
         if c.filled:
             for i in np.flatnonzero(blank.to_numpy()):
@@ -436,19 +572,35 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
         if c.kind == "int":
             frac = ~blank & finite & (parsed.to_numpy() % 1 != 0)
             bad = bad | frac
+        told = finite & (np.abs(np.where(finite, parsed.to_numpy(), 0.0)) > MAX_ABS)
+        for i in np.flatnonzero(told):
+            problems.append(
+                Problem(label, f"row {rows[i]}", c.name, TOO_LARGE, value=clip(str(text.iloc[i])))
+            )
+        bad = bad | told
     elif c.kind == "date":
         parsed = pd.to_datetime(text.where(~blank, None), format="%Y-%m-%d", errors="coerce")
         bad = ~blank & parsed.isna()
         what = "a date written YYYY-MM-DD"
+        # strptime takes 2027-4-5 too; only the zero-padded ISO form is a date here
+        iso = text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
+        told = (~blank & ~bad & ~iso).to_numpy()
+        for i in np.flatnonzero(told):
+            fix = parsed.iloc[i].date().isoformat()
+            msg = f"must be a date written YYYY-MM-DD, with a two-digit month and day: {fix}"
+            problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=str(text.iloc[i])))
+        parsed = parsed.where(~told, pd.NaT)
     else:  # bool
         low = text.str.lower()
         parsed = low.map(_BOOL)
         bad = ~blank & parsed.isna()
         what = "true or false"
-    for i in np.flatnonzero(bad.to_numpy()):
-        problems.append(
-            Problem(label, f"row {rows[i]}", c.name, f"must be {what}", value=str(text.iloc[i]))
-        )
+    for i in np.flatnonzero(bad.to_numpy() & ~told):
+        cell = str(text.iloc[i])
+        msg = f"must be {what}"
+        if cell.lower().lstrip("+-") in _NON_FINITE:
+            msg += "; infinite and not-a-number values are not allowed, write a finite amount"
+        problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=clip(cell)))
     if c.filled:
         for i in np.flatnonzero(blank.to_numpy()):
             problems.append(
@@ -532,4 +684,3 @@ def _suggest(name: str, candidates: list[str]) -> str:
 
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"; did you mean to rename column {close[0]!r}?" if close else ""
-

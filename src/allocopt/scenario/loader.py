@@ -45,6 +45,11 @@ _STR_TAG = _YAML_TAG + "str"
 _SEQ_TAG = _YAML_TAG + "seq"
 _MAP_TAG = _YAML_TAG + "map"
 _MAX_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
+_MAX_DEPTH = 100  # levels of nesting; a scenario needs about 8
+_TOO_DEEP = (
+    f"the file is nested too deeply (more than {_MAX_DEPTH} levels of lists or mappings "
+    "here); check the brackets and the indentation"
+)
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -97,8 +102,11 @@ def load_yaml(path: Path) -> LoadedYaml:
             root = loader.get_single_node()
         finally:
             loader.dispose()
-    except RecursionError:
-        raise InputError(Problem(file, "", "", "the file is nested too deeply")) from None
+    except _TooDeep as exc:
+        where = f"line {exc.mark.line + 1}, column {exc.mark.column + 1}"
+        raise InputError(Problem(file, where, "", _TOO_DEEP)) from None
+    except RecursionError:  # pragma: no cover - _MAX_DEPTH stops composing long before
+        raise InputError(Problem(file, "", "", _TOO_DEEP)) from None
     except yaml.MarkedYAMLError as exc:
         raise InputError(_syntax_problem(file, exc)) from None
     except yaml.reader.ReaderError as exc:
@@ -119,16 +127,34 @@ def load_yaml(path: Path) -> LoadedYaml:
     builder = _Builder(file)
     try:
         data = builder.build(root, ())
-    except RecursionError:
-        raise InputError(Problem(file, "", "", "the file is nested too deeply")) from None
+    except RecursionError:  # pragma: no cover - the builder stops at _MAX_DEPTH
+        raise InputError(Problem(file, "", "", _TOO_DEEP)) from None
     if builder.problems:
         raise InputError(builder.problems)
     assert isinstance(data, dict)
     return LoadedYaml(data=data, file=file, locations=builder.locations)
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        super().__init__(_TOO_DEEP)
+        self.mark = mark
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that leaves untagged plain scalars for :func:`_plain_scalar` to resolve."""
+    """SafeLoader that leaves untagged plain scalars for :func:`_plain_scalar` to resolve,
+    and stops at ``_MAX_DEPTH`` levels of nesting (where it is, not a RecursionError)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
@@ -206,6 +232,9 @@ class _Builder:
 
     def build(self, node: Node, path: KeyPath) -> Any:
         self.locations[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if len(path) >= _MAX_DEPTH and not isinstance(node, ScalarNode):
+            self._problem(node, path, _TOO_DEEP)  # an alias can nest deeper than the text
+            return None
         self._count += 1
         if self._count > _MAX_NODES:
             if self._count == _MAX_NODES + 1:

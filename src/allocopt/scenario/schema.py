@@ -30,6 +30,49 @@ def _finite(v: float) -> float:
 Num = Annotated[float, AfterValidator(_finite)]
 NonNeg = Annotated[float, AfterValidator(_finite), Field(ge=0)]
 Share = Annotated[float, AfterValidator(_finite), Field(ge=0, le=1)]
+
+# Largest amount (currency) in the scenario and the data tables: float64 keeps cent precision up
+# to 2**53 cents ≈ 9.0e13; larger values (1e300) are typos or wrong units (docs/data.md, "Limits").
+MAX_AMOUNT = 1e13
+# Largest ratio or weight (growth, shares, bands, objective weights).
+MAX_RATIO = 1e6
+
+
+def _bounded(limit: float, what: str) -> Any:
+    def check(v: float) -> float:
+        if abs(v) > limit:
+            raise ValueError(
+                f"is too large: {what} must be at most 1e{round(math.log10(limit))} in absolute "
+                "value; correct the value"
+                + (", or give all amounts in thousands" if what == "amounts" else "")
+            )
+        return v
+
+    return AfterValidator(check)
+
+
+_MAX = Field(json_schema_extra={"maximum": MAX_AMOUNT})
+_MAX_R = Field(json_schema_extra={"maximum": MAX_RATIO})
+# an amount of money, 0 … MAX_AMOUNT
+Money = Annotated[
+    float, AfterValidator(_finite), Field(ge=0), _MAX, _bounded(MAX_AMOUNT, "amounts")
+]
+# a ratio or weight, 0 … MAX_RATIO
+Ratio = Annotated[
+    float, AfterValidator(_finite), Field(ge=0), _MAX_R, _bounded(MAX_RATIO, "ratios")
+]
+
+
+def _first_days(v: dt.date) -> dt.date:
+    if v.day > 28:
+        raise ValueError(
+            f"a fiscal year must start on day 1–28 of a month (fiscal months start on the same day "
+            f"of every month, and not every month has a day {v.day}); use "
+            f"{v.replace(day=28).isoformat()} or the 1st of the next month"
+        )
+    return v
+
+
 Ident = Annotated[str, Field(min_length=1, pattern=r"^[^\s,]([^,]*[^\s,])?$")]
 
 
@@ -64,7 +107,9 @@ class DataTables(_Strict):
 class Plan(_Strict):
     """The plan year."""
 
-    fiscal_year_start: dt.date = Field(description="First day of the fiscal year (YYYY-MM-DD).")
+    fiscal_year_start: Annotated[dt.date, AfterValidator(_first_days)] = Field(
+        description="First day of the fiscal year (YYYY-MM-DD)."
+    )
     granularity: Literal["quarter", "month"] = Field(
         "quarter", description="Period of the phased quotas: Q1..Q4 or M01..M12."
     )
@@ -76,9 +121,9 @@ class UnitTarget(_Strict):
 
     unit: Ident = Field(description="An org unit ID.")
     product: Ident | None = Field(None, description="A product; omitted = all products together.")
-    value: NonNeg | None = Field(None, description="Exact target (excludes min/max).")
-    min: NonNeg | None = Field(None, description="Lower bound on the unit's total quota.")
-    max: NonNeg | None = Field(None, description="Upper bound on the unit's total quota.")
+    value: Money | None = Field(None, description="Exact target (excludes min/max).")
+    min: Money | None = Field(None, description="Lower bound on the unit's total quota.")
+    max: Money | None = Field(None, description="Upper bound on the unit's total quota.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> UnitTarget:
@@ -94,7 +139,7 @@ class UnitTarget(_Strict):
 class Targets(_Strict):
     """Company targets and the over-assignment cushion."""
 
-    by_product: dict[Ident, NonNeg] = Field(description="Company target per product (currency).")
+    by_product: dict[Ident, Money] = Field(description="Company target per product (currency).")
     over_assignment: Annotated[float, AfterValidator(_finite), Field(ge=0, le=1)] = Field(
         0.0, description="Cushion: reps' quotas add up to target × (1 + over_assignment)."
     )
@@ -119,8 +164,8 @@ class CapacityRule(_Rule):
 class PotentialRule(_Rule):
     """min_share × base ≤ quota ≤ max_share × base, base = potential + key-account revenue."""
 
-    max_share: NonNeg = Field(1.0, description="Largest quota as a share of the rep's base.")
-    min_share: NonNeg = Field(0.0, description="Smallest quota as a share of the rep's base.")
+    max_share: Ratio = Field(1.0, description="Largest quota as a share of the rep's base.")
+    min_share: Ratio = Field(0.0, description="Smallest quota as a share of the rep's base.")
 
     @model_validator(mode="after")
     def _order(self) -> PotentialRule:
@@ -138,7 +183,9 @@ class GrowthRule(_Rule):
     min: Annotated[float, AfterValidator(_finite), Field(ge=-1)] = Field(
         -0.2, description="Lowest growth against last year (e.g. -0.10 = at most 10% less)."
     )
-    max: Num = Field(0.5, description="Highest growth against last year (e.g. 0.30 = +30%).")
+    max: Annotated[Num, _bounded(MAX_RATIO, "ratios")] = Field(
+        0.5, description="Highest growth against last year (e.g. 0.30 = +30%)."
+    )
     basis: Literal["actual", "quota"] = Field(
         "actual", description="Compare with last year's actual or last year's quota."
     )
@@ -153,7 +200,7 @@ class GrowthRule(_Rule):
 class FloorsRule(_Rule):
     """Minimum annual quota by role (prorated by FTE and the share of the year worked)."""
 
-    by_role: dict[Ident, NonNeg] = Field(default_factory=dict, description="Floor per role.")
+    by_role: dict[Ident, Money] = Field(default_factory=dict, description="Floor per role.")
 
 
 class Pair(_Strict):
@@ -167,8 +214,8 @@ class KeyAccountsRule(_Rule):
     """Each key account goes to exactly one eligible rep (generalized assignment)."""
 
     max_accounts: int | None = Field(None, ge=0, description="Most key accounts per rep.")
-    max_workload: NonNeg | None = Field(None, description="Most key-account workload per rep.")
-    move_cost: NonNeg = Field(
+    max_workload: Money | None = Field(None, description="Most key-account workload per rep.")
+    move_cost: Ratio = Field(
         0.0,
         description="Cost of moving an account from its incumbent, as a share of its revenue.",
     )
@@ -184,7 +231,7 @@ class FairnessRule(_Rule):
     level: Literal["team", "region", "company"] = Field(
         "team", description="Group whose difficulty level each rep is compared with."
     )
-    band: NonNeg | None = Field(
+    band: Ratio | None = Field(
         0.25, description="Relative band around the group level (0.25 = ±25%); null = no band."
     )
 
@@ -199,9 +246,9 @@ class PhasingRule(_Rule):
 class RoundingRule(_Rule):
     """Annual quotas in whole multiples of ``unit``, totals kept exact."""
 
-    unit: Annotated[float, AfterValidator(_finite), Field(gt=0)] = Field(
-        1000.0, description="Rounding unit (currency)."
-    )
+    unit: Annotated[
+        float, AfterValidator(_finite), Field(gt=0), _MAX, _bounded(MAX_AMOUNT, "amounts")
+    ] = Field(1000.0, description="Rounding unit (currency).")
 
 
 class Rules(_Strict):
@@ -220,8 +267,8 @@ class Rules(_Strict):
 class Reference(_Strict):
     """Blend of the reference split that the objective stays close to."""
 
-    potential: NonNeg = Field(0.5, description="Weight of the potential-based split.")
-    history: NonNeg = Field(0.5, description="Weight of the history-based split.")
+    potential: Ratio = Field(0.5, description="Weight of the potential-based split.")
+    history: Ratio = Field(0.5, description="Weight of the history-based split.")
 
     @model_validator(mode="after")
     def _positive(self) -> Reference:
@@ -233,13 +280,13 @@ class Reference(_Strict):
 class Weights(_Strict):
     """Objective weights (see models/allocation.md, section Objective)."""
 
-    deviation: NonNeg = Field(1.0, description="Distance from the reference split.")
-    fairness: NonNeg = Field(0.0, description="Spread of difficulty within groups.")
-    disruption: NonNeg = Field(1.0, description="Key-account move costs and pair costs.")
-    phasing: NonNeg = Field(
+    deviation: Ratio = Field(1.0, description="Distance from the reference split.")
+    fairness: Ratio = Field(0.0, description="Spread of difficulty within groups.")
+    disruption: Ratio = Field(1.0, description="Key-account move costs and pair costs.")
+    phasing: Ratio = Field(
         0.1, description="Band phasing: distance of period quotas from the seasonal profile."
     )
-    tiebreak: NonNeg = Field(
+    tiebreak: Ratio = Field(
         1e-4, description="Deterministic tie-break per currency unit (keep it small, ≥ 1e-5)."
     )
 
@@ -254,7 +301,7 @@ class Objective(_Strict):
 class Solver(_Strict):
     """HiGHS options."""
 
-    time_limit: Annotated[float, AfterValidator(_finite), Field(gt=0)] = Field(
+    time_limit: Annotated[float, AfterValidator(_finite), Field(gt=0, le=MAX_AMOUNT)] = Field(
         120.0, description="Wall-clock limit in seconds."
     )
     mip_gap: Share = Field(0.01, description="Relative MIP gap at which HiGHS stops.")
@@ -280,10 +327,10 @@ class Replan(_Strict):
         None,
         description="Last booked period (frozen with it); default: the last period with actuals.",
     )
-    max_change: NonNeg | None = Field(
+    max_change: Ratio | None = Field(
         None, description="Most change of a rep's annual quota, as a share of the published one."
     )
-    max_change_amount: NonNeg | None = Field(
+    max_change_amount: Money | None = Field(
         None, description="Most change of a rep's annual quota, in currency."
     )
     max_moves: int | None = Field(
@@ -327,7 +374,9 @@ class ScaleOp(_Strict):
     op: Literal["scale"] = Field(description="scale")
     table: OpTable = Field(description="potential | accounts | reps | candidates.")
     column: Ident = Field(description="A numeric column of the table (e.g. potential, revenue).")
-    factor: NonNeg = Field(description="Multiplier (0.85 = 15% less); must be ≥ 0.")
+    factor: Annotated[NonNeg, _bounded(MAX_AMOUNT, "factors")] = Field(
+        description="Multiplier (0.85 = 15% less); must be ≥ 0."
+    )
     where: Where = Field(default_factory=Where, description="Row filter (default: every row).")
 
 
@@ -368,12 +417,12 @@ class NewRep(_Strict):
     )
     start_date: dt.date | None = Field(None, description="Start date (blank = whole year).")
     end_date: dt.date | None = Field(None, description="End date (blank = stays).")
-    capacity: NonNeg = Field(description="Annual capacity of a fully ramped full-time rep.")
-    ly_quota: NonNeg | None = Field(None, description="Last year's quota (usually none).")
-    ly_actual: NonNeg | None = Field(None, description="Last year's actual (usually none).")
+    capacity: Money = Field(description="Annual capacity of a fully ramped full-time rep.")
+    ly_quota: Money | None = Field(None, description="Last year's quota (usually none).")
+    ly_actual: Money | None = Field(None, description="Last year's actual (usually none).")
     max_accounts: int | None = Field(None, ge=0, description="Most key accounts.")
-    max_workload: NonNeg | None = Field(None, description="Most key-account workload.")
-    potential: dict[Ident, NonNeg] = Field(
+    max_workload: Money | None = Field(None, description="Most key-account workload.")
+    potential: dict[Ident, Money] = Field(
         default_factory=dict, description="Territory potential per product."
     )
     take_from: list[Ident] = Field(
