@@ -138,6 +138,43 @@ def _hash(path: Path) -> str:
     return h.hexdigest()
 
 
+class Infeasible(Exception):
+    """A model of :func:`solve_prepared` has no solution: the stage, the findings that explain
+    why, and extra JSON-able detail (the IIS rows and columns)."""
+
+    def __init__(
+        self, stage: str, findings: list[Finding], extra: dict[str, Any] | None = None
+    ) -> None:
+        self.stage = stage
+        self.findings = findings
+        self.extra = extra or {}
+        super().__init__(self.text())
+
+    @property
+    def head(self) -> str:
+        return (
+            "the plan is infeasible: the rules cannot all hold at once"
+            if self.stage == "pre-checks"
+            else f"the {self.stage} model is infeasible: the rules cannot all hold at once"
+        )
+
+    @property
+    def lines(self) -> list[str]:
+        return [f.text() for f in self.findings] or [
+            "no smaller conflicting set could be isolated; run `allocopt validate` and relax a rule"
+        ]
+
+    def text(self) -> str:
+        """The diagnosis as written to ``infeasible.txt``."""
+        by = "the pre-checks" if self.stage == "pre-checks" else "the solver"
+        return (
+            self.head
+            + f" (found by {by}):\n"
+            + "\n".join(f"  - {ln}" for ln in self.lines)
+            + "\n"
+        )
+
+
 def _infeasible(
     run_dir: Path,
     v: Validated,
@@ -147,36 +184,27 @@ def _infeasible(
     extra: dict[str, Any] | None = None,
 ) -> InfeasibleError:
     """Write the diagnosis into a run folder and build the error to raise (exit 1)."""
-    head = (
-        "the plan is infeasible: the rules cannot all hold at once"
-        if stage == "pre-checks"
-        else f"the {stage} model is infeasible: the rules cannot all hold at once"
-    )
-    lines = [f.text() for f in findings] or [
-        "no smaller conflicting set could be isolated; run `allocopt validate` and relax a rule"
-    ]
-    text = head + f" (found by {'the pre-checks' if stage == 'pre-checks' else 'the solver'}):\n"
-    text += "\n".join(f"  - {ln}" for ln in lines) + "\n"
-    payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **(extra or {})}
+    inf = Infeasible(stage, findings, extra)
+    payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **inf.extra}
     manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
     write_run(
         run_dir,
-        {"infeasible.json": payload, "infeasible.txt": text, "manifest.json": manifest},
+        {"infeasible.json": payload, "infeasible.txt": inf.text(), "manifest.json": manifest},
         force=force,
     )
-    return InfeasibleError(head, details=[*lines, f"diagnosis written to {run_dir}"])
+    return InfeasibleError(inf.head, details=[*inf.lines, f"diagnosis written to {run_dir}"])
 
 
-def _check(
-    res: SolveResult, comp: Compiled | None, stage: str, v: Validated, run_dir: Path, force: bool
-) -> None:
+def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -> None:
+    """Raise :class:`Infeasible` (with the diagnosis) or SolverError when ``res`` has no
+    solution."""
     if res.has_solution:
         return
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
         iis = compute_iis(comp)
-        findings = explain_iis(comp.model, iis, v.md) if iis is not None else []
+        findings = explain_iis(comp.model, iis, md) if iis is not None else []
         if not findings:
-            findings = rounding_conflict(comp, v.md)
+            findings = rounding_conflict(comp, md)
         extra = {}
         if iis is not None:
             extra["iis"] = {
@@ -193,12 +221,107 @@ def _check(
                     )
                 ],
             }
-        raise _infeasible(run_dir, v, findings, stage, force, extra)
+        raise Infeasible(stage, findings, extra)
     if res.status == "time_limit":
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
         )
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
+
+
+@dataclass
+class Solved:
+    """What :func:`solve_prepared` produced: the result tables and both stages' solver results."""
+
+    results: Results
+    status: str
+    gap: float | None
+    res_q: SolveResult
+    res_a: SolveResult | None
+
+
+def solve_prepared(
+    md: ModelData,
+    timings: dict[str, float],
+    *,
+    progress: Progress = _quiet,
+    write_model: Path | None = None,
+) -> Solved:
+    """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
+
+    Stage times are added to ``timings``. Raises :class:`Infeasible` (with the diagnosis) when
+    the rules cannot all hold, :class:`SolverError` when the solver fails. Writes nothing
+    (except ``write_model``)."""
+    sc = md.scenario
+    with _timed(timings, "pre-checks", progress):
+        findings = prechecks(md)
+    if findings:
+        raise Infeasible("pre-checks", findings)
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    started = time.perf_counter()
+
+    res_a: SolveResult | None = None
+    built_a: Built | None = None
+    comp_a = None
+    with _timed(timings, "build", progress):
+        built_a = build_alignment(md)
+    if built_a is not None:
+        with _timed(timings, "solve", progress):
+            wm = (
+                write_model.with_name(write_model.stem + "-alignment" + write_model.suffix)
+                if write_model
+                else None
+            )
+            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
+        _check(res_a, comp_a, "key-account alignment", md)
+        assert res_a.col_values is not None
+        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
+        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+    else:
+        owner = alignment_from_incumbents(md)
+    qs = quota_sets(md, owner)
+    with _timed(timings, "build", progress):
+        built_q = build_quotas(qs)
+    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
+    with _timed(timings, "solve", progress):
+        res_q, comp_q = solve(
+            built_q.model,
+            {**opts, "time_limit": remaining},
+            write_model=write_model,
+            neighbourhood=True,
+            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
+            progress=progress,
+        )
+    _check(res_q, comp_q, "quota", md)
+    assert comp_q is not None
+    with _timed(timings, "extract", progress):
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+    status, gap = _status(res_q, res_a)
+    return Solved(results, status, gap, res_q, res_a)
+
+
+def run_files(v: Validated, solved: Solved, timings: dict[str, float]) -> dict[str, Content]:
+    """The files of a run folder for a solved scenario (results, summary and manifest)."""
+    results, status, gap = solved.results, solved.status, solved.gap
+    manifest = _manifest(v, solved.res_q, solved.res_a, status, gap, timings)
+    results.summary["status"] = status
+    results.summary["gap"] = gap
+    results.summary["warnings"] = v.warnings
+    manifest["timings"] = timings
+    files: dict[str, Content] = {
+        "quotas.csv": results.quotas,
+        "annual.csv": results.annual,
+        "reps.csv": results.reps,
+        "rollups.csv": results.rollups,
+        "assignments.csv": results.assignments,
+        "binding.csv": results.binding,
+        "summary.json": results.summary,
+        "manifest.json": manifest,
+    }
+    if results.replan is not None:
+        files["replan.csv"] = results.replan
+    return files
 
 
 def run(
@@ -220,71 +343,18 @@ def run(
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
     if run_dir.exists() and not force:
         raise OutputError(f"{run_dir} exists already; choose another --out or add --force")
-    with _timed(timings, "pre-checks", progress):
-        findings = prechecks(md)
-    if findings:
-        raise _infeasible(run_dir, v, findings, "pre-checks", force)
-    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    started = time.perf_counter()
-
-    res_a: SolveResult | None = None
-    built_a: Built | None = None
-    comp_a = None
-    with _timed(timings, "build", progress):
-        built_a = build_alignment(md)
-    if built_a is not None:
-        with _timed(timings, "solve", progress):
-            wm = (
-                write_model.with_name(write_model.stem + "-alignment" + write_model.suffix)
-                if write_model
-                else None
-            )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
-        _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
-        assert res_a.col_values is not None
-        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
-        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
-        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
-    else:
-        owner = alignment_from_incumbents(md)
-    qs = quota_sets(md, owner)
-    with _timed(timings, "build", progress):
-        built_q = build_quotas(qs)
-    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
-    with _timed(timings, "solve", progress):
-        res_q, comp_q = solve(
-            built_q.model,
-            {**opts, "time_limit": remaining},
-            write_model=write_model,
-            neighbourhood=True,
-            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
-            progress=progress,
-        )
-    _check(res_q, comp_q, "quota", v, run_dir, force)
-    assert comp_q is not None
-    with _timed(timings, "extract", progress):
-        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
-    status, gap = _status(res_q, res_a)
-    manifest = _manifest(v, res_q, res_a, status, gap, timings)
-    results.summary["status"] = status
-    results.summary["gap"] = gap
-    results.summary["warnings"] = v.warnings
+    try:
+        solved = solve_prepared(md, timings, progress=progress, write_model=write_model)
+    except Infeasible as inf:
+        raise _infeasible(run_dir, v, inf.findings, inf.stage, force, inf.extra) from None
     with _timed(timings, "write", progress):
-        manifest["timings"] = timings
-        files: dict[str, Content] = {
-            "quotas.csv": results.quotas,
-            "annual.csv": results.annual,
-            "reps.csv": results.reps,
-            "rollups.csv": results.rollups,
-            "assignments.csv": results.assignments,
-            "binding.csv": results.binding,
-            "summary.json": results.summary,
-            "manifest.json": manifest,
-        }
-        if results.replan is not None:
-            files["replan.csv"] = results.replan
+        files = run_files(v, solved, timings)
         write_run(run_dir, files, force=force, finish=_report if report else None)
-    return RunOutcome(run_dir, results, status, gap, timings, manifest, v.warnings)
+    manifest = files["manifest.json"]
+    assert isinstance(manifest, dict)
+    return RunOutcome(
+        run_dir, solved.results, solved.status, solved.gap, timings, manifest, v.warnings
+    )
 
 
 def _report(folder: Path) -> None:
