@@ -75,6 +75,28 @@ def validate(
     return Validated(loaded, ds, md, summary, warnings, timings)
 
 
+def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = None) -> Validated:
+    """A :class:`Validated` for a scenario whose tables are already read and checked (a sweep
+    reuses its base's tables when an item changes no data-related key); ``md`` defaults to
+    ``prepare`` of the dataset with the scenario of ``loaded``."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    if md is None:
+        ds = dataset if dataset.scenario is loaded.scenario else _with_scenario(dataset, loaded)
+        md = prepare(ds)
+    else:
+        ds = dataset
+    timings["validate"] = round(time.perf_counter() - t, 4)
+    summary, warnings = _summary(ds, md)
+    return Validated(loaded, ds, md, summary, warnings, timings)
+
+
+def _with_scenario(dataset: Dataset, loaded: LoadedScenario) -> Dataset:
+    import dataclasses
+
+    return dataclasses.replace(dataset, scenario=loaded.scenario)
+
+
 def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
     sc = md.scenario
     eff = quota_sets(md, alignment_from_incumbents(md)).eff_base
@@ -168,10 +190,7 @@ class Infeasible(Exception):
         """The diagnosis as written to ``infeasible.txt``."""
         by = "the pre-checks" if self.stage == "pre-checks" else "the solver"
         return (
-            self.head
-            + f" (found by {by}):\n"
-            + "\n".join(f"  - {ln}" for ln in self.lines)
-            + "\n"
+            self.head + f" (found by {by}):\n" + "\n".join(f"  - {ln}" for ln in self.lines) + "\n"
         )
 
 
@@ -185,14 +204,15 @@ def _infeasible(
 ) -> InfeasibleError:
     """Write the diagnosis into a run folder and build the error to raise (exit 1)."""
     inf = Infeasible(stage, findings, extra)
-    payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **inf.extra}
-    manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
-    write_run(
-        run_dir,
-        {"infeasible.json": payload, "infeasible.txt": inf.text(), "manifest.json": manifest},
-        force=force,
-    )
+    write_run(run_dir, infeasible_files(v, inf), force=force)
     return InfeasibleError(inf.head, details=[*inf.lines, f"diagnosis written to {run_dir}"])
+
+
+def infeasible_files(v: Validated, inf: Infeasible) -> dict[str, Content]:
+    """The files of a run folder for an infeasible scenario: the diagnosis and the manifest."""
+    payload = {"stage": inf.stage, "findings": [f.as_dict() for f in inf.findings], **inf.extra}
+    manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
+    return {"infeasible.json": payload, "infeasible.txt": inf.text(), "manifest.json": manifest}
 
 
 def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -> None:
