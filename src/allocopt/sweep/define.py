@@ -197,6 +197,10 @@ def define(
                 ),
                 header="the sweep definition has problems",
             )
+        from allocopt.sweep.shocks import select
+
+        unc = base.loaded.scenario.uncertainty
+        select(base.md, unc, base.loaded.file, base.loaded.locate)  # located problems: exit 2
         items = [Item(i, draw=i, params=(("draw", str(i)),)) for i in range(draws)]
         kind = "plan" if plan is not None else "draws"
     else:

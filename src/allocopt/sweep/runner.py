@@ -194,6 +194,8 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, str]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        # the scheduler's HTTP server (metrics) on a free local port: no clash with 8787
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
     return Client(cluster, set_as_default=False), cluster, "local"
