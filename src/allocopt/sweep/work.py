@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from allocopt.errors import AllocoptError
@@ -106,9 +107,27 @@ def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
     scen = [*job.base_scenarios, *item.scenarios]
     sets = [*job.base_sets, *item.sets]
     loaded = load_scenario(path, scen, sets)
-    if _fixed(loaded.scenario) == _fixed(b.v.loaded.scenario):
-        return prepared(loaded, b.v.dataset)
-    return validate(path, scenarios=scen, sets=sets)
+    if _fixed(loaded.scenario) != _fixed(b.v.loaded.scenario):
+        return validate(path, scenarios=scen, sets=sets)
+    sc = loaded.scenario
+    if _prepared_from(sc) == _prepared_from(b.v.loaded.scenario):
+        # nothing `prepare` reads has changed but the targets: reuse the prepared arrays
+        md0 = b.v.md
+        target = np.array([sc.targets.by_product[p] for p in md0.products]) * (
+            1 + sc.targets.over_assignment
+        )
+        md = replace(md0, scenario=sc, target=target)
+        return prepared(loaded, replace(b.v.dataset, scenario=sc), md)
+    return prepared(loaded, b.v.dataset)
+
+
+def _prepared_from(sc: Scenario) -> str:
+    """The scenario keys that ``prepare`` reads besides the company targets."""
+    d = sc.model_dump(mode="json")
+    r = d["rules"]
+    keep = {k: d.get(k) for k in ("data", "operations", "products", "plan", "replan")}
+    keep["rules"] = [r["capacity"], r["growth"]["basis"], r["key_accounts"]]
+    return repr(keep)
 
 
 def _json(tree: Any) -> str:
