@@ -327,7 +327,12 @@ def test_bad_uncertainty_exit_2_located(tmp_path: Path, shock: dict[str, Any], n
     assert not out.exists()
 
 
-def test_unreachable_scheduler_exit_1_nothing_written(tmp_path: Path) -> None:
+def test_unreachable_scheduler_exit_1_nothing_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import allocopt.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", 3.0)
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
     port = _free_port()
