@@ -47,12 +47,14 @@ def _table(df: pd.DataFrame, limit: int = 50) -> str:
     for row in df.head(limit).itertuples(index=False):
         cells = []
         for v in row:
-            num = isinstance(v, int | float | np.integer | np.floating)
-            cells.append(
-                f'<td class="n">{v:,.4g}</td>'
-                if num and isinstance(v, float)
-                else f"<td{' class=n' if num else ''}>{_esc(v)}</td>"
-            )
+            if isinstance(v, float | np.floating):
+                x = float(v)
+                text = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+                cells.append(f'<td class="n">{text}</td>')
+            elif isinstance(v, int | np.integer):
+                cells.append(f'<td class="n">{v:,}</td>')
+            else:
+                cells.append(f"<td>{_esc(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>{len(df) - limit} more rows in the CSV.</p>" if len(df) > limit else ""
     return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"

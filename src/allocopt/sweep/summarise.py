@@ -80,12 +80,17 @@ def _membership(md: ModelData) -> tuple[pd.DataFrame, np.ndarray]:
     return units, mem
 
 
-def _shock_means(md: ModelData, sels: list[Selection], seed: int, draws: list[int]) -> np.ndarray:
-    """(D, K) mean factor of each shock in each draw (for the tornado)."""
-    out = np.zeros((len(draws), len(sels)))
+def _shock_means(
+    sels: list[Selection], seed: int, draws: list[int], keep: list[int] | None = None
+) -> np.ndarray:
+    """(D, K) mean factor of each shock (of those in ``keep``) in each draw, for the tornado;
+    every draw is drawn with all its shocks, as the items were."""
+    cols = keep if keep is not None else list(range(len(sels)))
+    out = np.zeros((len(draws), len(cols)))
     for d, i in enumerate(draws):
-        for k, f in enumerate(draw(sels, seed, i)):
-            out[d, k] = f.mean()
+        factors = draw(sels, seed, i)
+        for c, k in enumerate(cols):
+            out[d, c] = factors[k].mean()
     return out
 
 
@@ -284,7 +289,7 @@ def assemble(
         assert unc is not None
         sels = select(md, unc)
         ok_draws = [int(r["row"]["draw"]) for r in ok]
-        x = _shock_means(md, sels, defn.seed, ok_draws)
+        x = _shock_means(sels, defn.seed, ok_draws)
         y = np.array([float(r["row"]["total_quota"]) for r in ok])
         files["tornado.csv"] = _tornado(sels, x, y, "company_quota")
     return files, summary
@@ -405,13 +410,15 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
             ),
         }
     )
-    x = _shock_means(md, sels, defn.seed, list(range(n_d)))
+    keep = [k for k, s in enumerate(sels) if s.shock.on in ("potential", "key_account_revenue")]
+    moving = [sels[k] for k in keep]
+    x = _shock_means(sels, defn.seed, list(range(n_d)), keep)
     att = company_s / company_q if company_q else company_s * 0
     files: dict[str, Content] = {
         "sweep.csv": sweep,
         "attainment_reps.csv": reps,
         "attainment_units.csv": unit_df,
-        "tornado.csv": _tornado(sels, x, att, "company_attainment"),
+        "tornado.csv": _tornado(moving, x, att, "company_attainment"),
     }
     p = np.percentile(att, PCTS)
     summary = {
