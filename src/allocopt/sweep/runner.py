@@ -235,7 +235,7 @@ def run_sweep(
         return SweepOutcome(target, defn.kind, n, n, 0, 0, 0, "none", summary)
 
     job = Job(
-        str(defn.path),
+        str(defn.path.resolve()),  # workers may run in another folder
         defn.base_scenarios,
         defn.base_sets,
         defn.hash,
