@@ -96,6 +96,18 @@ def _plan(root: Path, **extra: Any) -> Path:
             "up": {"targets.by_product.P": 1200},
             "down": {"targets.by_product.P": 800},
             "huge": {"targets.by_product.P": 50000},  # above the reps' capacity: infeasible
+            # a data operation: the item is validated from the files, not from the base's tables
+            "shift": {
+                "operations": [
+                    {
+                        "op": "scale",
+                        "table": "potential",
+                        "column": "potential",
+                        "factor": 0.5,
+                        "where": {"region": ["SOUTH"]},
+                    }
+                ]
+            },
         },
         "scenarios": {"up_then_down": ["up"]},
         **extra,
@@ -115,23 +127,26 @@ def test_grid_items_equal_solve_and_verify(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
     res = _sweep(
-        str(sc), "--scenarios", "up,huge", "--grid", "rules.potential.max_share=0.9,1.0",
+        str(sc), "--scenarios", "up,huge,shift", "--grid", "rules.potential.max_share=0.9,1.0",
         "--workers", "1", "--keep-runs", "--out", str(out),
     )  # fmt: skip
     _ok(res)
     sweep = pd.read_csv(out / "sweep.csv", keep_default_na=False)
-    assert sweep["item"].tolist() == [f"item-000{i}" for i in range(4)]
-    assert sweep["scenario"].tolist() == ["up", "up", "huge", "huge"]
-    assert [float(x) for x in sweep["rules.potential.max_share"]] == [0.9, 1.0, 0.9, 1.0]
-    assert sweep["status"].tolist() == ["optimal", "optimal", "infeasible", "infeasible"]
+    assert sweep["item"].tolist() == [f"item-000{i}" for i in range(6)]
+    assert sweep["scenario"].tolist() == ["up", "up", "huge", "huge", "shift", "shift"]
+    assert [float(x) for x in sweep["rules.potential.max_share"]] == [0.9, 1.0] * 3
+    assert (
+        sweep["status"].tolist()
+        == ["optimal", "optimal", "infeasible", "infeasible"] + ["optimal"] * 2
+    )
     # the infeasible items are recorded with their diagnosis and did not stop the sweep
-    assert all("capacity" in d for d in sweep["diagnosis"][2:])
+    assert all("capacity" in d for d in sweep["diagnosis"][2:4])
     assert (out / "runs" / "item-0002" / "infeasible.txt").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "sweep" and manifest["sweep"]["kind"] == "grid"
     # the up items: quotas add up to the new target; every kept run passes the verifier
     assert [float(x) for x in sweep["total_quota"][:2]] == [1200.0, 1200.0]
-    for item in ("item-0000", "item-0001"):
+    for item in ("item-0000", "item-0001", "item-0004", "item-0005"):
         v = verify_run(out / "runs" / item)
         assert v.ok, v.violations.to_string()
     # item-0001 equals `allocopt solve --scenario up --set rules.potential.max_share=1.0`
@@ -152,7 +167,12 @@ def test_grid_items_equal_solve_and_verify(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["compare", str(out / "runs/item-0000"), str(solo)])
     _ok(r)
     reps = pd.read_csv(out / "reps.csv")
-    assert set(reps["product"]) == {"ALL", "P"} and (reps["items"] == 2).all()
+    assert set(reps["product"]) == {"ALL", "P"} and (reps["items"] == 4).all()
+    # the shift items really halve SOUTH's potential (their manifest records the operation)
+    m = json.loads((out / "runs" / "item-0004" / "manifest.json").read_text())
+    assert m["resolved_scenario"]["operations"][0]["factor"] == 0.5
+    ann = pd.read_csv(out / "runs" / "item-0004" / "annual.csv").set_index("rep_id")
+    assert ann.loc["C", "base"] == 250.0
 
 
 def _free_port() -> int:
