@@ -36,6 +36,7 @@ from allocopt.pipeline import (
     validate,
 )
 from allocopt.scenario.load import load_scenario
+from allocopt.scenario.overrides import Resolved, read_tree
 from allocopt.scenario.schema import Scenario
 from allocopt.sweep.define import Item
 from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
@@ -59,6 +60,7 @@ class Job:
 class _Base:
     v: Validated
     sels: list[Selection] | None
+    read: Resolved  # the scenario file (and its bases) as read, for the items' scenarios
 
 
 _CACHE: dict[str, _Base] = {}
@@ -72,7 +74,7 @@ def base_of(job: Job) -> _Base:
         v = validate(Path(job.path), scenarios=job.base_scenarios, sets=job.base_sets)
         unc = v.loaded.scenario.uncertainty
         sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
-        b = _CACHE[job.hash] = _Base(v, sels)
+        b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)))
     return b
 
 
@@ -106,7 +108,7 @@ def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
         return prepared(loaded, b.v.dataset, md)
     scen = [*job.base_scenarios, *item.scenarios]
     sets = [*job.base_sets, *item.sets]
-    loaded = load_scenario(path, scen, sets)
+    loaded = load_scenario(path, scen, sets, read=b.read)
     if _fixed(loaded.scenario) != _fixed(b.v.loaded.scenario):
         return validate(path, scenarios=scen, sets=sets)
     sc = loaded.scenario
