@@ -83,6 +83,28 @@ def validate(
     return Validated(loaded, ds, md, summary, warnings, timings)
 
 
+def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = None) -> Validated:
+    """A :class:`Validated` for a scenario whose tables are already read and checked (a sweep
+    reuses its base's tables when an item changes no data-related key); ``md`` defaults to
+    ``prepare`` of the dataset with the scenario of ``loaded``."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    if md is None:
+        ds = dataset if dataset.scenario is loaded.scenario else _with_scenario(dataset, loaded)
+        md = prepare(ds)
+    else:
+        ds = dataset
+    timings["validate"] = round(time.perf_counter() - t, 4)
+    summary, warnings = _summary(ds, md)
+    return Validated(loaded, ds, md, summary, warnings, timings)
+
+
+def _with_scenario(dataset: Dataset, loaded: LoadedScenario) -> Dataset:
+    import dataclasses
+
+    return dataclasses.replace(dataset, scenario=loaded.scenario)
+
+
 def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
     sc = md.scenario
     eff = quota_sets(md, alignment_from_incumbents(md)).eff_base
@@ -138,6 +160,40 @@ class RunOutcome:
     warnings: list[str]
 
 
+class Infeasible(Exception):
+    """A model of :func:`solve_prepared` has no solution: the stage, the findings that explain
+    why, and extra JSON-able detail (the IIS rows and columns)."""
+
+    def __init__(
+        self, stage: str, findings: list[Finding], extra: dict[str, Any] | None = None
+    ) -> None:
+        self.stage = stage
+        self.findings = findings
+        self.extra = extra or {}
+        super().__init__(self.text())
+
+    @property
+    def head(self) -> str:
+        return (
+            "the plan is infeasible: the rules cannot all hold at once"
+            if self.stage == "pre-checks"
+            else f"the {self.stage} model is infeasible: the rules cannot all hold at once"
+        )
+
+    @property
+    def lines(self) -> list[str]:
+        return [f.text() for f in self.findings] or [
+            "no smaller conflicting set could be isolated; run `allocopt validate` and relax a rule"
+        ]
+
+    def text(self) -> str:
+        """The diagnosis as written to ``infeasible.txt``."""
+        by = "the pre-checks" if self.stage == "pre-checks" else "the solver"
+        return (
+            self.head + f" (found by {by}):\n" + "\n".join(f"  - {ln}" for ln in self.lines) + "\n"
+        )
+
+
 def _infeasible(
     claim: OutputClaim,
     v: Validated,
@@ -150,23 +206,8 @@ def _infeasible(
     The diagnosis goes to the claimed run folder, unless that replaces (``--force``) a folder
     holding a plan: the plan is kept and the diagnosis goes to ``--diagnosis-out`` or, by
     default, to the sibling ``<out>.infeasible-<YYYYmmdd-HHMMSS>``."""
-    head = (
-        "the plan is infeasible: the rules cannot all hold at once"
-        if stage == "pre-checks"
-        else f"the {stage} model is infeasible: the rules cannot all hold at once"
-    )
-    lines = [f.text() for f in findings] or [
-        "no smaller conflicting set could be isolated; run `allocopt validate` and relax a rule"
-    ]
-    text = head + f" (found by {'the pre-checks' if stage == 'pre-checks' else 'the solver'}):\n"
-    text += "\n".join(f"  - {ln}" for ln in lines) + "\n"
-    payload = {"stage": stage, "findings": [f.as_dict() for f in findings], **(extra or {})}
-    manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
-    files: dict[str, Content] = {
-        "infeasible.json": payload,
-        "infeasible.txt": text,
-        "manifest.json": manifest,
-    }
+    inf = Infeasible(stage, findings, extra)
+    files = infeasible_files(v, inf)
     keep = claim.replacing and _holds_plan(claim.target)
     if claim.diagnosis_out is not None:
         claim.abandon()
@@ -186,7 +227,7 @@ def _infeasible(
     else:
         where = claim.commit(files)
         note = f"diagnosis written to {where}"
-    return InfeasibleError(head, details=[*lines, note])
+    return InfeasibleError(inf.head, details=[*inf.lines, note])
 
 
 def _holds_plan(folder: Path) -> bool:
@@ -194,16 +235,23 @@ def _holds_plan(folder: Path) -> bool:
     return (folder / "quotas.csv").is_file() and not (folder / "infeasible.json").exists()
 
 
-def _check(
-    res: SolveResult, comp: Compiled | None, stage: str, v: Validated, claim: OutputClaim
-) -> None:
+def infeasible_files(v: Validated, inf: Infeasible) -> dict[str, Content]:
+    """The files of a run folder for an infeasible scenario: the diagnosis and the manifest."""
+    payload = {"stage": inf.stage, "findings": [f.as_dict() for f in inf.findings], **inf.extra}
+    manifest = _manifest(v, None, None, "infeasible", None, dict(v.timings))
+    return {"infeasible.json": payload, "infeasible.txt": inf.text(), "manifest.json": manifest}
+
+
+def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -> None:
+    """Raise :class:`Infeasible` (with the diagnosis) or SolverError when ``res`` has no
+    solution."""
     if res.has_solution:
         return
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
         iis = compute_iis(comp)
-        findings = explain_iis(comp.model, iis, v.md) if iis is not None else []
+        findings = explain_iis(comp.model, iis, md) if iis is not None else []
         if not findings:
-            findings = rounding_conflict(comp, v.md)
+            findings = rounding_conflict(comp, md)
         extra = {}
         if iis is not None:
             extra["iis"] = {
@@ -220,12 +268,107 @@ def _check(
                     )
                 ],
             }
-        raise _infeasible(claim, v, findings, stage, extra)
+        raise Infeasible(stage, findings, extra)
     if res.status == "time_limit":
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
         )
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
+
+
+@dataclass
+class Solved:
+    """What :func:`solve_prepared` produced: the result tables and both stages' solver results."""
+
+    results: Results
+    status: str
+    gap: float | None
+    res_q: SolveResult
+    res_a: SolveResult | None
+
+
+def solve_prepared(
+    md: ModelData,
+    timings: dict[str, float],
+    *,
+    progress: Progress = _quiet,
+    write_model: Path | None = None,
+) -> Solved:
+    """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
+
+    Stage times are added to ``timings``. Raises :class:`Infeasible` (with the diagnosis) when
+    the rules cannot all hold, :class:`SolverError` when the solver fails. Writes nothing
+    (except ``write_model``)."""
+    sc = md.scenario
+    with _timed(timings, "pre-checks", progress):
+        findings = prechecks(md)
+    if findings:
+        raise Infeasible("pre-checks", findings)
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    started = time.perf_counter()
+
+    res_a: SolveResult | None = None
+    built_a: Built | None = None
+    comp_a = None
+    with _timed(timings, "build", progress):
+        built_a = build_alignment(md)
+    if built_a is not None:
+        with _timed(timings, "solve", progress):
+            wm = (
+                write_model.with_name(write_model.stem + "-alignment" + write_model.suffix)
+                if write_model
+                else None
+            )
+            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
+        _check(res_a, comp_a, "key-account alignment", md)
+        assert res_a.col_values is not None
+        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
+        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+    else:
+        owner = alignment_from_incumbents(md)
+    qs = quota_sets(md, owner)
+    with _timed(timings, "build", progress):
+        built_q = build_quotas(qs)
+    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
+    with _timed(timings, "solve", progress):
+        res_q, comp_q = solve(
+            built_q.model,
+            {**opts, "time_limit": remaining},
+            write_model=write_model,
+            neighbourhood=True,
+            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
+            progress=progress,
+        )
+    _check(res_q, comp_q, "quota", md)
+    assert comp_q is not None
+    with _timed(timings, "extract", progress):
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+    status, gap = _status(res_q, res_a)
+    return Solved(results, status, gap, res_q, res_a)
+
+
+def run_files(v: Validated, solved: Solved, timings: dict[str, float]) -> dict[str, Content]:
+    """The files of a run folder for a solved scenario (results, summary and manifest)."""
+    results, status, gap = solved.results, solved.status, solved.gap
+    manifest = _manifest(v, solved.res_q, solved.res_a, status, gap, timings)
+    results.summary["status"] = status
+    results.summary["gap"] = gap
+    results.summary["warnings"] = v.warnings
+    manifest["timings"] = timings
+    files: dict[str, Content] = {
+        "quotas.csv": results.quotas,
+        "annual.csv": results.annual,
+        "reps.csv": results.reps,
+        "rollups.csv": results.rollups,
+        "assignments.csv": results.assignments,
+        "binding.csv": results.binding,
+        "summary.json": results.summary,
+        "manifest.json": manifest,
+    }
+    if results.replan is not None:
+        files["replan.csv"] = results.replan
+    return files
 
 
 def run(
@@ -291,71 +434,12 @@ def _run(
     report: bool,
 ) -> RunOutcome:
     timings = dict(v.timings)
-    md = v.md
-    sc = md.scenario
-    with _timed(timings, "pre-checks", progress):
-        findings = prechecks(md)
-    if findings:
-        raise _infeasible(claim, v, findings, "pre-checks")
-    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    started = time.perf_counter()
-
-    res_a: SolveResult | None = None
-    built_a: Built | None = None
-    comp_a = None
-    with _timed(timings, "build", progress):
-        built_a = build_alignment(md)
-    if built_a is not None:
-        with _timed(timings, "solve", progress):
-            wm = (
-                write_model.with_name(write_model.stem + "-alignment" + write_model.suffix)
-                if write_model
-                else None
-            )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
-        _check(res_a, comp_a, "key-account alignment", v, claim)
-        assert res_a.col_values is not None
-        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
-        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
-        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
-    else:
-        owner = alignment_from_incumbents(md)
-    qs = quota_sets(md, owner)
-    with _timed(timings, "build", progress):
-        built_q = build_quotas(qs)
-    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
-    with _timed(timings, "solve", progress):
-        res_q, comp_q = solve(
-            built_q.model,
-            {**opts, "time_limit": remaining},
-            write_model=write_model,
-            neighbourhood=True,
-            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
-            progress=progress,
-        )
-    _check(res_q, comp_q, "quota", v, claim)
-    assert comp_q is not None
-    with _timed(timings, "extract", progress):
-        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
-    status, gap = _status(res_q, res_a)
-    manifest = _manifest(v, res_q, res_a, status, gap, timings)
-    results.summary["status"] = status
-    results.summary["gap"] = gap
-    results.summary["warnings"] = v.warnings
+    try:
+        solved = solve_prepared(v.md, timings, progress=progress, write_model=write_model)
+    except Infeasible as inf:
+        raise _infeasible(claim, v, inf.findings, inf.stage, inf.extra) from None
     with _timed(timings, "write", progress):
-        manifest["timings"] = timings
-        files: dict[str, Content] = {
-            "quotas.csv": results.quotas,
-            "annual.csv": results.annual,
-            "reps.csv": results.reps,
-            "rollups.csv": results.rollups,
-            "assignments.csv": results.assignments,
-            "binding.csv": results.binding,
-            "summary.json": results.summary,
-            "manifest.json": manifest,
-        }
-        if results.replan is not None:
-            files["replan.csv"] = results.replan
+        files = run_files(v, solved, timings)
 
         def _report(folder: Path) -> None:
             from allocopt.outputs.report import render_report
@@ -365,7 +449,9 @@ def _run(
 
         run_dir = claim.commit(files, finish=_report if report else None)
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    return RunOutcome(run_dir, results, status, gap, timings, manifest, v.warnings)
+    return RunOutcome(
+        run_dir, solved.results, solved.status, solved.gap, timings, manifest, v.warnings
+    )
 
 
 def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float | None]:

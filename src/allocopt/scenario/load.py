@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.loader import LoadedYaml, dotted, locate
-from allocopt.scenario.overrides import SourceMap, read_tree, resolve
+from allocopt.scenario.overrides import Resolved, SourceMap, read_tree, resolve
 from allocopt.scenario.schema import Scenario
 
 
@@ -57,13 +57,18 @@ class LoadedScenario:
 
 
 def load_scenario(
-    path: Path, scenarios: Sequence[str] = (), sets: Sequence[str] = ()
+    path: Path,
+    scenarios: Sequence[str] = (),
+    sets: Sequence[str] = (),
+    *,
+    read: Resolved | None = None,
 ) -> LoadedScenario:
     """Read a scenario file (with its ``extends`` bases), apply the named scenarios/overrides
     and ``--set`` values (see :mod:`allocopt.scenario.overrides`), and validate the result;
-    raise :class:`InputError` listing every problem."""
+    raise :class:`InputError` listing every problem. ``read``: the file as read before
+    (:func:`~allocopt.scenario.overrides.read_tree`), to skip reading it again."""
     try:
-        res = resolve(path, scenarios, sets)
+        res = resolve(path, scenarios, sets, read=read)
     except InputError as exc:
         raise InputError([*exc.problems, *_file_problems(path)]) from None
     scenario = validate_tree(res.tree, res.sources)

@@ -599,12 +599,19 @@ def read_tree(path: Path) -> Resolved:
     return Resolved(f.tree, f.sources, f.loaded, [], f.files)
 
 
-def resolve(path: Path, scenarios: Sequence[str] = (), sets: Sequence[str] = ()) -> Resolved:
+def resolve(
+    path: Path,
+    scenarios: Sequence[str] = (),
+    sets: Sequence[str] = (),
+    *,
+    read: Resolved | None = None,
+) -> Resolved:
     """Read ``path`` (with its bases), apply scenarios/overrides and ``--set``; not validated.
 
-    Raises :class:`InputError` with every problem found.
+    ``read`` is ``read_tree(path)`` done before (a sweep resolves many items of one file); it is
+    copied, not changed. Raises :class:`InputError` with every problem found.
     """
-    f = read_tree(path)
+    f = copy.deepcopy(read) if read is not None else read_tree(path)
     problems: list[Problem] = []
     tree, sources = f.tree, f.sources
     main_dir = path.parent

@@ -452,6 +452,101 @@ Operation = Annotated[
 ]
 
 
+# ---- uncertainty (Monte Carlo sweeps: `allocopt sweep --draws N`) ----------------------------
+
+
+class Correlation(_Strict):
+    """Correlation of a shock within groups: each drawn entity's standard normal is
+    z = sqrt(rho)·z_group + sqrt(1 − rho)·z_own, with one common z_group per group."""
+
+    within: Literal["region", "team", "product"] = Field(
+        description="Group sharing a common factor: region | team (of the rep; key accounts: of "
+        "the incumbent) | product."
+    )
+    rho: Share = Field(description="Correlation between two entities of one group, in [0, 1].")
+
+
+class Shock(_Strict):
+    """A multiplicative market shock: every selected entity's value is multiplied by a factor
+    drawn from the distribution (normal and triangular factors below 0 are cut at 0)."""
+
+    name: Ident | None = Field(
+        None,
+        description="Label in reports (default: the target and the position, e.g. potential#1).",
+    )
+    on: Literal["potential", "key_account_revenue", "capacity", "target"] = Field(
+        description="What is shocked: territory potential (per rep and product), key-account "
+        "revenue (per account and product), capacity (per rep), company target (per product)."
+    )
+    region: Filter = Field(None, description="Only entities of these regions (not for target).")
+    team: Filter = Field(None, description="Only entities of these teams (not for target).")
+    product: Filter = Field(None, description="Only these products (not for capacity).")
+    distribution: Literal["normal", "lognormal", "triangular"] = Field(
+        description="normal (mean, sd) | lognormal (mean, sd of the log) | triangular "
+        "(low, mode, high)."
+    )
+    mean: NonNeg = Field(1.0, description="normal and lognormal: mean factor.")
+    sd: NonNeg | None = Field(
+        None, description="normal: standard deviation of the factor; lognormal: of its log."
+    )
+    low: NonNeg | None = Field(None, description="triangular: lowest factor.")
+    mode: NonNeg | None = Field(None, description="triangular: most likely factor.")
+    high: NonNeg | None = Field(None, description="triangular: highest factor.")
+    correlation: Correlation | None = Field(
+        None, description="Correlation within a region, team or product (default: independent)."
+    )
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Shock:
+        if self.distribution in ("normal", "lognormal"):
+            if self.sd is None:
+                raise ValueError(f"a {self.distribution} shock needs sd; add it (e.g. sd: 0.1)")
+            if self.low is not None or self.mode is not None or self.high is not None:
+                raise ValueError(
+                    f"low/mode/high are for triangular shocks; a {self.distribution} shock "
+                    "takes mean and sd"
+                )
+            if self.distribution == "lognormal" and self.mean <= 0:
+                raise ValueError("a lognormal shock needs mean > 0")
+        else:
+            if self.low is None or self.mode is None or self.high is None:
+                raise ValueError("a triangular shock needs low, mode and high; add them")
+            if self.sd is not None:
+                raise ValueError(
+                    "sd is for normal/lognormal shocks; a triangular takes low/mode/high"
+                )
+            if not self.low <= self.mode <= self.high:
+                raise ValueError(
+                    f"needs low ≤ mode ≤ high (got {self.low:g}, {self.mode:g}, {self.high:g})"
+                )
+        if self.on == "target" and (self.region is not None or self.team is not None):
+            raise ValueError("company targets are per product: a target shock takes no region/team")
+        if self.on == "capacity" and self.product is not None:
+            raise ValueError("capacity is per rep: a capacity shock takes no product filter")
+        c = self.correlation
+        if c is not None and self.on == "target" and c.within != "product":
+            raise ValueError("a target shock can only be correlated within product")
+        if c is not None and self.on == "capacity" and c.within == "product":
+            raise ValueError("a capacity shock cannot be correlated within product")
+        return self
+
+
+class Uncertainty(_Strict):
+    """Market uncertainty for Monte Carlo sweeps (docs/data.md, section Uncertainty)."""
+
+    shocks: Annotated[list[Shock], Field(min_length=1)] = Field(
+        description="Shocks, applied in order (factors of shocks on one entity multiply)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Uncertainty:
+        names = [s.name for s in self.shocks if s.name is not None]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"shock names used twice: {', '.join(dup)}; rename one")
+        return self
+
+
 class Scenario(_Strict):
     """An allocopt scenario: data, targets, rules, objective, solver and output settings."""
 
@@ -474,6 +569,9 @@ class Scenario(_Strict):
         "before the cross-table checks (scale, set, remove_reps, add_reps, move_rep).",
     )
     replan: Replan | None = Field(None, description="Mid-year re-plan settings.")
+    uncertainty: Uncertainty | None = Field(
+        None, description="Market shocks for Monte Carlo sweeps (`allocopt sweep --draws`)."
+    )
     overrides: dict[Ident, dict[str, Any]] = Field(
         default_factory=dict, description="Named partial trees (dotted keys allowed)."
     )

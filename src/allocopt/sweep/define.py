@@ -1,0 +1,252 @@
+"""What a sweep runs: named what-ifs, a grid, Monte Carlo draws or a plan stress → items.
+
+Public entry point: :func:`define`. It reads and validates the base scenario once, checks every
+item's scenario (unknown names, unknown keys, bad values — exit 2, located, before anything
+runs) and the ``uncertainty:`` section for draws, and returns a :class:`Definition` with the
+items in a fixed order and a hash that identifies the sweep (definition + input file contents)
+for ``--resume``.
+
+* ``--scenarios a,b`` — one item per name (a name may be a scenario or an override);
+* ``--grid key=v1,v2`` (repeatable) — the cartesian product, first key slowest; values are read
+  like ``--set`` values; combined with ``--scenarios``: every name × every grid point;
+* ``--draws N --seed S`` — items 0..N-1, draw i from ``default_rng([S, i])``;
+* ``--plan RUN_DIR`` with ``--draws`` — the published plan's quotas are kept (no solve).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allocopt.errors import InputError, Problem
+from allocopt.pipeline import Validated, validate
+from allocopt.scenario.load import load_scenario
+from allocopt.scenario.overrides import SET_FILE
+
+__all__ = ["Definition", "Item", "define", "parse_grid"]
+
+GRID = "--grid"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of work: its id, what it changes, and the parameters shown in sweep.csv."""
+
+    index: int
+    scenarios: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    draw: int | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"item-{self.index:04d}"
+
+
+@dataclass
+class Definition:
+    """A checked sweep: the base, the items and what identifies them."""
+
+    path: Path
+    kind: str  # "scenarios" | "grid" | "draws" | "plan"
+    base: Validated
+    items: list[Item]
+    grid: list[tuple[str, list[str]]] = field(default_factory=list)
+    scenarios: list[str] = field(default_factory=list)
+    draws: int | None = None
+    seed: int = 0
+    plan: Path | None = None
+    base_scenarios: tuple[str, ...] = ()
+    base_sets: tuple[str, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)  # label → sha256
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON-able definition (recorded in the manifest; hashed for --resume)."""
+        return {
+            "kind": self.kind,
+            "scenario": str(self.path),
+            "base_scenarios": list(self.base_scenarios),
+            "base_sets": list(self.base_sets),
+            "scenarios": self.scenarios,
+            "grid": [{"key": k, "values": v} for k, v in self.grid],
+            "draws": self.draws,
+            "seed": self.seed if self.draws is not None else None,
+            "plan": str(self.plan) if self.plan is not None else None,
+            "items": len(self.items),
+        }
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the definition and the contents of every input file."""
+        blob = json.dumps({"spec": self.spec(), "inputs": self.inputs}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _split_values(text: str) -> list[str]:
+    """Split ``v1,v2,[a, b]`` at top-level commas (not inside brackets, braces or quotes)."""
+    out, cur, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """``key=v1,v2`` options → [(key, [v1, v2])]; raise InputError for a malformed option."""
+    out: list[tuple[str, list[str]]] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = _split_values(text) if sep else []
+        if not sep or not key or not text.strip() or any(v == "" for v in values):
+            msg = "write --grid KEY=V1,V2,..., e.g. --grid rules.fairness.band=0.2,0.3,0.4"
+            problems.append(Problem(GRID, "", key, msg, item))
+            continue
+        if key in seen:
+            problems.append(Problem(GRID, "", key, "given twice with --grid; give it once", item))
+            continue
+        if len(set(values)) != len(values):
+            problems.append(Problem(GRID, "", key, "a value is listed twice; list it once", item))
+            continue
+        seen.add(key)
+        out.append((key, values))
+    if problems:
+        raise InputError(problems, header="the sweep definition has problems")
+    return out
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def define(
+    path: Path,
+    *,
+    scenarios: Sequence[str] = (),
+    grid: Sequence[str] = (),
+    draws: int | None = None,
+    seed: int = 0,
+    plan: Path | None = None,
+    base_scenarios: Sequence[str] = (),
+    base_sets: Sequence[str] = (),
+) -> Definition:
+    """Check the sweep and list its items (see the module docstring). Raises InputError."""
+    names = [n.strip() for s in scenarios for n in s.split(",") if n.strip()]
+    axes = parse_grid(grid)
+    usage: list[Problem] = []
+    if draws is not None and (names or axes):
+        usage.append(
+            Problem(
+                "--draws",
+                "",
+                "",
+                "a Monte Carlo sweep takes no --scenarios or --grid; "
+                "put the what-if into the base with --scenario/--set instead",
+            )
+        )
+    if plan is not None and draws is None:
+        usage.append(Problem("--plan", "", "", "stressing a plan needs --draws N"))
+    if draws is None and not names and not axes:
+        usage.append(Problem("sweep", "", "", "say what to sweep: --scenarios, --grid or --draws"))
+    if draws is not None and draws < 1:
+        usage.append(Problem("--draws", "", "", "must be at least 1", str(draws)))
+    if seed < 0:
+        usage.append(Problem("--seed", "", "", "must be 0 or more", str(seed)))
+    if len(set(names)) != len(names):
+        usage.append(Problem("--scenarios", "", "", "a name is listed twice; list it once"))
+    if usage:
+        raise InputError(usage, header="the sweep definition has problems")
+
+    base = validate(path, scenarios=base_scenarios, sets=base_sets)
+    items: list[Item] = []
+    if draws is not None:
+        if base.loaded.scenario.uncertainty is None:
+            raise InputError(
+                Problem(
+                    base.loaded.file,
+                    "",
+                    "uncertainty",
+                    "a Monte Carlo sweep needs an uncertainty: section with shocks "
+                    "(docs/data.md, section Uncertainty); add one",
+                ),
+                header="the sweep definition has problems",
+            )
+        from allocopt.sweep.shocks import select
+
+        unc = base.loaded.scenario.uncertainty
+        select(base.md, unc, base.loaded.file, base.loaded.locate)  # located problems: exit 2
+        items = [Item(i, draw=i, params=(("draw", str(i)),)) for i in range(draws)]
+        kind = "plan" if plan is not None else "draws"
+    else:
+        kind = "grid" if axes else "scenarios"
+        points = list(itertools.product(*[[(k, v) for v in vals] for k, vals in axes]))
+        combos: list[tuple[str, ...]] = [(n,) for n in names] or [()]
+        problems: list[Problem] = []
+        k = 0
+        for combo in combos:
+            for point in points:
+                sets = tuple(f"{key}={val}" for key, val in point)
+                params: tuple[tuple[str, str], ...] = (("scenario", combo[0]),) if combo else ()
+                params += tuple(point)
+                items.append(Item(k, combo, sets, None, params))
+                k += 1
+        # every item's scenario must load (names, keys, values), checked here, before any work
+        for it in items:
+            try:
+                load_scenario(path, [*base_scenarios, *it.scenarios], [*base_sets, *it.sets])
+            except InputError as exc:
+                for p in exc.problems:
+                    if p.file == SET_FILE:
+                        p = Problem(GRID, "", p.field, p.message, p.value)
+                    elif p.file == "--scenario":
+                        p = Problem("--scenarios", "", p.field, p.message, p.value)
+                    problems.append(p)
+        if problems:
+            raise InputError(problems, header="the sweep definition has problems")
+    inputs = {str(f): _hash_file(Path(f)) for f in base.loaded.files}
+    for name, src in sorted(base.dataset.sources.items()):
+        inputs[f"data.{name}"] = _hash_file(src.path)
+    if plan is not None:
+        for name in ("manifest.json", "annual.csv", "assignments.csv"):
+            if (plan / name).is_file():
+                inputs[f"plan/{name}"] = _hash_file(plan / name)
+    return Definition(
+        path=path,
+        kind=kind,
+        base=base,
+        items=items,
+        grid=axes,
+        scenarios=names,
+        draws=draws,
+        seed=seed,
+        plan=plan,
+        base_scenarios=tuple(base_scenarios),
+        base_sets=tuple(base_sets),
+        inputs=inputs,
+    )

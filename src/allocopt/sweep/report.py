@@ -1,0 +1,151 @@
+"""A self-contained HTML report of a sweep folder.
+
+Public entry point: :func:`render`. Charts are PNG images (matplotlib Agg) embedded as base64;
+no network, no scripts. Sections: headline (items, infeasible share, company numbers), fan chart
+of quota (re-plan sweeps) or attainment (plan stress) by team — p10–p90 band and the median —,
+the tornado of which shocks move the company total most, and the infeasible items with why.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["render"]
+
+MAX_TEAMS = 40
+CSS = (
+    "body{font-family:system-ui,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#222;margin:0}"
+    "main{max-width:1100px;margin:0 auto;padding:24px 32px}h2{border-bottom:2px solid #2f6690}"
+    "table{border-collapse:collapse;font-size:.92em}th,td{padding:4px 10px;border-bottom:1px "
+    "solid #ddd;text-align:left}td.n{text-align:right}img{max-width:100%}"
+)
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _png(fig: Figure, alt: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(df: pd.DataFrame, limit: int = 50) -> str:
+    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    body = []
+    for row in df.head(limit).itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float | np.floating):
+                x = float(v)
+                text = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+                cells.append(f'<td class="n">{text}</td>')
+            elif isinstance(v, int | np.integer):
+                cells.append(f'<td class="n">{v:,}</td>')
+            else:
+                cells.append(f"<td>{_esc(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f"<p>{len(df) - limit} more rows in the CSV.</p>" if len(df) > limit else ""
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+
+
+def _fan(df: pd.DataFrame, prefix: str, title: str, line: float | None) -> str:
+    teams = df[df["level"] == "team"].sort_values("unit_id").head(MAX_TEAMS)
+    if teams.empty:
+        return "<p>No teams.</p>"
+    fig = Figure(figsize=(10, 4))
+    ax = fig.add_subplot()
+    x = np.arange(len(teams))
+    lo, mid, hi = (teams[f"{prefix}p{p}"].to_numpy(dtype=float) for p in (10, 50, 90))
+    ax.fill_between(x, lo, hi, color="#2f6690", alpha=0.25, step="mid", label="p10–p90")
+    ax.plot(x, mid, "o-", color="#2f6690", label="median")
+    if line is not None:
+        ax.axhline(line, color="#c44536", lw=1, ls="--", label="quota")
+    ax.set_xticks(x, teams["unit_id"].tolist(), rotation=60, fontsize=8)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig, title)
+
+
+def _tornado(df: pd.DataFrame) -> str:
+    if df.empty or float(df["swing"].max()) <= 0:
+        return "<p>No shock moves the company total (it is fixed by the targets).</p>"
+    d = df.head(15).iloc[::-1]
+    fig = Figure(figsize=(9, 0.45 * len(d) + 1.2))
+    ax = fig.add_subplot()
+    y = np.arange(len(d))
+    mid = (d["at_p10"] + d["at_p90"]).to_numpy(dtype=float) / 2
+    base = float(np.mean(mid))
+    a, b = d["at_p10"].to_numpy(dtype=float), d["at_p90"].to_numpy(dtype=float)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    ax.barh(y, hi - lo, left=lo, color="#d9843b")
+    ax.axvline(base, color="#222", lw=1)
+    ax.set_yticks(y, d["shock"].tolist())
+    ax.set_title(f"{d['metric'].iloc[0]} at each shock's p10 and p90 (others at their mean)")
+    return _png(fig, "tornado")
+
+
+def render(folder: Path) -> str:
+    """The report of the sweep folder ``folder`` as one HTML page."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    summary = manifest.get("summary", {})
+    kind = summary.get("kind", "")
+    items = summary.get("items", {})
+    parts = [
+        f"<h1>Sweep of {_esc(manifest.get('scenario', ''))}: {_esc(kind)}</h1>",
+        f"<p>{items.get('total', 0)} items: {items.get('ok', 0)} solved, "
+        f"{items.get('infeasible', 0)} infeasible, {items.get('failed', 0)} failed "
+        f"(infeasible share {100 * summary.get('infeasible_share', 0.0):.1f}%).</p>",
+    ]
+    if kind == "plan":
+        att = summary.get("company_attainment", {})
+        parts.append(
+            f"<p>Company: chance to reach quota {100 * summary.get('company_p_reach', 0):.1f}%, "
+            f"attainment p10/p50/p90 {att.get('p10', 0):.3f} / {att.get('p50', 0):.3f} / "
+            f"{att.get('p90', 0):.3f}.</p>"
+        )
+        units = pd.read_csv(folder / "attainment_units.csv", keep_default_na=False)
+        units = units.replace("", np.nan)
+        parts.append("<h2>Attainment by team</h2>")
+        parts.append(_fan(units, "attainment_", "Attainment by team (p10–p90, median)", 1.0))
+        reps = pd.read_csv(folder / "attainment_reps.csv")
+        parts.append("<h2>Reps least likely to reach quota</h2>")
+        parts.append(_table(reps.sort_values(["p_reach", "rep_id"]).head(20)))
+    else:
+        units = pd.read_csv(folder / "units.csv")
+        units = units[units["product"] == "ALL"] if len(units) else units
+        parts.append("<h2>Quota by team</h2>")
+        parts.append(
+            _fan(units, "quota_", "Annual quota by team (p10–p90 over items, median)", None)
+            if len(units)
+            else "<p>No item was solved.</p>"
+        )
+        rules = pd.read_csv(folder / "rules.csv")
+        parts.append("<h2>How often each rule binds</h2>" + _table(rules))
+    if (folder / "tornado.csv").is_file():
+        parts.append("<h2>Which shocks move the company total most</h2>")
+        parts.append(_tornado(pd.read_csv(folder / "tornado.csv")))
+    if (folder / "infeasible.csv").is_file():
+        bad = pd.read_csv(folder / "infeasible.csv", keep_default_na=False)
+        if len(bad):
+            parts.append("<h2>Infeasible and failed items</h2>" + _table(bad))
+            reasons = summary.get("reasons", {})
+            parts.append(
+                "<ul>" + "".join(f"<li>{n}× {_esc(r)}</li>" for r, n in reasons.items()) + "</ul>"
+            )
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>allocopt sweep'
+        f"</title><style>{CSS}</style></head><body><main>{body}</main></body></html>\n"
+    )

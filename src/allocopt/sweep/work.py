@@ -1,0 +1,205 @@
+"""One sweep item, as a Dask worker runs it (also callable in-process).
+
+Public entry point: :func:`run_item`. A worker loads, validates and prepares the base scenario
+ONCE — a per-process cache keyed by the sweep's hash (one base per worker at a time) — and then
+applies each item's change to the prepared data:
+
+* a named what-if or grid point re-reads only the (small) scenario file; when the item leaves
+  every data-related key as the base has it (``data``, ``operations``, ``products``, ``plan``,
+  ``replan``, ``targets.units``, locked/forbidden key-account pairs) the base's checked tables are
+  reused and only ``prepare`` runs again; otherwise the item is validated from the files;
+* a Monte Carlo draw multiplies the base's prepared arrays (:mod:`allocopt.sweep.shocks`).
+
+The item is then solved by :func:`allocopt.pipeline.solve_prepared`, exactly as ``allocopt solve``
+solves it. An infeasible or failed item returns its diagnosis; it never raises.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocopt.errors import AllocoptError
+from allocopt.pipeline import (
+    Infeasible,
+    Validated,
+    infeasible_files,
+    prepared,
+    run_files,
+    solve_prepared,
+    validate,
+)
+from allocopt.scenario.load import load_scenario
+from allocopt.scenario.overrides import Resolved, read_tree
+from allocopt.scenario.schema import Scenario
+from allocopt.sweep.define import Item
+from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
+
+__all__ = ["Job", "run_item"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every item of one sweep shares (small and picklable: sent with each task)."""
+
+    path: str
+    base_scenarios: tuple[str, ...]
+    base_sets: tuple[str, ...]
+    hash: str
+    seed: int
+    keep_runs: bool
+
+
+@dataclass
+class _Base:
+    v: Validated
+    sels: list[Selection] | None
+    read: Resolved  # the scenario file (and its bases) as read, for the items' scenarios
+
+
+_CACHE: dict[str, _Base] = {}
+
+
+def base_of(job: Job) -> _Base:
+    """The prepared base of ``job`` (cached per process)."""
+    b = _CACHE.get(job.hash)
+    if b is None:
+        _CACHE.clear()  # one base per worker at a time
+        v = validate(Path(job.path), scenarios=job.base_scenarios, sets=job.base_sets)
+        unc = v.loaded.scenario.uncertainty
+        sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
+        b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)))
+    return b
+
+
+def _fixed(sc: Scenario) -> str:
+    d = sc.model_dump(mode="json")
+    ka = d["rules"]["key_accounts"]
+    keep = {k: d.get(k) for k in ("data", "operations", "products", "plan", "replan")}
+    keep["units"] = d["targets"]["units"]
+    keep["pairs"] = [ka["locked"], ka["forbidden"]]
+    return repr(keep)
+
+
+def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
+    path = Path(job.path)
+    if item.draw is not None:
+        assert b.sels is not None
+        md0 = b.v.md
+        m = multipliers(md0, b.sels, draw(b.sels, job.seed, item.draw))
+        loaded = b.v.loaded
+        sc = None
+        if job.keep_runs:  # the draw as data operations, so `allocopt verify` can re-derive it
+            ops, targets = as_operations(md0, m)
+            tree = loaded.scenario.model_dump(mode="json")
+            tree["operations"] = [*tree["operations"], *ops]
+            tree["targets"]["by_product"] = targets
+            sc = Scenario.model_validate_json(_json(tree))
+            loaded = replace(loaded, scenario=sc)
+        md = apply(md0, m, sc)
+        if sc is None:
+            loaded = replace(loaded, scenario=md.scenario)
+        return prepared(loaded, b.v.dataset, md)
+    scen = [*job.base_scenarios, *item.scenarios]
+    sets = [*job.base_sets, *item.sets]
+    loaded = load_scenario(path, scen, sets, read=b.read)
+    if _fixed(loaded.scenario) != _fixed(b.v.loaded.scenario):
+        return validate(path, scenarios=scen, sets=sets)
+    sc = loaded.scenario
+    if _prepared_from(sc) == _prepared_from(b.v.loaded.scenario):
+        # nothing `prepare` reads has changed but the targets: reuse the prepared arrays
+        md0 = b.v.md
+        target = np.array([sc.targets.by_product[p] for p in md0.products]) * (
+            1 + sc.targets.over_assignment
+        )
+        md = replace(md0, scenario=sc, target=target)
+        return prepared(loaded, replace(b.v.dataset, scenario=sc), md)
+    return prepared(loaded, b.v.dataset)
+
+
+def _prepared_from(sc: Scenario) -> str:
+    """The scenario keys that ``prepare`` reads besides the company targets."""
+    d = sc.model_dump(mode="json")
+    r = d["rules"]
+    keep = {k: d.get(k) for k in ("data", "operations", "products", "plan", "replan")}
+    keep["rules"] = [r["capacity"], r["growth"]["basis"], r["key_accounts"]]
+    return repr(keep)
+
+
+def _json(tree: Any) -> str:
+    import json
+
+    return json.dumps(tree)
+
+
+def run_item(job: Job, item: Item) -> dict[str, Any]:
+    """Solve one item. Returns a dict: ``row`` (the sweep.csv fields), ``quotas`` (rep, product,
+    period, quota), ``binding`` (rule → binding rows), ``seconds`` (stage times) and ``files``
+    (a run folder's files, with ``keep_runs``)."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"item": item.id, **dict(item.params)}
+    out: dict[str, Any] = {"index": item.index, "row": row, "quotas": None, "binding": {}}
+    timings: dict[str, float] = {}
+    v: Validated | None = None
+    try:
+        b = base_of(job)
+        v = _item_validated(job, b, item)
+        timings = dict(v.timings)
+        solved = solve_prepared(v.md, timings)
+        res = solved.results
+        row.update(_row(solved, v))
+        q = res.quotas
+        out["quotas"] = q[["rep_id", "product", "period", "quota"]].reset_index(drop=True)
+        out["binding"] = dict(res.summary.get("binding_counts", {}))
+        if job.keep_runs:
+            out["files"] = run_files(v, solved, timings)
+    except Infeasible as inf:
+        row.update({"status": "infeasible", "diagnosis": inf.text().strip()})
+        out["stage"] = inf.stage
+        if job.keep_runs and v is not None:
+            out["files"] = infeasible_files(v, inf)
+    except AllocoptError as exc:
+        row.update({"status": "failed", "diagnosis": exc.render()})
+    except Exception as exc:  # never stop the sweep; record what happened
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        row.update({"status": "failed", "diagnosis": f"internal error: {last}"})
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    out["seconds"] = timings
+    return out
+
+
+def _row(solved: Any, v: Validated) -> dict[str, Any]:
+    res = solved.results
+    s = res.summary
+    row: dict[str, Any] = {
+        "status": solved.status,
+        "gap": solved.gap,
+        "objective": solved.res_q.objective,
+        "total_quota": round(float(res.annual["quota"].sum()), 2),
+    }
+    for k, val in sorted(s.get("objective_terms", {}).items()):
+        row[f"term_{k}"] = val
+    for k, val in sorted(s.get("fairness", {}).items()):
+        row[f"fairness_{k}"] = val
+    for p in v.md.products:
+        sens = s.get("target_sensitivity", {}).get(p)
+        row[f"price_plus_1pct_{p}"] = sens["plus_1pct"] if sens else None
+    row["moved_accounts"] = s.get("key_accounts", {}).get("moved")
+    row["diagnosis"] = ""
+    return row
+
+
+def quotas_frame(result: dict[str, Any]) -> pd.DataFrame | None:
+    """The item's quotas with its id, or None."""
+    q = result.get("quotas")
+    if q is None:
+        return None
+    out: pd.DataFrame = q.copy()
+    out.insert(0, "item", result["row"]["item"])
+    return out
