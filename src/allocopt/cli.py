@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from allocopt import __version__
 from allocopt.errors import AllocoptError
@@ -51,6 +53,54 @@ def _guard(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fit_widths(t: Table, out: Console) -> bool:
+    """Give every column of ``t`` a fixed width so the table fits ``out``; False if it cannot.
+
+    Right-aligned (numeric) columns get the width of their longest cell (and of their header's
+    longest word), so a number is never cut; text columns share what is left and fold.
+    """
+    cols = t.columns
+    numeric = [c.justify == "right" for c in cols]
+    cell_w = [max((out.measure(x).maximum for x in c.cells), default=0) for c in cols]
+    heads = [str(c.header) if not isinstance(c.header, Text) else c.header.plain for c in cols]
+    word_w = [max((len(w) for w in h.split()), default=0) for h in heads]
+    natural = [max(cw, len(h)) for cw, h in zip(cell_w, heads, strict=True)]
+    extra = t._extra_width + sum(t._get_padding_width(i) for i in range(len(cols)))
+    fixed = sum(max(cw, ww) for cw, ww, n in zip(cell_w, word_w, numeric, strict=True) if n)
+    text = [i for i, n in enumerate(numeric) if not n]
+    room = out.width - extra - fixed
+    if room < sum(min(natural[i], 8) for i in text):
+        return False
+    widths = {i: natural[i] for i in text}
+    while sum(widths.values()) > room:  # shave the widest text column, one character a time
+        widest = max(widths, key=lambda i: (widths[i], -i))
+        widths[widest] -= 1
+    for i, c in enumerate(cols):
+        c.width = max(cell_w[i], word_w[i]) if numeric[i] else max(widths[i], 1)
+        c.overflow = "fold"
+        c.header = Text(heads[i], overflow="fold", justify=c.justify)
+    return True
+
+
+def _print_table(t: Table, out: Console | None = None) -> None:
+    """Print a table without ever cutting a number: fixed column widths that fit the terminal;
+    if they do not, a compact style (no vertical rules, no padding); if that still does not fit,
+    the rightmost columns are left out with a note saying which."""
+    out = out or console
+    if not _fit_widths(t, out):
+        t.box = box.SIMPLE_HEAD
+        t.show_edge = False
+        t.padding = (0, 0)
+        dropped: list[str] = []
+        while not _fit_widths(t, out) and len(t.columns) > 2:
+            col = t.columns.pop()
+            dropped.insert(0, col.header.plain if isinstance(col.header, Text) else str(col.header))
+        if dropped:
+            note = f"not shown at this width: {', '.join(dropped)} (widen the terminal)"
+            t.caption = (f"{t.caption}; " if t.caption else "") + note
+    out.print(t)
 
 
 def _scenario_options(fn: F) -> F:
@@ -140,7 +190,7 @@ def validate(
     t.add_column("rows", justify="right")
     for name, n in s["rows"].items():
         t.add_row(escape(name), f"{n:,}")
-    console.print(t)
+    _print_table(t)
     t = Table(title="targets per product")
     for c in (
         "product",
@@ -165,7 +215,7 @@ def validate(
                 )
             ),
         )
-    console.print(t)
+    _print_table(t)
     cover = s["capacity_cover"]
     console.print(
         f"reps {s['reps']:,}; key accounts {s['key_accounts']:,} "
@@ -248,7 +298,7 @@ def solve(
     for p, d in s["totals"].items():
         extra = [f"{d['target_rounded']:,.0f}"] if rounded else []
         t.add_row(escape(p), f"{d['target']:,.0f}", *extra, f"{d['quota']:,.0f}")
-    console.print(t)
+    _print_table(t)
     f = s.get("fairness") or {}
     if f:
         console.print(
@@ -295,7 +345,7 @@ def verify(run_dir: Path, tol: float) -> None:
     limit = 200
     for row in v.head(limit).itertuples(index=False):
         t.add_row(*(Text(str(x)) for x in (row.rule, row.where, row.detail)), f"{row.amount:,.6g}")
-    console.print(t)
+    _print_table(t)
     if len(v) > limit:
         console.print(f"… and {len(v) - limit:,} more violations")
     counts = v.groupby("rule").size()
@@ -409,7 +459,7 @@ def track(
             "–" if m["forecast_seasonal"] is None else f"{m['forecast_seasonal']:,.0f}",
             pct(m["forecast_attainment"]),
         )
-    console.print(t)
+    _print_table(t)
     risk = res.at_risk
     limit = 30
     t = Table(
@@ -429,7 +479,7 @@ def track(
             escape(str(r["at_risk_products"]).replace(";", ", ")),
         )
     if len(risk):
-        console.print(t)
+        _print_table(t)
         if len(risk) > limit:
             console.print(f"… and {len(risk) - limit:,} more in at_risk.csv")
     else:
@@ -525,7 +575,7 @@ def compare(
         t.add_column(Text(r), justify="right")
     for item, row in cmp.overview.iterrows():
         t.add_row(Text(str(item)), *(cell(row[r], money=item == "total_quota") for r in runs))
-    console.print(t)
+    _print_table(t)
 
     change = cmp.change_column
     pct = change.replace("change", "change_pct", 1)
@@ -547,7 +597,7 @@ def compare(
         t.add_column(h, justify="right" if numeric else "left", min_width=width, overflow="fold")
     for x in rows:
         t.add_row(*x)
-    console.print(t)
+    _print_table(t)
 
     if len(cmp.settings):
         t = Table(title="settings that differ (resolved scenario)")
@@ -556,7 +606,7 @@ def compare(
             t.add_column(Text(r))
         for srow in cmp.settings.itertuples(index=False):
             t.add_row(*(Text(str(v)) for v in srow))
-        console.print(t)
+        _print_table(t)
     else:
         console.print("settings: the resolved scenarios are the same")
     for r in runs:
@@ -568,7 +618,7 @@ def compare(
             t.add_column(Text(str(c)))
         for irow in cmp.inputs.itertuples(index=False):
             t.add_row(*(Text(str(v)) for v in irow))
-        console.print(t)
+        _print_table(t)
     else:
         console.print("inputs: the same files (sha256) in every run")
     for title, df in (("fairness", cmp.fairness), ("objective terms", cmp.objective)):
@@ -580,7 +630,7 @@ def compare(
             t.add_column(Text(r), justify="right")
         for name, row in df.iterrows():
             t.add_row(Text(str(name)), *(cell(row[r]) for r in runs))
-        console.print(t)
+        _print_table(t)
     acc = cmp.accounts
     if len(acc):
         t = Table(title=f"{len(acc):,} key accounts with a different owner")
@@ -588,7 +638,7 @@ def compare(
             t.add_column(Text(str(c)), justify="right" if c == "revenue" else "left")
         for _, row in acc.head(top).iterrows():
             t.add_row(*(cell(row[c], money=c == "revenue") for c in acc.columns))
-        console.print(t)
+        _print_table(t)
         if len(acc) > top:
             console.print(f"… and {len(acc) - top:,} more accounts")
     else:
@@ -618,7 +668,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         for label, amount in x.parts:
             t.add_row(escape(label), f"{amount:+,.0f}")
         t.add_row("[bold]quota[/]", f"[bold]{x.quota:,.0f}[/]")
-        console.print(t)
+        _print_table(t)
         d = x.difficulty
         if d["difficulty"] is not None:
             band = f", band ±{d['band']:.0%}" if d["band"] is not None else ""
@@ -641,7 +691,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
     t.add_column("rows at a bound", justify="right")
     for rule, n in e.binding_counts.items():
         t.add_row(escape(rule), f"{n:,}")
-    console.print(t)
+    _print_table(t)
     t = Table(title="company targets: marginal cost (objective units)")
     for c in ("product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"):
         t.add_column(c, justify="left" if c == "product" else "right")
@@ -653,7 +703,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             f"{p['per_unit']:.4g}",
             f"{p['cost_of_plus_1pct']:,.0f}",
         )
-    console.print(t)
+    _print_table(t)
     if e.capacity_prices:
         t = Table(title="capacity that binds: saving per extra unit of capacity")
         t.add_column("rep")
@@ -663,7 +713,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             t.add_row(
                 escape(str(cp["rep_id"])), f"{cp['capacity']:,.0f}", f"{cp['saving_per_unit']:.4g}"
             )
-        console.print(t)
+        _print_table(t)
     pf = e.price_of_fairness
     if pf.get("price_of_fairness") is not None:
         console.print(
