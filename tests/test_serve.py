@@ -193,7 +193,8 @@ def screenshot(driver: Any, name: str) -> Path:
     """A full-height screenshot into tests/_artifacts/ (printed for the reviewer)."""
     ARTIFACTS.mkdir(exist_ok=True)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    driver.set_window_size(1400, min(max(height, 600), 6000))
+    chrome = int(driver.execute_script("return window.outerHeight - window.innerHeight"))
+    driver.set_window_size(1400, min(max(height, 600), 6000) + max(chrome, 0))
     path = ARTIFACTS / name
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)
@@ -271,7 +272,7 @@ def test_rep_page_matches_explain_rep(example_run: Path, browser: Any, tmp_path:
         expected = [[p["label"], f"{p['amount']:+,.0f}"] for p in x["parts"]]
         assert shown == [*expected, ["quota", money(x["quota"])]]
         accounts = [
-            el.text.strip() for el in browser.find_elements(By.CSS_SELECTOR, "#accounts td.id")
+            el.text.strip() for el in browser.find_elements(By.CSS_SELECTOR, "#accounts .acc-id")
         ]
         assert accounts == [a["account_id"] for a in x["key_accounts"]] and accounts
         assert text_of(browser, "#kpi-attainment") == pct(mine["attainment"])

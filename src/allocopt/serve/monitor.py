@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class Plan:
     assignments: pd.DataFrame  # assignments.csv (may be empty)
     rep_names: dict[str, str]
     unit_names: dict[str, str]
+    account_names: dict[str, str]
     incentives: Any  # resolved ``incentives:`` section when the run has one (payout hook)
 
 
@@ -61,7 +62,7 @@ def _csv(path: Path) -> pd.DataFrame:
 def _names(run_dir: Path, manifest: dict[str, Any], table: str, key: str) -> dict[str, str]:
     """Display names from the run's input table when it can still be found unchanged.
 
-    Run folders hold IDs only; names come from the scenario's table (``reps`` or ``org_units``),
+    Run folders hold IDs only; names come from the scenario's table (reps, org_units, accounts),
     read server-side only, and only when its SHA-256 matches the manifest. Otherwise no names.
     """
     inputs = manifest.get("inputs") or {}
@@ -128,6 +129,7 @@ def load_plan(run_dir: Path, label: str) -> Plan:
         assignments=assignments,
         rep_names=_names(run_dir, manifest, "reps", "rep_id"),
         unit_names=_names(run_dir, manifest, "org_units", "unit_id"),
+        account_names=_names(run_dir, manifest, "accounts", "account_id"),
         incentives=sc.get("incentives"),
     )
 
@@ -146,7 +148,6 @@ class Snapshot:
     error: str | None = None  # the current actuals' located error; last good numbers stay
     error_b: str | None = None  # plan B cannot be tracked against these actuals
     checked_at: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _now() -> str:

@@ -40,6 +40,9 @@ METRIC_KEYS = (
 )
 
 
+RISK_ROWS = 250  # at-risk rows listed on a page (all of them are in track's at_risk.csv)
+
+
 class NotFound(LookupError):
     """No such unit or rep in the run (the page answers 404)."""
 
@@ -233,6 +236,7 @@ def scope_view(plan: Plan, snap: Snapshot, level: str, unit: str | None) -> dict
         sel = u[(u["level"] == level) & (u["unit_id"] == unit) & (u["product"] == p)]
         if len(sel):
             by_product.append({"product": p, **_metrics(sel.iloc[0])})
+    risk = _risk_rows(plan, res, reps)
     rep_rows = children if child == "rep" else _rep_rows(plan, res, reps, None)
     att = [r["attainment"] for r in rep_rows if r["attainment"] is not None]
     points = [
@@ -259,7 +263,8 @@ def scope_view(plan: Plan, snap: Snapshot, level: str, unit: str | None) -> dict
         "child": child,
         "children": children,
         "by_product": by_product,
-        "risk": _risk_rows(plan, res, reps),
+        "risk": risk[:RISK_ROWS],
+        "risk_more": max(len(risk) - RISK_ROWS, 0),
         "payout": payout is not None,
         "charts": {
             "histogram": charts.histogram(att, res.threshold),
@@ -285,6 +290,7 @@ def rep_view(plan: Plan, snap: Snapshot, rep_id: str) -> dict[str, Any]:
     accounts = [
         {
             "account_id": str(a["account_id"]),
+            "name": plan.account_names.get(str(a["account_id"]), ""),
             "revenue": _num(a.get("revenue")),
             "owner": str(a.get("owner_rep") or ""),
             "incumbent": str(a.get("incumbent_rep") or ""),
