@@ -322,8 +322,10 @@ def test_bad_actuals_show_the_track_error_and_keep_the_numbers(
             lambda: not browser.find_elements(By.CSS_SELECTOR, "#actuals-error"),
         )
         assert text_of(browser, "#kpi-actual") == money(good["actual_to_date"])
-        actuals.unlink()  # a vanished file is an error too, never a crash
-        wait_for("the missing-file error", lambda: state(url)["error"])
+        actuals.unlink()  # a vanished file is an error too (track's message), never a crash
+        with pytest.raises(InputError) as gone:
+            track(example_run, actuals)
+        wait_for("the missing-file error", lambda: state(url)["error"] == gone.value.render())
         assert state(url)["company"]["actual_to_date"] == good["actual_to_date"]
 
 
@@ -362,6 +364,10 @@ def test_non_loopback_host_needs_a_token(example_run: Path) -> None:
         assert "--token" in result.stderr and host in result.stderr
     bad_run = CliRunner().invoke(main, ["serve", "no-such-run", "--actuals", str(ACTUALS)])
     assert bad_run.exit_code == 2 and "no-such-run" in bad_run.stderr
+    early = CliRunner().invoke(
+        main, ["serve", str(example_run), "--actuals", str(ACTUALS), "--as-of", "2026-12-31"]
+    )
+    assert early.exit_code == 2 and "--as-of" in early.stderr
 
 
 def test_token_read_only_and_no_files_through_urls(example_run: Path, tmp_path: Path) -> None:

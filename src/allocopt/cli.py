@@ -821,6 +821,9 @@ def serve(
         as_of=as_of.date() if as_of else None,
         threshold=threshold,
         ready=ready,
+        warn=lambda message: err.print(
+            Text(f"warning: the actuals cannot be read yet (serving anyway): {message}")
+        ),
     )
 
 

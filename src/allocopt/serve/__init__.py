@@ -63,8 +63,11 @@ def serve(
     threshold: float = 0.9,
     poll: float = 1.0,
     ready: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the monitor until interrupted; ``ready`` gets the URL once the socket listens.
+    """Serve the monitor until interrupted; ``ready`` gets the URL once the socket listens and
+    ``warn`` the actuals' error when they cannot be read at start (the server runs anyway and
+    shows the numbers as soon as the file is fixed).
 
     ``port`` 0 picks a free port (the URL given to ``ready`` names it).
     """
@@ -78,7 +81,21 @@ def serve(
         raise InputError(Problem("--threshold", "", "", "must be > 0", value=f"{threshold:g}"))
     plan = load_plan(Path(run_dir), "A")
     plan_b = load_plan(Path(run_b), "B") if run_b is not None else None
+    if as_of is not None and as_of < plan.fiscal_year_start:
+        raise InputError(
+            Problem(
+                "--as-of",
+                "",
+                "",
+                f"is before the fiscal year starts ({plan.fiscal_year_start.isoformat()})",
+                value=as_of.isoformat(),
+            )
+        )
     monitor = Monitor(plan, Path(actuals), plan_b=plan_b, as_of=as_of, threshold=threshold)
+    monitor.poll()  # the first page has numbers at once
+    error = monitor.snapshot().error
+    if error and warn is not None:
+        warn(error)
     app = create_app(monitor, token=token, poll=poll)
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -43,6 +43,7 @@ class Plan:
     label: str
     scenario: str
     currency: str
+    fiscal_year_start: dt.date
     products: list[str]
     quotas: pd.DataFrame  # rep_id, team_id, region_id, product, period, quota
     reps: pd.DataFrame  # reps.csv (difficulty, group, capacity …)
@@ -71,7 +72,7 @@ def _names(run_dir: Path, manifest: dict[str, Any], table: str, key: str) -> dic
     rel = entry.get("path")
     if not scen or not rel:
         return {}
-    for base in (Path.cwd(), run_dir.parent):
+    for base in (Path.cwd(), run_dir.parent, run_dir):
         sc = Path(scen) if Path(scen).is_absolute() else base / scen
         path = Path(rel) if Path(rel).is_absolute() else sc.parent / rel
         try:
@@ -103,6 +104,7 @@ def load_plan(run_dir: Path, label: str) -> Plan:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
         sc = manifest["resolved_scenario"]
         plan = sc["plan"]
+        fy0 = dt.date.fromisoformat(str(plan["fiscal_year_start"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
             Problem(str(run_dir / "manifest.json"), "", "resolved_scenario", f"unreadable: {exc}")
@@ -123,6 +125,7 @@ def load_plan(run_dir: Path, label: str) -> Plan:
         label=label,
         scenario=str(manifest.get("scenario") or sc.get("name") or run_dir.name),
         currency=str(plan.get("currency", "")),
+        fiscal_year_start=fy0,
         products=products,
         quotas=quotas,
         reps=reps,
@@ -225,7 +228,7 @@ class Monitor:
             st = path.stat()
             stat = (str(path), st.st_mtime_ns, st.st_size)
         except (OSError, AllocoptError) as exc:
-            return self._fail(exc, self.actuals)
+            return self._fail(self._as_track_error(exc), self.actuals)
         if stat == self._stat and self._polls % HASH_EVERY:
             self._touch()
             return False
@@ -238,6 +241,18 @@ class Monitor:
             self._touch()
             return False
         return self._load(path, digest)
+
+    def _as_track_error(self, exc: Exception) -> Exception:
+        """The message ``allocopt track`` gives for an unreadable actuals path, when it has one."""
+        if isinstance(exc, AllocoptError) or self.actuals.is_dir():
+            return exc
+        try:
+            track(self.plan.run_dir, self.actuals, as_of=self.as_of, at_risk=self.threshold)
+        except AllocoptError as located:
+            return located
+        except Exception:
+            return exc
+        return exc
 
     def _fail(self, exc: Exception, path: Path) -> bool:
         message = _render(exc, path)
