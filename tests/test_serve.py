@@ -488,3 +488,75 @@ def test_script_in_names_and_ids_is_shown_as_text(browser: Any, tmp_path: Path) 
             )
             == 0
         )
+
+
+# --- in-process: the watcher, the charts, the payout hook ---------------------------------------
+
+
+def test_monitor_keeps_last_good_numbers_and_versions(example_run: Path, tmp_path: Path) -> None:
+    from allocopt.serve.monitor import Monitor, load_plan
+
+    actuals, row = held_back(tmp_path)
+    mon = Monitor(load_plan(example_run, "A"), actuals)
+    assert mon.poll() and mon.snapshot().version == 1
+    first = mon.snapshot()
+    assert first.error is None and first.result is not None
+    assert first.result.summary["company"] == track(example_run, actuals).summary["company"]
+    assert not mon.poll() and mon.snapshot().version == 1  # nothing changed: same version
+    append(actuals, "R0001,HW,Q1,1")  # a duplicate key: track refuses it
+    assert mon.poll()
+    bad = mon.snapshot()
+    assert bad.version == 2 and bad.result is first.result and "duplicate" in (bad.error or "")
+    assert not mon.poll()  # the same bad file is not re-read or re-announced
+    lines = actuals.read_text(encoding="utf-8").splitlines()
+    actuals.write_text("\n".join([*lines[:-1], row]) + "\n", encoding="utf-8")
+    assert mon.poll()
+    good = mon.snapshot()
+    assert good.version == 3 and good.error is None
+    assert good.result is not None
+    assert good.result.summary["company"] == track(example_run, ACTUALS).summary["company"]
+    by_period = good.actual_by_period
+    assert by_period is not None
+    assert by_period["amount"].sum() == pytest.approx(
+        good.result.summary["company"]["actual_to_date"]
+    )
+
+
+def test_charts_count_and_escape() -> None:
+    from allocopt.serve import charts
+
+    svg = charts.histogram([0.45, 0.95, 0.99, 1.0, 1.62, float("nan")], 0.9)
+    assert "&lt;50%: 1 reps" in svg and "90%: 2 reps" in svg and "100%: 1 reps" in svg
+    assert "≥150%: 1 reps" in svg
+    evil = charts.Point(EVIL_ID, EVIL_NAME, 0.6, 0.8, True, "/rep?id=%3Cscript%3E")
+    svg = charts.scatter([evil], 0.9)
+    assert "<script" not in svg and "&lt;img src=x" in svg
+    bars = [charts.Bar("Q1", 100.0, 80.0, 1.0), charts.Bar("Q2", 100.0, 30.0, 0.5)]
+    svg = charts.pacing(bars)
+    assert "80%" in svg and "60%" in svg and "quota to date 50" in svg
+
+
+def test_payout_hook_shows_expected_payout(
+    example_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import types
+
+    from allocopt.serve import views
+    from allocopt.serve.monitor import Monitor, load_plan
+
+    plan = load_plan(example_run, "A")
+    mon = Monitor(plan, copy_actuals(tmp_path))
+    mon.poll()
+    snap = mon.snapshot()
+    assert views.scope_view(plan, snap, "team", "T01")["payout"] is False  # no incentives: none
+    module = types.ModuleType("allocopt.payout")
+    module.expected_payout = lambda run_dir, result: {  # type: ignore[attr-defined]
+        rep: 1000.0 * i for i, rep in enumerate(sorted(set(result.reps["rep_id"])))
+    }
+    monkeypatch.setitem(sys.modules, "allocopt.payout", module)
+    with_incentives = dataclasses.replace(plan, incentives={"plans": []})
+    view = views.scope_view(with_incentives, snap, "team", "T01")
+    assert view["payout"] is True
+    assert {c["id"]: c["payout"] for c in view["children"]}["R0002"] == 1000.0
+    assert views.rep_view(with_incentives, snap, "R0002")["payout"] == 1000.0
