@@ -23,37 +23,6 @@ from allocopt.errors import AllocoptError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _guard(fn: F) -> F:
-    """Turn every allocopt error into its message and exit code; never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except AllocoptError as exc:
-            if debug:
-                traceback.print_exc()
-            err.print(f"[bold red]error:[/] {escape(exc.render())}", markup=True, highlight=False)
-            sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, SystemExit):
-            raise
-        except Exception as exc:
-            if debug:
-                traceback.print_exc()
-            err.print(
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; "
-                "please report it)",
-                markup=False,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _fit_widths(t: Table, out: Console) -> bool:
     """Give every column of ``t`` a fixed width so the table fits ``out``; False if it cannot.
@@ -84,11 +53,10 @@ def _fit_widths(t: Table, out: Console) -> bool:
     return True
 
 
-def _print_table(t: Table, out: Console | None = None) -> None:
-    """Print a table without ever cutting a number: fixed column widths that fit the terminal;
+def _fit_table(t: Table, out: Console) -> Table:
+    """Make a table fit without ever cutting a number: fixed column widths that fit the terminal;
     if they do not, a compact style (no vertical rules, no padding); if that still does not fit,
     the rightmost columns are left out with a note saying which."""
-    out = out or console
     if not _fit_widths(t, out):
         t.box = box.SIMPLE_HEAD
         t.show_edge = False
@@ -100,7 +68,47 @@ def _print_table(t: Table, out: Console | None = None) -> None:
         if dropped:
             note = f"not shown at this width: {', '.join(dropped)} (widen the terminal)"
             t.caption = (f"{t.caption}; " if t.caption else "") + note
-    out.print(t)
+    return t
+
+
+class _Console(Console):
+    """A console whose tables never cut a number (every table printed goes through _fit_table)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        fitted = [_fit_table(o, self) if isinstance(o, Table) else o for o in objects]
+        super().print(*fitted, **kwargs)
+
+
+console = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _guard(fn: F) -> F:
+    """Turn every allocopt error into its message and exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except AllocoptError as exc:
+            if debug:
+                traceback.print_exc()
+            err.print(f"[bold red]error:[/] {escape(exc.render())}", markup=True, highlight=False)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            err.print(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for details; "
+                "please report it)",
+                markup=False,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _scenario_options(fn: F) -> F:
@@ -190,7 +198,7 @@ def validate(
     t.add_column("rows", justify="right")
     for name, n in s["rows"].items():
         t.add_row(escape(name), f"{n:,}")
-    _print_table(t)
+    console.print(t)
     t = Table(title="targets per product")
     for c in (
         "product",
@@ -215,7 +223,7 @@ def validate(
                 )
             ),
         )
-    _print_table(t)
+    console.print(t)
     cover = s["capacity_cover"]
     console.print(
         f"reps {s['reps']:,}; key accounts {s['key_accounts']:,} "
@@ -298,7 +306,7 @@ def solve(
     for p, d in s["totals"].items():
         extra = [f"{d['target_rounded']:,.0f}"] if rounded else []
         t.add_row(escape(p), f"{d['target']:,.0f}", *extra, f"{d['quota']:,.0f}")
-    _print_table(t)
+    console.print(t)
     f = s.get("fairness") or {}
     if f:
         console.print(
@@ -345,7 +353,7 @@ def verify(run_dir: Path, tol: float) -> None:
     limit = 200
     for row in v.head(limit).itertuples(index=False):
         t.add_row(*(Text(str(x)) for x in (row.rule, row.where, row.detail)), f"{row.amount:,.6g}")
-    _print_table(t)
+    console.print(t)
     if len(v) > limit:
         console.print(f"… and {len(v) - limit:,} more violations")
     counts = v.groupby("rule").size()
@@ -459,7 +467,7 @@ def track(
             "–" if m["forecast_seasonal"] is None else f"{m['forecast_seasonal']:,.0f}",
             pct(m["forecast_attainment"]),
         )
-    _print_table(t)
+    console.print(t)
     risk = res.at_risk
     limit = 30
     t = Table(
@@ -479,7 +487,7 @@ def track(
             escape(str(r["at_risk_products"]).replace(";", ", ")),
         )
     if len(risk):
-        _print_table(t)
+        console.print(t)
         if len(risk) > limit:
             console.print(f"… and {len(risk) - limit:,} more in at_risk.csv")
     else:
@@ -575,7 +583,7 @@ def compare(
         t.add_column(Text(r), justify="right")
     for item, row in cmp.overview.iterrows():
         t.add_row(Text(str(item)), *(cell(row[r], money=item == "total_quota") for r in runs))
-    _print_table(t)
+    console.print(t)
 
     change = cmp.change_column
     pct = change.replace("change", "change_pct", 1)
@@ -597,7 +605,7 @@ def compare(
         t.add_column(h, justify="right" if numeric else "left", min_width=width, overflow="fold")
     for x in rows:
         t.add_row(*x)
-    _print_table(t)
+    console.print(t)
 
     if len(cmp.settings):
         t = Table(title="settings that differ (resolved scenario)")
@@ -606,7 +614,7 @@ def compare(
             t.add_column(Text(r))
         for srow in cmp.settings.itertuples(index=False):
             t.add_row(*(Text(str(v)) for v in srow))
-        _print_table(t)
+        console.print(t)
     else:
         console.print("settings: the resolved scenarios are the same")
     for r in runs:
@@ -618,7 +626,7 @@ def compare(
             t.add_column(Text(str(c)))
         for irow in cmp.inputs.itertuples(index=False):
             t.add_row(*(Text(str(v)) for v in irow))
-        _print_table(t)
+        console.print(t)
     else:
         console.print("inputs: the same files (sha256) in every run")
     for title, df in (("fairness", cmp.fairness), ("objective terms", cmp.objective)):
@@ -630,7 +638,7 @@ def compare(
             t.add_column(Text(r), justify="right")
         for name, row in df.iterrows():
             t.add_row(Text(str(name)), *(cell(row[r]) for r in runs))
-        _print_table(t)
+        console.print(t)
     acc = cmp.accounts
     if len(acc):
         t = Table(title=f"{len(acc):,} key accounts with a different owner")
@@ -638,7 +646,7 @@ def compare(
             t.add_column(Text(str(c)), justify="right" if c == "revenue" else "left")
         for _, row in acc.head(top).iterrows():
             t.add_row(*(cell(row[c], money=c == "revenue") for c in acc.columns))
-        _print_table(t)
+        console.print(t)
         if len(acc) > top:
             console.print(f"… and {len(acc) - top:,} more accounts")
     else:
@@ -668,7 +676,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         for label, amount in x.parts:
             t.add_row(escape(label), f"{amount:+,.0f}")
         t.add_row("[bold]quota[/]", f"[bold]{x.quota:,.0f}[/]")
-        _print_table(t)
+        console.print(t)
         d = x.difficulty
         if d["difficulty"] is not None:
             band = f", band ±{d['band']:.0%}" if d["band"] is not None else ""
@@ -691,7 +699,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
     t.add_column("rows at a bound", justify="right")
     for rule, n in e.binding_counts.items():
         t.add_row(escape(rule), f"{n:,}")
-    _print_table(t)
+    console.print(t)
     t = Table(title="company targets: marginal cost (objective units)")
     for c in ("product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"):
         t.add_column(c, justify="left" if c == "product" else "right")
@@ -703,7 +711,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             f"{p['per_unit']:.4g}",
             f"{p['cost_of_plus_1pct']:,.0f}",
         )
-    _print_table(t)
+    console.print(t)
     if e.capacity_prices:
         t = Table(title="capacity that binds: saving per extra unit of capacity")
         t.add_column("rep")
@@ -713,7 +721,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             t.add_row(
                 escape(str(cp["rep_id"])), f"{cp['capacity']:,.0f}", f"{cp['saving_per_unit']:.4g}"
             )
-        _print_table(t)
+        console.print(t)
     pf = e.price_of_fairness
     if pf.get("price_of_fairness") is not None:
         console.print(
