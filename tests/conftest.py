@@ -45,3 +45,11 @@ def periods(res: RunOutcome, rep: str, product: str) -> list[float]:
 
 def read_run(res: RunOutcome, name: str) -> pd.DataFrame:
     return pd.read_csv(res.run_dir / name, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped example plan solved once per test session (read-only: copy it to change it)."""
+    root = Path(__file__).resolve().parents[1] / "scenarios" / "example"
+    res = run(root / "scenario.yaml", out=tmp_path_factory.mktemp("example-run") / "run")
+    return res.run_dir

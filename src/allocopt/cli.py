@@ -17,17 +17,75 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from allocopt import __version__
 from allocopt.errors import AllocoptError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _fit_widths(t: Table, out: Console) -> bool:
+    """Give every column of ``t`` a fixed width so the table fits ``out``; False if it cannot.
+
+    Right-aligned (numeric) columns get the width of their longest cell (and of their header's
+    longest word), so a number is never cut; text columns share what is left and fold.
+    """
+    cols = t.columns
+    numeric = [c.justify == "right" for c in cols]
+    cell_w = [max((out.measure(x).maximum for x in c.cells), default=0) for c in cols]
+    heads = [str(c.header) if not isinstance(c.header, Text) else c.header.plain for c in cols]
+    word_w = [max((len(w) for w in h.split()), default=0) for h in heads]
+    natural = [max(cw, len(h)) for cw, h in zip(cell_w, heads, strict=True)]
+    extra = t._extra_width + sum(t._get_padding_width(i) for i in range(len(cols)))
+    fixed = sum(max(cw, ww) for cw, ww, n in zip(cell_w, word_w, numeric, strict=True) if n)
+    text = [i for i, n in enumerate(numeric) if not n]
+    room = out.width - extra - fixed
+    if room < sum(min(natural[i], 8) for i in text):
+        return False
+    widths = {i: natural[i] for i in text}
+    while sum(widths.values()) > room:  # shave the widest text column, one character a time
+        widest = max(widths, key=lambda i: (widths[i], -i))
+        widths[widest] -= 1
+    for i, c in enumerate(cols):
+        c.width = max(cell_w[i], word_w[i]) if numeric[i] else max(widths[i], 1)
+        c.overflow = "fold"
+        c.header = Text(heads[i], overflow="fold", justify=c.justify)
+    return True
+
+
+def _fit_table(t: Table, out: Console) -> Table:
+    """Make a table fit without ever cutting a number: fixed column widths that fit the terminal;
+    if they do not, a compact style (no vertical rules, no padding); if that still does not fit,
+    the rightmost columns are left out with a note saying which."""
+    if not _fit_widths(t, out):
+        t.box = box.SIMPLE_HEAD
+        t.show_edge = False
+        t.padding = (0, 0)
+        dropped: list[str] = []
+        while not _fit_widths(t, out) and len(t.columns) > 2:
+            col = t.columns.pop()
+            dropped.insert(0, col.header.plain if isinstance(col.header, Text) else str(col.header))
+        if dropped:
+            note = f"not shown at this width: {', '.join(dropped)} (widen the terminal)"
+            t.caption = (f"{t.caption}; " if t.caption else "") + note
+    return t
+
+
+class _Console(Console):
+    """A console whose tables never cut a number (every table printed goes through _fit_table)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        fitted = [_fit_table(o, self) if isinstance(o, Table) else o for o in objects]
+        super().print(*fitted, **kwargs)
+
+
+console = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _guard(fn: F) -> F:
@@ -792,6 +850,7 @@ def _no_cut(t: Table, cells: list[str]) -> None:
         if col.justify == "right":
             col.min_width = max(col.min_width or 0, width)
 
+
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option(
@@ -932,6 +991,79 @@ def sweep(
         )
     for reason, n in s.get("reasons", {}).items():
         err.print(f"[yellow]{n}× not solved:[/] {escape(reason)}", markup=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_b", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--actuals",
+    "actuals",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Actuals table, or a folder of extracts (the newest is used); watched for changes.",
+)
+@click.option("--port", default=8000, show_default=True, help="TCP port (0: any free port).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback needs --token.",
+)
+@click.option(
+    "--token",
+    envvar="ALLOCOPT_TOKEN",
+    help="Require this token on every request (Authorization: Bearer T, or ?token=T once). "
+    "Also read from ALLOCOPT_TOKEN.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day the actuals cover (default: end of the last period with actuals).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="At risk when the seasonality-adjusted forecast attainment is below this.",
+)
+@_guard
+def serve(
+    run_dir: Path,
+    run_b: Path | None,
+    actuals: Path,
+    port: int,
+    host: str,
+    token: str | None,
+    as_of: Any,
+    threshold: float,
+) -> None:
+    """Live monitoring in the browser: attainment, pacing, forecasts, at-risk reps, drill-down
+    to each rep's "why this number"; RUN_B adds a side-by-side comparison. Read-only."""
+    from allocopt.serve import serve as run_server
+
+    def ready(url: str) -> None:
+        console.print(Text(f"serving {run_dir} at {url} (Ctrl-C to stop)"))
+        if token:
+            console.print(Text("every request needs the token: open the page once with ?token=…"))
+        sys.stdout.flush()
+
+    run_server(
+        run_dir,
+        actuals,
+        run_b=run_b,
+        host=host,
+        port=port,
+        token=token,
+        as_of=as_of.date() if as_of else None,
+        threshold=threshold,
+        ready=ready,
+        warn=lambda message: err.print(
+            Text(f"warning: the actuals cannot be read yet (serving anyway): {message}")
+        ),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
