@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocopt.data.incentives import incentive_checks
 from allocopt.data.operations import apply_operations
 from allocopt.data.tables import ROW, SPECS, TableSource, read_table
 from allocopt.errors import InputError, Problem
@@ -205,6 +206,7 @@ def _cross_checks(
     if "candidates" in t and key_accounts is not None:
         out.extend(_candidate_accounts(ds, key_accounts))
     out.extend(_scenario_refs(ds, scen_file, loc, units, reps, key_accounts))
+    out.extend(incentive_checks(ds, scen_file, loc))
     return out
 
 

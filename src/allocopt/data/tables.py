@@ -131,6 +131,16 @@ SPECS: dict[str, TableSpec] = {
             key=("rep_id", "product", "period"),
             optional=True,
         ),
+        TableSpec(
+            "incentive_reps",
+            (
+                Col("rep_id", "id"),
+                Col("target_incentive", "number", required=False, filled=False, checks=_GE0),
+                Col("commission_rate", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("rep_id",),
+            optional=True,
+        ),
     )
 }
 

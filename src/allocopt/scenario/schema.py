@@ -59,6 +59,11 @@ class DataTables(_Strict):
     )
     seasonality: Table = Field(description="Seasonality: product, period, weight.")
     actuals: Table | None = Field(None, description="Actuals: rep_id, product, period, amount.")
+    incentive_reps: Table | None = Field(
+        None,
+        description="Per-rep incentive terms (overrides the role's): rep_id, target_incentive "
+        "or commission_rate.",
+    )
 
 
 class Plan(_Strict):
@@ -403,6 +408,117 @@ Operation = Annotated[
 ]
 
 
+# ---- incentive plans (read by `allocopt payout` and `allocopt evaluate`, never by the model) ----
+
+
+class RateBand(_Strict):
+    """One band of a rate table: ``rate`` is earned per unit of attainment in [start, end)."""
+
+    start: Num = Field(description="Attainment where the band starts (1.0 = 100% of quota).")
+    end: Num | None = Field(None, description="Attainment where it ends; null = open (last band).")
+    rate: Num = Field(
+        description="Payout multiplier per unit of attainment in the band (1 = linear, "
+        "2 = accelerator paying double)."
+    )
+
+
+def _default_bands() -> list[RateBand]:
+    return [RateBand(start=0.0, end=None, rate=1.0)]
+
+
+class IncentivePlan(_Strict):
+    """A role's incentive plan: payout = pay base × M(attainment) (docs/incentives.md).
+
+    M(a) = 0 when a < threshold, else Σ_b rate_b · clip(min(a, cap) − start_b, 0, end_b − start_b);
+    pay base = target incentive (× fte × share of the year employed) or commission rate × quota.
+    """
+
+    target_incentive: NonNeg | None = Field(
+        None, description="Variable pay at 100% attainment for a full-time, full-year rep."
+    )
+    commission_rate: NonNeg | None = Field(
+        None, description="Commission per unit of (weighted) sales at the plain rate (e.g. 0.03)."
+    )
+    threshold: NonNeg = Field(0.0, description="Below this attainment nothing is paid.")
+    bands: list[RateBand] = Field(
+        default_factory=_default_bands,
+        description="Rate table by attainment: sorted, contiguous bands, rates ≥ 0.",
+    )
+    cap: NonNeg | None = Field(
+        None, description="Attainment counted at most up to this (e.g. 2.0 = 200%); null = none."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> IncentivePlan:
+        problems: list[str] = []
+        if (self.target_incentive is None) == (self.commission_rate is None):
+            problems.append("give exactly one of target_incentive and commission_rate")
+        if not self.bands:
+            problems.append("bands is empty; give at least one band")
+        for i, b in enumerate(self.bands):
+            if b.rate < 0:
+                problems.append(f"bands[{i}] has a negative rate {b.rate:g}; rates must be ≥ 0")
+            if b.start < 0:
+                problems.append(f"bands[{i}] starts below 0 ({b.start:g}); start at 0 or above")
+            if b.end is not None and b.end <= b.start:
+                problems.append(
+                    f"bands[{i}] ends at {b.end:g}, not after its start {b.start:g}; "
+                    "give end > start"
+                )
+            if b.end is None and i < len(self.bands) - 1:
+                problems.append(f"bands[{i}] is open (no end) but is not the last band")
+        for i in range(1, len(self.bands)):
+            prev, cur = self.bands[i - 1], self.bands[i]
+            if cur.start < prev.start:
+                problems.append(
+                    f"bands are not sorted: bands[{i}] starts at {cur.start:g}, before "
+                    f"bands[{i - 1}] ({prev.start:g}); sort them by start"
+                )
+            elif prev.end is not None and cur.start < prev.end:
+                problems.append(
+                    f"bands[{i}] (from {cur.start:g}) overlaps bands[{i - 1}] "
+                    f"(up to {prev.end:g}); start each band where the previous one ends"
+                )
+            elif prev.end is not None and cur.start > prev.end:
+                problems.append(
+                    f"gap between bands[{i - 1}] (up to {prev.end:g}) and bands[{i}] "
+                    f"(from {cur.start:g}); start each band where the previous one ends "
+                    "(use rate 0 for a flat stretch)"
+                )
+        if self.cap is not None and self.cap <= self.threshold:
+            problems.append(
+                f"cap {self.cap:g} is not above threshold {self.threshold:g}: nothing could "
+                "ever be paid; raise cap or lower threshold"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Incentives(_Strict):
+    """Incentive plans per role, product weights, budget and the spread of sales outcomes."""
+
+    roles: Annotated[dict[Ident, IncentivePlan], Field(min_length=1)] = Field(
+        description="Plan per role (the reps table's role; blank role = rep)."
+    )
+    product_weights: dict[Ident, NonNeg] = Field(
+        default_factory=dict,
+        description="Credit weight per product in attainment (default 1 for each product).",
+    )
+    budget: NonNeg | None = Field(None, description="Company budget for variable pay.")
+    prorate: bool = Field(
+        True, description="Prorate target incentives by fte × share of the year employed."
+    )
+    spread: NonNeg = Field(
+        0.15,
+        description="σ of log(sales ÷ expected sales) over a whole year (lognormal); the "
+        "remaining part of the year gets σ·√(share of the year remaining).",
+    )
+    correlation: Share = Field(
+        0.3, description="Share of the variance common to all reps (a market-wide shock)."
+    )
+
+
 class Scenario(_Strict):
     """An allocopt scenario: data, targets, rules, objective, solver and output settings."""
 
@@ -430,6 +546,9 @@ class Scenario(_Strict):
     )
     scenarios: dict[Ident, list[Ident]] = Field(
         default_factory=dict, description="Named lists of overrides."
+    )
+    incentives: Incentives | None = Field(
+        None, description="Incentive plans (variable pay) per role, for `allocopt payout`."
     )
 
     @field_validator("products")
@@ -470,6 +589,27 @@ class Scenario(_Strict):
             if u.product is not None and u.product not in want:
                 msg = f"unknown product; the products are {known}; correct it"
                 located.append((("targets", "units", i, "product"), msg))
+        if located:
+            raise PydanticCustomError(
+                "located",
+                "{summary}",
+                {"summary": "; ".join(m for _, m in located), "located": located},
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _incentive_products(self) -> Scenario:
+        if self.incentives is None:
+            return self
+        known = ", ".join(self.products)
+        located: list[tuple[tuple[str | int, ...], str]] = [
+            (
+                ("incentives", "product_weights", p),
+                f"{p!r} is not one of the products ({known}); remove it or correct it",
+            )
+            for p in self.incentives.product_weights
+            if p not in self.products
+        ]
         if located:
             raise PydanticCustomError(
                 "located",
