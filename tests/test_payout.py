@@ -191,3 +191,19 @@ def test_cli_payout_writes_a_folder(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, ["payout", str(res.run_dir), "--out", str(out)])
     assert again.exit_code == 3
     write_payout(payout(res.run_dir, draws=5), tmp_path / "other")
+
+
+def test_report_and_explain_show_the_expected_payout(tmp_path: Path) -> None:
+    """Without actuals and spread 0, sales = quota: every rep earns TI × M(1) = 1,000."""
+    inc = {"roles": {"rep": TI_PLAN}, "spread": 0.0, "budget": 3500}
+    sc = four_rep_plan(tmp_path / "plan", inc)
+    res = run(sc, out=tmp_path / "run")
+    html = (res.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Expected variable pay (incentive plans)" in html
+    assert "4,000" in html and "chance of exceeding the budget 3,500" in html
+    r = CliRunner().invoke(main, ["explain", str(res.run_dir), "--no-resolve"])
+    assert r.exit_code == 0, r.output
+    assert "expected variable pay 4,000" in r.stdout
+    assert "P(payout > budget 3,500) = 100%" in r.stdout
+    plain = run(write_plan(tmp_path / "plain"), out=tmp_path / "plain-run")
+    assert "Expected variable pay" not in (plain.run_dir / "report.html").read_text("utf-8")

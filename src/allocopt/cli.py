@@ -675,6 +675,16 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             console.print(f"loosening the band by 5 points saves {saving:,.0f}")
     elif pf.get("note"):
         console.print(pf["note"])
+    inc = e.incentives
+    if inc:
+        line = (
+            f"expected variable pay {inc['expected_payout']:,.0f} (p10 {inc['payout_p10']:,.0f}, "
+            f"p90 {inc['payout_p90']:,.0f}); "
+            f"{inc['expected_share_at_or_above_quota']:.0%} of reps expected at or above quota"
+        )
+        if inc["budget"] is not None:
+            line += f"; P(payout > budget {inc['budget']:,.0f}) = {inc['p_over_budget']:.0%}"
+        console.print(line)
 
 
 @main.command(name="export")
@@ -759,20 +769,10 @@ def payout_cmd(
         f"spread {s['spread_remaining']:.3f} → {escape(str(folder))}"
     )
     t = Table(title=f"expected variable pay ({escape(cur)})")
-    for c in (
-        "unit",
-        "reps",
-        "quota",
-        "expected revenue",
-        "expected payout",
-        "cost of sales",
-        "at/above quota",
-    ):
-        t.add_column(c, justify="left" if c == "unit" else "right")
     u = res.units
-    for rec in u[u["level"] != "team"].to_dict("records"):
-        t.add_row(
-            escape(f"{rec['level']} {rec['unit_id']}"),
+    rows = [
+        (
+            escape(f"{rec['unit_id']} ({rec['level']})"),
             f"{int(rec['reps']):,}",
             f"{rec['quota']:,.0f}",
             f"{rec['expected_revenue']:,.0f}",
@@ -780,6 +780,14 @@ def payout_cmd(
             pct(rec["cost_of_sales"]),
             pct(rec["share_at_or_above_quota"]),
         )
+        for rec in u[u["level"] != "team"].to_dict("records")
+    ]
+    heads = ("unit", "reps", "quota", "exp. revenue", "exp. payout", "cost %", "≥ quota")
+    for i, h in enumerate(heads):
+        width = None if i == 0 else max([len(r[i]) for r in rows], default=1)
+        t.add_column(h, justify="left" if i == 0 else "right", min_width=width, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
     console.print(t)
     line = (
         f"company payout p10 {s['payout_p10']:,.0f} · p50 {s['payout_p50']:,.0f} · "

@@ -40,10 +40,12 @@ SECTIONS = {
     "phasing": "Seasonality phasing",
     "attainment": "Attainment to date",
     "replan": "Re-plan: old vs new quota per rep",
+    "incentives": "Expected variable pay (incentive plans)",
 }
 
 MAX_BARS = 40  # teams / groups shown in a chart
 MAX_ROWS = 200  # rows shown in a table
+REPORT_DRAWS = 1000  # Monte Carlo draws of the expected-payout section
 PALETTE = ["#2f6690", "#d9843b", "#3a7d44", "#9b5094", "#c44536", "#7a7a7a", "#1b998b", "#b08d57"]
 
 CSS = """
@@ -660,6 +662,66 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
     return _section("replan", head + tab)
 
 
+def _incentives(run_dir: Path, currency: str) -> str:
+    """Expected payout of the plan (no actuals: sales = quota × a mean-one lognormal spread)."""
+    from allocopt.errors import AllocoptError
+    from allocopt.results.payout import payout
+
+    try:
+        res = payout(run_dir, draws=REPORT_DRAWS, seed=0)
+    except AllocoptError as exc:
+        return _section("incentives", f'<p class="note">Not computed: {_esc(exc.render())}</p>')
+    s = res.summary
+    budget = s.get("budget")
+    kpis = [
+        (_num(s["expected_payout"]), f"expected payout ({currency})"),
+        (
+            f"{_num(s['payout_p10'])} – {_num(s['payout_p90'])}",
+            "p10 – p90 of the company payout",
+        ),
+        (_pct(s["cost_of_sales"], 2), "cost of sales (payout ÷ revenue)"),
+        (_pct(s["expected_share_at_or_above_quota"]), "reps expected at or above quota"),
+    ]
+    if budget is not None:
+        kpis.append((_pct(s["p_over_budget"]), f"chance of exceeding the budget {_num(budget)}"))
+    k = "".join(f'<div class="kpi"><b>{_esc(v)}</b><span>{_esc(t)}</span></div>' for v, t in kpis)
+    fig = _figure(9, 3.4)
+    ax = fig.add_subplot()
+    ax.hist(res.totals, bins=40, color=PALETTE[2], edgecolor="white")
+    if budget is not None:
+        ax.axvline(budget, color=PALETTE[4], linestyle="--", linewidth=1.5, label="budget")
+        ax.legend(frameon=False)
+    ax.xaxis.set_major_formatter(_money_formatter())
+    ax.set_xlabel(f"company variable pay ({currency})")
+    ax.set_ylabel("draws")
+    u = res.units[res.units["level"] != "team"]
+    tab = _table(
+        ["unit", "reps", "quota", "expected payout", "cost of sales", "at/above quota"],
+        [
+            (
+                f"{r['level']} {r['unit_id']}",
+                f"{int(r['reps']):,}",
+                _num(r["quota"]),
+                _num(r["expected_payout"]),
+                _pct(r["cost_of_sales"], 2),
+                _pct(r["share_at_or_above_quota"]),
+            )
+            for r in u.to_dict("records")
+        ],
+        [False, True, True, True, True, True],
+    )
+    note = (
+        f'<p class="note">No actuals: each rep sells its quota times a mean-one lognormal '
+        f"multiplier (σ = {s['spread']:g}, market-wide share of variance {s['correlation']:g}); "
+        f"{s['draws']:,} draws, seed {s['seed']}. <code>allocopt payout RUN --actuals F</code> "
+        "prices the plan against sales to date (docs/incentives.md).</p>"
+    )
+    return _section(
+        "incentives",
+        f'<div class="kpis">{k}</div>' + _png(fig, "company payout distribution") + tab + note,
+    )
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -696,6 +758,8 @@ def render_report(run_dir: Path, *, track_dir: Path | None = None) -> str:
     old_new = _old_vs_new(run_dir, manifest)
     if old_new is not None:
         parts.append(_replan(old_new, currency))
+    if sc.get("incentives"):
+        parts.append(_incentives(run_dir, currency))
     name = str(manifest.get("scenario") or sc.get("name") or run_dir.name)
     desc = str(sc.get("description") or "")
     meta = (

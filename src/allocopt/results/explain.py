@@ -275,6 +275,7 @@ class PlanExplanation:
     rule_prices: list[dict[str, Any]]
     fairness: dict[str, Any]
     price_of_fairness: dict[str, Any] = field(default_factory=dict)
+    incentives: dict[str, Any] = field(default_factory=dict)  # expected payout (when set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -284,6 +285,7 @@ class PlanExplanation:
             "rule_prices": self.rule_prices,
             "fairness": self.fairness,
             "price_of_fairness": self.price_of_fairness,
+            "incentives": self.incentives,
         }
 
 
@@ -334,6 +336,8 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
+    if sc.get("incentives"):
+        out.incentives = _expected_payout(run_dir)
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
     return out
@@ -366,3 +370,22 @@ def price_of_fairness(run_dir: Path) -> dict[str, Any]:
             out["objective_band_minus_5pts"] = tight
             out["cost_band_minus_5pts"] = None if base is None or tight is None else tight - base
     return out
+
+
+def _expected_payout(run_dir: Path) -> dict[str, Any]:
+    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
+    from allocopt.results.payout import payout
+
+    s = payout(run_dir, draws=1000, seed=0).summary
+    keys = [
+        "expected_payout",
+        "payout_p10",
+        "payout_p50",
+        "payout_p90",
+        "cost_of_sales",
+        "budget",
+        "p_over_budget",
+        "expected_share_at_or_above_quota",
+        "by_role",
+    ]
+    return {k: s[k] for k in keys}
