@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.data.checks import Dataset
+from allocopt.data.performance import shrunk_factors
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario
 
@@ -94,6 +95,7 @@ class ModelData:
     units: pd.DataFrame  # unit_id, parent_id, name, level (sorted by unit_id)
     rep_units: pd.DataFrame  # (rep index, unit_id) for every ancestor unit of every rep
     replan: ReplanData | None = None
+    performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0 only)
 
     @property
     def n_reps(self) -> int:
@@ -262,6 +264,16 @@ def prepare(ds: Dataset) -> ModelData:
         units=units,
         rep_units=rep_units,
         replan=replan,
+        performance=(
+            shrunk_factors(
+                sc,
+                np.asarray(rep_ids, dtype=object),
+                history,
+                ds["performance"] if ds.has("performance") else None,
+            )
+            if sc.objective.reference.performance > 0
+            else None
+        ),
     )
 
 

@@ -132,6 +132,21 @@ SPECS: dict[str, TableSpec] = {
             optional=True,
         ),
         TableSpec(
+            "performance",
+            (
+                Col("rep_id", "id"),
+                Col(
+                    "factor",
+                    "number",
+                    checks=(pa.Check.gt(0, error="must be > 0"),),
+                ),
+                Col("reason", "text", required=False, filled=False),
+                Col("n_periods", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("rep_id",),
+            optional=True,
+        ),
+        TableSpec(
             "incentive_reps",
             (
                 Col("rep_id", "id"),

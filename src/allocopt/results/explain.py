@@ -119,7 +119,8 @@ class RepExplanation:
 def _weights(manifest: dict[str, Any]) -> tuple[float, float]:
     ref = manifest["resolved_scenario"]["objective"]["reference"]
     a, b = float(ref["potential"]), float(ref["history"])
-    return a / (a + b), b / (a + b)
+    c = float(ref.get("performance", 0.0) or 0.0)  # the performance driver's weight
+    return a / (a + b + c), b / (a + b + c)
 
 
 def _decompose(
@@ -187,6 +188,12 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
     alpha, beta = _weights(manifest)
     mine = annual[annual["rep_id"] == rep_id]
     dec = _decompose(mine, binding, alpha, beta)
+    perf_part = 0.0
+    if "ref_performance" in mine.columns:  # the performance driver (weight > 0)
+        gamma = 1.0 - alpha - beta
+        dec["performance_part"] = gamma * mine["ref_performance"].to_numpy(dtype=float)
+        dec["history_part"] -= dec["performance_part"]
+        perf_part = float(dec["performance_part"].sum())
     adj_cols = sorted(c for c in dec.columns if c.startswith("adj_"))
     total = float(dec["quota"].sum())
     if manifest.get("replan_of"):  # a re-plan stays close to the published plan
@@ -201,6 +208,8 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
             ("reference: potential part", float(dec["potential_part"].sum())),
             ("reference: history part", float(dec["history_part"].sum())),
         ]
+        if "ref_performance" in mine.columns:
+            parts.append(("reference: performance part", perf_part))
 
     parts += [
         (f"{c[4:]}: {WORDS.get(c[4:], c[4:])}", float(dec[c].sum()))

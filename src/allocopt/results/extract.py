@@ -189,6 +189,12 @@ def extract(
             "eff_base": _money(qs.eff_base.ravel()),
         }
     )
+    if qs.ref_performance is not None:  # only with a performance weight: old plans unchanged
+        annual.insert(
+            list(annual.columns).index("ref_history") + 1,
+            "ref_performance",
+            _money(qs.ref_performance.ravel()),
+        )
     ri = np.repeat(np.arange(n_r), n_p * n_t)
     pj = np.tile(np.repeat(np.arange(n_p), n_t), n_r)
     tk = np.tile(np.arange(n_t), n_r * n_p)
@@ -236,6 +242,8 @@ def extract(
     lvl = (glevel["q"] / glevel["b"]).to_dict()
     rep_df["group_level"] = _ratio([lvl.get(g, np.nan) for g in rep_df["group"]])
     rep_df["vs_group"] = _ratio(rep_df["difficulty"] / rep_df["group_level"] - 1)
+    if md.performance is not None and qs.ref_performance is not None:
+        rep_df["performance_factor"] = _ratio(md.performance)
 
     # roll-ups: every ancestor unit, product, period and the full year
     ru = md.rep_units

@@ -277,6 +277,7 @@ class _Plan:
     target: np.ndarray  # (P,) total the quotas add up to (rounded with rounding on)
     candidates: dict[tuple[str, str], float] | None  # eligible pair → workload (None: no table)
     replan: _Published | None = None
+    performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0)
 
 
 @dataclass
@@ -429,7 +430,7 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
             (str(a), str(r)): float(w)
             for a, r, w in zip(c["account_id"], c["rep_id"], work, strict=True)
         }
-    return _Plan(
+    pl = _Plan(
         sc,
         reps,
         rep_ids,
@@ -453,6 +454,31 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
         target,
         candidates,
     )
+    pl.performance = _performance(sc, ds.tables.get("performance"), rep_ids, history)
+    return pl
+
+
+def _performance(
+    sc: Scenario, table: pd.DataFrame | None, rep_ids: np.ndarray, history: np.ndarray
+) -> np.ndarray | None:
+    """Credibility-weighted factors: clip(1 + n/(n+k)·(factor − 1), min, max), 1 without history
+    or without a row; n = n_periods (blank = the plan's number of periods)."""
+    if sc.objective.reference.performance <= 0:
+        return None
+    cfg = sc.objective.performance_factor
+    out = np.ones(len(rep_ids))
+    rows: dict[str, tuple[float, float]] = {}
+    if table is not None:
+        for r, f, n in zip(table["rep_id"], table["factor"], table["n_periods"], strict=True):
+            rows[str(r)] = (float(f), float(n))
+    for i, rep in enumerate(rep_ids):
+        if str(rep) not in rows or not np.isfinite(history[i]):
+            continue
+        f, n = rows[str(rep)]
+        n = float(len(sc.periods)) if np.isnan(n) else n
+        z = n / (n + cfg.credibility) if n + cfg.credibility > 0 else 1.0
+        out[i] = min(max(1.0 + z * (f - 1.0), cfg.min), cfg.max)
+    return out
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -1197,7 +1223,17 @@ def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
         if weight.size and weight.sum() > 0:
             ref_hist[hist, j] = mass * weight / weight.sum()
     ref = pl.sc.objective.reference
-    return (ref.potential * ref_pot + ref.history * ref_hist) / (ref.potential + ref.history)
+    blend = (ref.potential * ref_pot + ref.history * ref_hist) / (ref.potential + ref.history)
+    if pl.performance is None:
+        return blend
+    # performance driver: the blend tilted by each rep's factor, renormalised per product
+    perf = np.zeros_like(blend)
+    for j in range(n_p):
+        tilt = blend[:, j] * pl.performance
+        if tilt.sum() > 0:
+            perf[:, j] = tilt / tilt.sum() * blend[:, j].sum()
+    w = ref.potential + ref.history + ref.performance
+    return (ref.potential * ref_pot + ref.history * ref_hist + ref.performance * perf) / w
 
 
 def _check_inputs(sc: Scenario, base_dir: Path, manifest: dict[str, Any], log: _Log) -> None:

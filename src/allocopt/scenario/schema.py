@@ -59,6 +59,9 @@ class DataTables(_Strict):
     )
     seasonality: Table = Field(description="Seasonality: product, period, weight.")
     actuals: Table | None = Field(None, description="Actuals: rep_id, product, period, amount.")
+    performance: Table | None = Field(
+        None, description="Per-rep performance factors: rep_id, factor, reason, n_periods."
+    )
     incentive_reps: Table | None = Field(
         None,
         description="Per-rep incentive terms (overrides the role's): rep_id, target_incentive "
@@ -227,6 +230,11 @@ class Reference(_Strict):
 
     potential: NonNeg = Field(0.5, description="Weight of the potential-based split.")
     history: NonNeg = Field(0.5, description="Weight of the history-based split.")
+    performance: NonNeg = Field(
+        0.0,
+        description="Weight of the performance-tilted split (the potential/history blend × each "
+        "rep's credibility-weighted performance factor, data.performance); 0 = off.",
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> Reference:
@@ -249,11 +257,35 @@ class Weights(_Strict):
     )
 
 
+class PerformanceFactor(_Strict):
+    """How per-rep performance factors enter the reference (models/allocation.md, objective).
+
+    factor' = clip(1 + z · (factor − 1), min, max) with credibility z = n / (n + credibility),
+    n = the rep's periods of evidence (the table's n_periods; blank = a full year's periods);
+    reps without history (new hires) and reps not in the table get 1.
+    """
+
+    credibility: NonNeg = Field(
+        4.0, description="k of the credibility weight z = n / (n + k), in periods."
+    )
+    min: NonNeg = Field(0.8, description="Lowest factor after shrinking.")
+    max: NonNeg = Field(1.2, description="Highest factor after shrinking.")
+
+    @model_validator(mode="after")
+    def _order(self) -> PerformanceFactor:
+        if self.min > 1 or self.max < 1:
+            raise ValueError(
+                f"min {self.min:g} and max {self.max:g} must bracket 1 (min ≤ 1 ≤ max)"
+            )
+        return self
+
+
 class Objective(_Strict):
     """What the plan optimises."""
 
     reference: Reference = Reference()
     weights: Weights = Weights()
+    performance_factor: PerformanceFactor = PerformanceFactor()
 
 
 class Solver(_Strict):
