@@ -23,7 +23,7 @@ def test_full_cycle_on_the_example(tmp_path: Path) -> None:
         return res.stdout
 
     base = tmp_path / "base"
-    ok("solve", str(EXAMPLE / "scenario.yaml"), "--out", str(base), "--quiet", "--no-report")
+    ok("solve", str(EXAMPLE / "incentives.yaml"), "--out", str(base), "--quiet", "--no-report")
     ok(
         "track",
         str(base),
