@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocopt.data.attainability import sales_distribution
 from allocopt.data.checks import Dataset
 from allocopt.data.performance import shrunk_factors
 from allocopt.errors import InputError, Problem
@@ -96,6 +97,8 @@ class ModelData:
     rep_units: pd.DataFrame  # (rep index, unit_id) for every ancestor unit of every rep
     replan: ReplanData | None = None
     performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0 only)
+    sales_median: np.ndarray | None = None  # (R,) attainability: median sales (NaN = none)
+    sales_sigma: np.ndarray | None = None  # (R,) attainability: log-σ of sales
 
     @property
     def n_reps(self) -> int:
@@ -236,6 +239,9 @@ def prepare(ds: Dataset) -> ModelData:
     teams = reps["team_id"].to_numpy(dtype=object)
     units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
     region, rep_units = _hierarchy(units, teams)
+    sales_median = sales_sigma = None
+    if sc.rules.attainability.enabled:
+        sales_median, sales_sigma = sales_distribution(sc.rules.attainability, reps, active)
     return ModelData(
         scenario=sc,
         products=products,
@@ -274,6 +280,8 @@ def prepare(ds: Dataset) -> ModelData:
             if sc.objective.reference.performance > 0
             else None
         ),
+        sales_median=sales_median,
+        sales_sigma=sales_sigma,
     )
 
 

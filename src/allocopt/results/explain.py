@@ -44,6 +44,8 @@ OWN = {
     "phasing_high": "phasing",
     "frozen": "stability",
     "stability": "stability",
+    "attainability_max": "attainability",
+    "attainability_min": "attainability",
 }
 LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
 WORDS = {
@@ -54,6 +56,7 @@ WORDS = {
     "fairness": "kept within the fairness band of its group",
     "phasing": "period phasing band",
     "stability": "held within the re-plan's stability budget",
+    "attainability": "held to what it can reach with the set probability (attainability)",
     "target": "redistribution so the company and unit targets add up (other reps are bound)",
     "reference": "no rule moved it: it sits at its reference share",
 }

@@ -212,6 +212,37 @@ class RoundingRule(_Rule):
     )
 
 
+class AttainabilityRule(_Rule):
+    """Quota ≤ the (1 − p) quantile of the rep's sales (lognormal around last year × growth);
+    optionally ≥ the (1 − max_p) quantile, so the share of reps expected at quota is in [p, max_p].
+    """
+
+    p: Annotated[float, AfterValidator(_finite), Field(gt=0, lt=1)] = Field(
+        0.6, description="Least probability each rep has of reaching its quota (e.g. 0.6)."
+    )
+    max_p: Annotated[float, AfterValidator(_finite), Field(gt=0, lt=1)] | None = Field(
+        None, description="Most probability of reaching it (no giveaways), e.g. 0.7; null = none."
+    )
+    growth: Annotated[float, AfterValidator(_finite), Field(gt=-1)] = Field(
+        0.0, description="Expected growth of a rep's sales over last year's actual (0.08 = +8%)."
+    )
+    spread: NonNeg | None = Field(
+        None,
+        description="σ of log sales for every rep; null = each team's dispersion of last year's "
+        "log attainment (actual ÷ quota).",
+    )
+    min_spread: NonNeg = Field(0.05, description="Smallest σ used (a team with no dispersion).")
+    default_spread: NonNeg = Field(
+        0.15, description="σ when neither the team nor the company has two reps with history."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> AttainabilityRule:
+        if self.max_p is not None and self.max_p <= self.p:
+            raise ValueError(f"max_p {self.max_p:g} must be above p {self.p:g}")
+        return self
+
+
 class Rules(_Strict):
     """The business rules and their parameters; each can be switched off."""
 
@@ -223,6 +254,7 @@ class Rules(_Strict):
     fairness: FairnessRule = FairnessRule()
     phasing: PhasingRule = PhasingRule()
     rounding: RoundingRule = RoundingRule(enabled=False)
+    attainability: AttainabilityRule = AttainabilityRule(enabled=False)
 
 
 class Reference(_Strict):
