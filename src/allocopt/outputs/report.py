@@ -824,8 +824,9 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
         ],
         [False, False, True, True, True],
     )
+    reading = str(dva.get("reading", ""))
     note = (
-        f'<p class="note">{_esc(str(dva.get("reading", "")).capitalize())}. Set up to fail: attainment below '
+        f'<p class="note">{_esc(reading.capitalize())}. Set up to fail: attainment below '
         f"{_pct((summary.get('settings') or {}).get('low'), 0)} with difficulty in the top "
         "quartile; under-performers: the same miss with normal difficulty. "
         "<code>performance.csv</code> holds next year's factors (docs/incentives.md).</p>"
