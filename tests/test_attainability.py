@@ -140,3 +140,27 @@ def test_verifier_catches_a_quota_above_the_ceiling(tmp_path: Path, solve: Solve
     rows = v.violations[v.violations["rule"] == "attainability"]
     assert list(rows["where"]) == ["rep A"]
     assert "probability 0.6" in rows["detail"].iloc[0]
+
+
+def test_solver_infeasibility_names_the_rule(tmp_path: Path) -> None:
+    """Fairness band 0 ties B to A's difficulty: q_B = 400/600 · q_A ≤ 162.5 with A's ceiling
+    243.75, so at most 406 < 500 — only the solver sees it (each rep alone could carry its
+    part); the IIS explanation names A's attainable quota and the setting to relax."""
+    path = write_plan(
+        tmp_path / "p",
+        tables={"reps": [_rep("A", 250, 250), _rep("B", 300, 300)]},
+        extra={
+            "targets": {"by_product": {"P": 500}},
+            "rules": {
+                "attainability": {"enabled": True, "spread": 0.1},
+                "fairness": {"enabled": True, "level": "team", "band": 0.0},
+            },
+        },
+    )
+    with pytest.raises(InfeasibleError) as info:
+        run(path, out=tmp_path / "run")
+    text = info.value.render()
+    txt = (tmp_path / "run" / "infeasible.txt").read_text(encoding="utf-8")
+    assert "(found by the solver)" in txt
+    assert "rep A: quota at most 244 (reached with probability ≥ p)" in text
+    assert "rules.attainability.p" in text
