@@ -164,3 +164,26 @@ def test_solver_infeasibility_names_the_rule(tmp_path: Path) -> None:
     assert "(found by the solver)" in txt
     assert "rep A: quota at most 244 (reached with probability ≥ p)" in text
     assert "rules.attainability.p" in text
+
+
+def test_expected_share_at_quota_is_reported(tmp_path: Path, solve: Solve) -> None:
+    """Band 0.6–0.7 at target 530: A sits at its ceiling (chance 0.6), B at 286.254 of a median
+    300: chance 1 − Φ(ln(286.254/300)/0.1) = 0.6827; the mean 0.6414 is the expected share of
+    reps at quota, shown by explain."""
+    res = solve(_plan(tmp_path / "p", 530, max_p=0.7))
+    att = res.results.summary["attainability"]
+    chance_b = 1 - NormalDist().cdf(math.log((530 - 250 * math.exp(0.1 * Z40)) / 300) / 0.1)
+    assert att["reps_bounded"] == 2
+    assert att["expected_share_at_quota"] == pytest.approx((0.6 + chance_b) / 2, abs=1e-4)
+    r = CliRunner().invoke(main, ["explain", str(res.run_dir), "--no-resolve"])
+    assert r.exit_code == 0, r.output
+    assert "of the 2 bounded reps expected at quota" in r.stdout
+    assert "rule band 60%–70%" in r.stdout
+
+
+def test_floors_above_the_target_are_named(tmp_path: Path) -> None:
+    """max_p 0.7 floors 237.23 + 284.67 = 521.9 > target 500: the pre-check names max_p."""
+    with pytest.raises(InfeasibleError) as info:
+        run(_plan(tmp_path / "p", 500, max_p=0.7), out=tmp_path / "run")
+    assert "rules.attainability.max_p" in info.value.render()
+    assert "probability ≤ 0.7" in info.value.render()

@@ -687,6 +687,14 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             console.print(f"loosening the band by 5 points saves {saving:,.0f}")
     elif pf.get("note"):
         console.print(pf["note"])
+    att = e.attainability
+    if att and att.get("expected_share_at_quota") is not None:
+        band = f"{att['p']:.0%}" + (f"–{att['max_p']:.0%}" if att.get("max_p") else "+")
+        console.print(
+            f"attainability: {att['expected_share_at_quota']:.1%} of the {att['reps_bounded']:,} "
+            f"bounded reps expected at quota (each {att['min_chance']:.0%}–"
+            f"{att['max_chance']:.0%}; rule band {band})"
+        )
     inc = e.incentives
     if inc:
         line = (
@@ -853,6 +861,7 @@ def evaluate_cmd(
     from allocopt.results.evaluate import evaluate, write_evaluation
 
     res = evaluate(run_dir, actuals, low=low, high_quantile=high_quantile)
+
     def finish(folder: Path) -> None:
         write_evaluation_report(folder, folder / "report.html")
 

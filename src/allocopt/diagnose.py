@@ -258,12 +258,29 @@ def _attainability_checks(md: ModelData, b: _RepBounds, total: float) -> list[Fi
     """Name the attainability rule when its ceilings are what keeps the target out of reach."""
     if md.sales_median is None:
         return []
+    out: list[Finding] = []
+    lifted = np.array([w.startswith("attainability (P(reach) ≤") for w in b.lower_why])
+    least = float(b.lower.sum())
+    if lifted.any() and least > total + TOL * max(1.0, total):
+        att = md.scenario.rules.attainability
+        out.append(
+            Finding(
+                "attainability",
+                "company",
+                f"the least quotas add up to {_m(least)}, more than the total target with "
+                f"cushion {_m(total)}: {int(lifted.sum())} reps must reach their quota with "
+                f"probability ≤ {att.max_p:g} (their sales are expected to exceed it)",
+                ["rules.attainability.max_p", "targets.over_assignment", "targets.by_product"],
+                {"least": least, "target": total},
+            )
+        )
     capped = np.array([w.startswith("attainability (P(reach) ≥") for w in b.upper_why])
     most = float(np.minimum(b.upper, b.upper_p.sum(axis=1)).sum())
     if not capped.any() or total <= most + TOL * max(1.0, most):
-        return []
+        return out
     att = md.scenario.rules.attainability
     return [
+        *out,
         Finding(
             "attainability",
             "company",
@@ -279,7 +296,7 @@ def _attainability_checks(md: ModelData, b: _RepBounds, total: float) -> list[Fi
                 "targets.by_product",
             ],
             {"target": total, "most": most, "capped_reps": int(capped.sum())},
-        )
+        ),
     ]
 
 

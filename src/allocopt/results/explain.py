@@ -288,6 +288,7 @@ class PlanExplanation:
     fairness: dict[str, Any]
     price_of_fairness: dict[str, Any] = field(default_factory=dict)
     incentives: dict[str, Any] = field(default_factory=dict)  # expected payout (when set)
+    attainability: dict[str, Any] = field(default_factory=dict)  # rule attainability (when on)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -298,6 +299,7 @@ class PlanExplanation:
             "fairness": self.fairness,
             "price_of_fairness": self.price_of_fairness,
             "incentives": self.incentives,
+            "attainability": self.attainability,
         }
 
 
@@ -350,6 +352,7 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
     if sc.get("incentives"):
         out.incentives = _expected_payout(run_dir)
+    out.attainability = dict(summary.get("attainability") or {})
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
     return out
