@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--name", default=None, help="scenario name (default bench-<reps>)")
     parser.add_argument("--no-actuals", action="store_true", help="omit the actuals table")
+    parser.add_argument(
+        "--full-year-actuals",
+        action="store_true",
+        help="also write data/actuals-full-year.csv (a whole year, for allocopt evaluate)",
+    )
     args = parser.parse_args(argv)
 
     if args.reps < 1 or args.reps_per_team < 1 or args.teams_per_region < 1:
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         name=name,
         with_actuals=not args.no_actuals,
+        full_year_actuals=args.full_year_actuals,
     )
     elapsed = time.perf_counter() - started
 

@@ -58,6 +58,8 @@ def _all_rules_plan(tmp_path: Path, **over: Any) -> Path:
             "phasing": {"enabled": True, "mode": "band", "band": 0.2},
             "rounding": {"enabled": True, "unit": 10},
             "potential": {"min_share": 0.01},
+            # a wide band (the growth band is tighter) so every component is built
+            "attainability": {"enabled": True, "p": 0.01, "max_p": 0.99, "spread": 0.5},
         },
         "objective": {"weights": {"fairness": 1.0}},
     }

@@ -597,12 +597,24 @@ def track(
     help="HTML file (default: RUN_DIR-report.html beside the run).",
 )
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option(
+    "--evaluate",
+    "evaluate_dir",
+    type=click.Path(path_type=Path),
+    help="A folder written by `allocopt evaluate`: adds the year-end evaluation section.",
+)
 @_guard
-def report(run_dir: Path, track_dir: Path | None, out: Path | None, force: bool) -> None:
+def report(
+    run_dir: Path,
+    track_dir: Path | None,
+    out: Path | None,
+    force: bool,
+    evaluate_dir: Path | None = None,
+) -> None:
     """Write a self-contained HTML report (charts embedded; loads nothing from the network)."""
     from allocopt.outputs.report import write_report
 
-    path = write_report(run_dir, out, track_dir=track_dir, force=force)
+    path = write_report(run_dir, out, track_dir=track_dir, force=force, evaluate_dir=evaluate_dir)
     console.print(f"wrote {escape(str(path))}")
 
 
@@ -813,6 +825,24 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             console.print(f"loosening the band by 5 points saves {saving:,.0f}")
     elif pf.get("note"):
         console.print(pf["note"])
+    att = e.attainability
+    if att and att.get("expected_share_at_quota") is not None:
+        band = f"{att['p']:.0%}" + (f"–{att['max_p']:.0%}" if att.get("max_p") else "+")
+        console.print(
+            f"attainability: {att['expected_share_at_quota']:.1%} of the {att['reps_bounded']:,} "
+            f"bounded reps expected at quota (each {att['min_chance']:.0%}–"
+            f"{att['max_chance']:.0%}; rule band {band})"
+        )
+    inc = e.incentives
+    if inc:
+        line = (
+            f"expected variable pay {inc['expected_payout']:,.0f} (p10 {inc['payout_p10']:,.0f}, "
+            f"p90 {inc['payout_p90']:,.0f}); "
+            f"{inc['expected_share_at_or_above_quota']:.0%} of reps expected at or above quota"
+        )
+        if inc["budget"] is not None:
+            line += f"; P(payout > budget {inc['budget']:,.0f}) = {inc['p_over_budget']:.0%}"
+        console.print(line)
 
 
 @main.command(name="export")
@@ -1068,3 +1098,175 @@ def serve(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command(name="payout")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--actuals",
+    "actuals",
+    type=click.Path(path_type=Path),
+    help="Actuals to date (rep_id, product, period, amount); default: sales = quota × 1.",
+)
+@click.option("--draws", type=int, default=2000, show_default=True, help="Monte Carlo draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draws.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: RUN_DIR-payout beside the run).",
+)
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_guard
+def payout_cmd(
+    run_dir: Path,
+    actuals: Path | None,
+    draws: int,
+    seed: int,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Expected variable pay of a run under its incentive plans (docs/incentives.md)."""
+    from allocopt.results.payout import payout, write_payout
+
+    res = payout(run_dir, actuals, draws=draws, seed=seed)
+    folder = write_payout(res, out, force=force)
+    s = res.summary
+    if as_json:
+        console.print_json(json.dumps({"out": str(folder), **s}, default=str))
+        return
+    cur = s["currency"]
+
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{v:.1%}"
+
+    src = (
+        f"actuals to {s['actuals']['as_of']} ({s['elapsed_share']:.0%} of the year)"
+        if s["actuals"]
+        else "no actuals: expected sales = quota"
+    )
+    console.print(
+        f"payout of {escape(str(run_dir))}: {src}; {s['draws']:,} draws, seed {s['seed']}, "
+        f"spread {s['spread_remaining']:.3f} → {escape(str(folder))}"
+    )
+    t = Table(title=f"expected variable pay ({escape(cur)})")
+    u = res.units
+    rows = [
+        (
+            escape(f"{rec['unit_id']} ({rec['level']})"),
+            f"{int(rec['reps']):,}",
+            f"{rec['quota']:,.0f}",
+            f"{rec['expected_revenue']:,.0f}",
+            f"{rec['expected_payout']:,.0f}",
+            pct(rec["cost_of_sales"]),
+            pct(rec["share_at_or_above_quota"]),
+        )
+        for rec in u[u["level"] != "team"].to_dict("records")
+    ]
+    heads = ("unit", "reps", "quota", "exp. revenue", "exp. payout", "cost %", "≥ quota")
+    for i, h in enumerate(heads):
+        width = None if i == 0 else max([len(r[i]) for r in rows], default=1)
+        t.add_column(h, justify="left" if i == 0 else "right", min_width=width, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+    line = (
+        f"company payout p10 {s['payout_p10']:,.0f} · p50 {s['payout_p50']:,.0f} · "
+        f"p90 {s['payout_p90']:,.0f}"
+    )
+    if s["budget"] is not None:
+        line += f"; budget {s['budget']:,.0f}: P(payout > budget) = {pct(s['p_over_budget'])}"
+    console.print(line)
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", markup=True)
+
+
+@main.command(name="evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--actuals",
+    "actuals",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A year of actuals: rep_id, product, period, amount (CSV, Excel or Parquet).",
+)
+@click.option(
+    "--low", type=float, default=0.9, show_default=True, help="Low attainment is below this."
+)
+@click.option(
+    "--high-quantile",
+    type=float,
+    default=0.75,
+    show_default=True,
+    help="High difficulty is at or above this quantile of the reps' difficulty.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: RUN_DIR-evaluate beside the run).",
+)
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_guard
+def evaluate_cmd(
+    run_dir: Path,
+    actuals: Path,
+    low: float,
+    high_quantile: float,
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Year-end evaluation: attainment, quota accuracy, who was set up to fail; performance.csv."""
+    from allocopt.outputs.report import write_evaluation_report
+    from allocopt.results.evaluate import evaluate, write_evaluation
+
+    res = evaluate(run_dir, actuals, low=low, high_quantile=high_quantile)
+
+    def finish(folder: Path) -> None:
+        write_evaluation_report(folder, folder / "report.html")
+
+    folder = write_evaluation(res, out, force=force, finish=finish)
+    s = res.summary
+    if as_json:
+        console.print_json(json.dumps({"out": str(folder), **s}, default=str))
+        return
+
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{v:.1%}"
+
+    c = s["company"]
+    console.print(
+        f"evaluation of {escape(str(run_dir))} against actuals to {s['as_of']} "
+        f"→ {escape(str(folder))}"
+    )
+    console.print(
+        f"company attainment {pct(c['attainment'])}; reps: median {pct(c.get('median'))}, "
+        f"p10 {pct(c.get('p10'))}, p90 {pct(c.get('p90'))}, "
+        f"{pct(c.get('share_at_or_above_100'))} at or above quota; quota accuracy (RMSE around "
+        f"100%) {pct(c.get('rmse_vs_100'))}"
+    )
+    d = s["difficulty_vs_attainment"]
+    rho = "–" if d["spearman"] is None else f"{d['spearman']:+.2f}"
+    console.print(f"did difficulty predict attainment? Spearman ρ = {rho}: {d['reading']}")
+    t = Table(title="reps by outcome")
+    t.add_column("category")
+    t.add_column("reps", justify="right")
+    for k, v in s["categories"].items():
+        t.add_row(k.replace("_", " "), f"{v:,}")
+    console.print(t)
+    if s["set_up_to_fail"]:
+        console.print("set up to fail: " + escape(", ".join(s["set_up_to_fail"])))
+    pay = s["payout"]
+    if pay:
+        line = f"variable pay {pay['payout']:,.0f}"
+        if pay["budget"] is not None:
+            line += f" vs budget {pay['budget']:,.0f} ({pay['vs_budget']:+,.0f})"
+        console.print(line + ("" if pay["exact"] else " (expected: the year is not complete)"))
+    console.print(
+        f"performance.csv: {s['performance']['rows']:,} factors for next year's reference "
+        f"({s['performance']['min']}–{s['performance']['max']})"
+    )
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", markup=True)

@@ -136,6 +136,15 @@ def _rep_bounds(md: ModelData) -> _RepBounds:
     if sc.rules.floors.enabled and sc.rules.floors.by_role:
         f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
         raise_lower(f * md.fte * md.active, "floor")
+    if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
+        from allocopt.model.rules.attainability import bounds
+
+        att = sc.rules.attainability
+        ceiling, floor = bounds(sc, md.sales_median, md.sales_sigma)
+        has = np.isfinite(ceiling)
+        cut_upper(np.where(has, ceiling, np.inf), f"attainability (P(reach) ≥ {att.p:g})")
+        if att.max_p is not None:
+            raise_lower(np.where(has, floor, 0.0), f"attainability (P(reach) ≤ {att.max_p:g})")
     upper_p = np.minimum(upper_p, upper[:, None])
     return _RepBounds(lower, upper, lower_why, upper_why, upper_p, lower_p)
 
@@ -153,6 +162,10 @@ def _relax_for(why: str) -> list[str]:
         return ["rules.growth.max"]
     if why.startswith("floor"):
         return ["rules.floors.by_role"]
+    if why.startswith("attainability (P(reach) ≥"):
+        return ["rules.attainability.p", "rules.attainability.growth"]
+    if why.startswith("attainability"):
+        return ["rules.attainability.max_p"]
     return []
 
 
@@ -237,7 +250,54 @@ def prechecks(md: ModelData) -> list[Finding]:
         )
     out.extend(_unit_checks(md, b, target))
     out.extend(_key_account_checks(md))
+    out.extend(_attainability_checks(md, b, total))
     return out
+
+
+def _attainability_checks(md: ModelData, b: _RepBounds, total: float) -> list[Finding]:
+    """Name the attainability rule when its ceilings are what keeps the target out of reach."""
+    if md.sales_median is None:
+        return []
+    out: list[Finding] = []
+    lifted = np.array([w.startswith("attainability (P(reach) ≤") for w in b.lower_why])
+    least = float(b.lower.sum())
+    if lifted.any() and least > total + TOL * max(1.0, total):
+        att = md.scenario.rules.attainability
+        out.append(
+            Finding(
+                "attainability",
+                "company",
+                f"the least quotas add up to {_m(least)}, more than the total target with "
+                f"cushion {_m(total)}: {int(lifted.sum())} reps must reach their quota with "
+                f"probability ≤ {att.max_p:g} (their sales are expected to exceed it)",
+                ["rules.attainability.max_p", "targets.over_assignment", "targets.by_product"],
+                {"least": least, "target": total},
+            )
+        )
+    capped = np.array([w.startswith("attainability (P(reach) ≥") for w in b.upper_why])
+    most = float(np.minimum(b.upper, b.upper_p.sum(axis=1)).sum())
+    if not capped.any() or total <= most + TOL * max(1.0, most):
+        return out
+    att = md.scenario.rules.attainability
+    return [
+        *out,
+        Finding(
+            "attainability",
+            "company",
+            f"total target with cushion {_m(total)} is more than the {_m(most)} the reps can "
+            f"carry when each must reach its quota with probability ≥ {att.p:g} "
+            f"({int(capped.sum())} reps capped by their sales quantile, e.g. rep "
+            f"{md.rep_ids[int(np.flatnonzero(capped)[0])]} at "
+            f"{_m(float(b.upper[np.flatnonzero(capped)[0]]))})",
+            [
+                "rules.attainability.p",
+                "rules.attainability.growth",
+                "targets.over_assignment",
+                "targets.by_product",
+            ],
+            {"target": total, "most": most, "capped_reps": int(capped.sum())},
+        ),
+    ]
 
 
 def _unit_checks(md: ModelData, b: _RepBounds, target: np.ndarray) -> list[Finding]:
@@ -433,6 +493,8 @@ _RELAX = {
     "ka_capacity": ["rules.potential.min_share", "reps.capacity"],
     "rounding": ["rules.rounding.unit"],
     "deviation": [],
+    "attainability_max": ["rules.attainability.p", "rules.attainability.growth"],
+    "attainability_min": ["rules.attainability.max_p"],
 }
 
 _WHAT = {
@@ -453,6 +515,8 @@ _WHAT = {
     "max_workload": "key-account workload limit",
     "lock": "locked key account",
     "ka_capacity": "key-account revenue vs capacity",
+    "attainability_max": "attainable quota (sales quantile at probability p)",
+    "attainability_min": "least quota (sales quantile at probability max_p)",
 }
 
 
@@ -520,6 +584,8 @@ def _phrase(comp: str, label: str, lo: float, up: float, md: ModelData) -> str:
         "max_workload": f"{who}: key-account workload at most {up:g}",
         "lock": f"key account {parts[0]} locked to rep {parts[-1]}",
         "ka_capacity": f"{who}: key-account revenue × min share within capacity {_m(up)}",
+        "attainability_max": f"{who}: quota at most {_m(up)} (reached with probability ≥ p)",
+        "attainability_min": f"{who}: quota at least {_m(lo)} (reached with probability ≤ max_p)",
         "phasing_low": f"{who}: period {parts[-1]} at least {1 - pb:.0%} of its seasonal share",
         "phasing_high": f"{who}: period {parts[-1]} at most {1 + pb:.0%} of its seasonal share",
     }

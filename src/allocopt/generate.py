@@ -280,6 +280,7 @@ def generate_plan(
     name: str = "example",
     with_actuals: bool = True,
     fiscal_year_start: str = "2027-01-01",
+    full_year_actuals: bool = False,
 ) -> Path:
     """Write a synthetic scenario (``scenario.yaml`` + ``data/*.csv``) and return the YAML path.
 
@@ -559,6 +560,32 @@ def generate_plan(
         )
     for table, frame in tables.items():
         frame.to_csv(data_dir / f"{table}.csv", index=False, lineterminator="\n")
+    if full_year_actuals:  # an extra file, not part of the scenario (allocopt evaluate)
+        q1 = _actuals(
+            rep_ids,
+            prod_arr,
+            periods,
+            weights,
+            plausible,
+            noise,
+            is_new,
+            start_month,
+            start_day,
+            granularity,
+        )
+        year = _full_year_actuals(
+            np.random.default_rng([seed, 1]),
+            q1,
+            rep_ids,
+            prod_arr,
+            periods,
+            weights,
+            plausible,
+            (is_new, start_month, start_day),
+            (is_leaver, end_month, end_day),
+            granularity,
+        )
+        year.to_csv(data_dir / "actuals-full-year.csv", index=False, lineterminator="\n")
 
     description = (
         f"Synthetic FY{int(str(fy_start)[:4])} plan: {regions} regions, {n_teams} teams, "
@@ -804,6 +831,67 @@ def _actuals(
             "amount": np.round(amount[rep_i, prod_i, per_i], 2),
         }
     )
+
+
+def _full_year_actuals(
+    rng: np.random.Generator,
+    q1: pd.DataFrame,
+    rep_ids: StrArray,
+    prod_arr: StrArray,
+    periods: list[str],
+    weights: FloatArray,
+    plausible: FloatArray,
+    joiners: tuple[BoolArray, IntArray, IntArray],
+    leavers: tuple[BoolArray, IntArray, IntArray],
+    granularity: str,
+) -> pd.DataFrame:
+    """A whole year of booked amounts: the first quarter exactly as :func:`_actuals`, the rest
+    drawn from a separate stream (so the plan's own files do not change): plausible share ×
+    seasonality × months worked (ramp, leavers stop at their end date) × a persistent rep
+    ability (lognormal σ 0.12) × period noise (lognormal σ 0.08)."""
+    is_new, start_month, start_day = joiners
+    is_leaver, end_month, end_day = leavers
+    n_reps, n_prod = plausible.shape
+    ramp = np.array([*RAMP, 1.0])
+    month = np.arange(12)[None, :]
+    since = month - start_month[:, None]
+    first = (28.0 - start_day[:, None]) / 30.0 * RAMP[0]
+    active = np.where(since < 0, 0.0, np.where(since == 0, first, ramp[np.clip(since, 0, 3)]))
+    active = np.where(is_new[:, None], active, 1.0)
+    last = np.where(month == end_month[:, None], (end_day[:, None] + 1) / 30.0, 1.0)
+    last = np.where(month > end_month[:, None], 0.0, last)
+    active = active * np.where(is_leaver[:, None], last, 1.0)
+    if granularity == "quarter":
+        active = active.reshape(n_reps, 4, 3).mean(axis=2)
+    ability = np.exp(rng.normal(0.0, 0.12, n_reps))
+    noise = np.exp(rng.normal(-0.01, 0.08, (n_reps, n_prod, len(periods))))
+    amount = (
+        plausible[:, :, None]
+        * weights[None, :, :]
+        * active[:, None, :]
+        * ability[:, None, None]
+        * noise
+    )
+    n_q1 = 1 if granularity == "quarter" else 3
+    sold = np.broadcast_to(active[:, None, :] > 0, amount.shape).copy()
+    sold[:, :, :n_q1] = False
+    rep_i, prod_i, per_i = np.nonzero(sold)
+    rest = pd.DataFrame(
+        {
+            "rep_id": rep_ids[rep_i],
+            "product": prod_arr[prod_i],
+            "period": np.array(periods)[per_i],
+            "amount": np.round(amount[rep_i, prod_i, per_i], 2),
+        }
+    )
+    order = {p: i for i, p in enumerate(periods)}
+    prod_order = {p: i for i, p in enumerate(prod_arr)}
+    out = pd.concat([q1, rest], ignore_index=True)
+    out = out.assign(
+        _r=out["rep_id"], _p=out["product"].map(prod_order), _t=out["period"].map(order)
+    )
+    out = out.sort_values(["_r", "_p", "_t"], kind="stable").drop(columns=["_r", "_p", "_t"])
+    return out.reset_index(drop=True)
 
 
 def _yaml_str(value: str) -> str:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocopt.data.incentives import incentive_checks
 from allocopt.data.operations import apply_operations
+from allocopt.data.performance import performance_checks
 from allocopt.data.tables import ROW, SPECS, TableSource, clip, read_table
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario, TableRef
@@ -261,6 +263,8 @@ def _cross_checks(
     if "candidates" in t and key_accounts is not None:
         out.extend(_candidate_accounts(ds, key_accounts))
     out.extend(_scenario_refs(ds, scen_file, loc, units, reps, key_accounts))
+    out.extend(incentive_checks(ds, scen_file, loc))
+    out.extend(performance_checks(ds, scen_file, loc))
     return out
 
 

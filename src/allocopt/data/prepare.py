@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocopt.data.attainability import sales_distribution
 from allocopt.data.checks import Dataset
+from allocopt.data.performance import shrunk_factors
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario
 
@@ -94,6 +96,9 @@ class ModelData:
     units: pd.DataFrame  # unit_id, parent_id, name, level (sorted by unit_id)
     rep_units: pd.DataFrame  # (rep index, unit_id) for every ancestor unit of every rep
     replan: ReplanData | None = None
+    performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0 only)
+    sales_median: np.ndarray | None = None  # (R,) attainability: median sales (NaN = none)
+    sales_sigma: np.ndarray | None = None  # (R,) attainability: log-σ of sales
 
     @property
     def n_reps(self) -> int:
@@ -234,6 +239,9 @@ def prepare(ds: Dataset) -> ModelData:
     teams = reps["team_id"].to_numpy(dtype=object)
     units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
     region, rep_units = _hierarchy(units, teams)
+    sales_median = sales_sigma = None
+    if sc.rules.attainability.enabled:
+        sales_median, sales_sigma = sales_distribution(sc.rules.attainability, reps, active)
     return ModelData(
         scenario=sc,
         products=products,
@@ -262,6 +270,18 @@ def prepare(ds: Dataset) -> ModelData:
         units=units,
         rep_units=rep_units,
         replan=replan,
+        performance=(
+            shrunk_factors(
+                sc,
+                np.asarray(rep_ids, dtype=object),
+                history,
+                ds["performance"] if ds.has("performance") else None,
+            )
+            if sc.objective.reference.performance > 0
+            else None
+        ),
+        sales_median=sales_median,
+        sales_sigma=sales_sigma,
     )
 
 

@@ -154,6 +154,31 @@ SPECS: dict[str, TableSpec] = {
             key=("rep_id", "product", "period"),
             optional=True,
         ),
+        TableSpec(
+            "performance",
+            (
+                Col("rep_id", "id"),
+                Col(
+                    "factor",
+                    "number",
+                    checks=(pa.Check.gt(0, error="must be > 0"),),
+                ),
+                Col("reason", "text", required=False, filled=False),
+                Col("n_periods", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("rep_id",),
+            optional=True,
+        ),
+        TableSpec(
+            "incentive_reps",
+            (
+                Col("rep_id", "id"),
+                Col("target_incentive", "number", required=False, filled=False, checks=_GE0),
+                Col("commission_rate", "number", required=False, filled=False, checks=_GE0),
+            ),
+            key=("rep_id",),
+            optional=True,
+        ),
     )
 }
 

@@ -33,6 +33,7 @@ class QuotaSets:
     reference: np.ndarray  # (R, P) blended reference
     group_of: np.ndarray  # (R,) fairness group ID per rep
     target: np.ndarray  # (P,) company total the reps' quotas add up to (rounded if rounding)
+    ref_performance: np.ndarray | None = None  # (R, P) performance-tilted split (weight > 0)
 
     @property
     def rp_index(self) -> Index:
@@ -105,6 +106,18 @@ def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
     ref_hist[:, no_w] = ref_pot[:, no_w]
     w = sc.objective.reference
     reference = (w.potential * ref_pot + w.history * ref_hist) / (w.potential + w.history)
+    ref_perf = None
+    if w.performance > 0 and md.performance is not None:
+        # performance driver: the potential/history blend tilted by each rep's factor, then
+        # renormalised per product so it still splits the whole target
+        tilt = reference * md.performance[:, None]
+        tot = tilt.sum(axis=0)
+        ref_perf = np.divide(tilt, tot, out=np.zeros_like(tilt), where=tot > 0) * reference.sum(
+            axis=0
+        )
+        w_all = w.potential + w.history + w.performance
+        mixed = w.potential * ref_pot + w.history * ref_hist + w.performance * ref_perf
+        reference = mixed / w_all
     if md.replan is not None:  # re-plan: stay close to the published plan
         reference = np.where(md.replan.in_published[:, None], md.replan.published, reference)
 
@@ -115,4 +128,6 @@ def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
         group = np.where(md.region_of == "", md.team_of, md.region_of)
     else:
         group = np.full(n_r, "company", dtype=object)
-    return QuotaSets(md, owner, base, eff, ref_pot, ref_hist, reference, group, target)
+    return QuotaSets(
+        md, owner, base, eff, ref_pot, ref_hist, reference, group, target, ref_performance=ref_perf
+    )

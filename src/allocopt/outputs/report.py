@@ -40,10 +40,13 @@ SECTIONS = {
     "phasing": "Seasonality phasing",
     "attainment": "Attainment to date",
     "replan": "Re-plan: old vs new quota per rep",
+    "incentives": "Expected variable pay (incentive plans)",
+    "evaluation": "Year-end evaluation",
 }
 
 MAX_BARS = 40  # teams / groups shown in a chart
 MAX_ROWS = 200  # rows shown in a table
+REPORT_DRAWS = 1000  # Monte Carlo draws of the expected-payout section
 PALETTE = ["#2f6690", "#d9843b", "#3a7d44", "#9b5094", "#c44536", "#7a7a7a", "#1b998b", "#b08d57"]
 
 CSS = """
@@ -663,11 +666,217 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
     return _section("replan", head + tab)
 
 
+def _incentives(run_dir: Path, currency: str) -> str:
+    """Expected payout of the plan (no actuals: sales = quota × a mean-one lognormal spread)."""
+    from allocopt.errors import AllocoptError
+    from allocopt.results.payout import payout
+
+    try:
+        res = payout(run_dir, draws=REPORT_DRAWS, seed=0)
+    except AllocoptError as exc:
+        return _section("incentives", f'<p class="note">Not computed: {_esc(exc.render())}</p>')
+    s = res.summary
+    budget = s.get("budget")
+    kpis = [
+        (_num(s["expected_payout"]), f"expected payout ({currency})"),
+        (
+            f"{_num(s['payout_p10'])} – {_num(s['payout_p90'])}",
+            "p10 – p90 of the company payout",
+        ),
+        (_pct(s["cost_of_sales"], 2), "cost of sales (payout ÷ revenue)"),
+        (_pct(s["expected_share_at_or_above_quota"]), "reps expected at or above quota"),
+    ]
+    if budget is not None:
+        kpis.append((_pct(s["p_over_budget"]), f"chance of exceeding the budget {_num(budget)}"))
+    k = "".join(f'<div class="kpi"><b>{_esc(v)}</b><span>{_esc(t)}</span></div>' for v, t in kpis)
+    fig = _figure(9, 3.4)
+    ax = fig.add_subplot()
+    ax.hist(res.totals, bins=40, color=PALETTE[2], edgecolor="white")
+    if budget is not None:
+        ax.axvline(budget, color=PALETTE[4], linestyle="--", linewidth=1.5, label="budget")
+        ax.legend(frameon=False)
+    ax.xaxis.set_major_formatter(_money_formatter())
+    ax.set_xlabel(f"company variable pay ({currency})")
+    ax.set_ylabel("draws")
+    u = res.units[res.units["level"] != "team"]
+    tab = _table(
+        ["unit", "reps", "quota", "expected payout", "cost of sales", "at/above quota"],
+        [
+            (
+                f"{r['level']} {r['unit_id']}",
+                f"{int(r['reps']):,}",
+                _num(r["quota"]),
+                _num(r["expected_payout"]),
+                _pct(r["cost_of_sales"], 2),
+                _pct(r["share_at_or_above_quota"]),
+            )
+            for r in u.to_dict("records")
+        ],
+        [False, True, True, True, True, True],
+    )
+    note = (
+        f'<p class="note">No actuals: each rep sells its quota times a mean-one lognormal '
+        f"multiplier (σ = {s['spread']:g}, market-wide share of variance {s['correlation']:g}); "
+        f"{s['draws']:,} draws, seed {s['seed']}. <code>allocopt payout RUN --actuals F</code> "
+        "prices the plan against sales to date (docs/incentives.md).</p>"
+    )
+    return _section(
+        "incentives",
+        f'<div class="kpis">{k}</div>' + _png(fig, "company payout distribution") + tab + note,
+    )
+
+
+_CAT_COLOURS = {
+    "set_up_to_fail": PALETTE[4],
+    "under_performer": PALETTE[1],
+    "near_quota": PALETTE[5],
+    "at_or_above_quota": PALETTE[2],
+}
+
+
+def _evaluation(eval_dir: Path, currency: str) -> str:
+    """Section of a folder written by ``allocopt evaluate``: attainment, accuracy, difficulty."""
+    summary = _read_json(eval_dir / "summary.json")
+    reps = _read_csv(eval_dir / "evaluation_reps.csv")
+    teams = _read_csv(eval_dir / "evaluation_teams.csv")
+    assert reps is not None and teams is not None
+    reps = _numbers(reps, ["attainment", "difficulty", "factor", "annual_quota", "actual_to_date"])
+    teams = _numbers(teams, ["attainment", "rmse_vs_100", "median", "difficulty_rank_corr"])
+    comp = summary.get("company") or {}
+    dva = summary.get("difficulty_vs_attainment") or {}
+    cats = summary.get("categories") or {}
+    kpis = [
+        (_pct(comp.get("attainment")), "company attainment"),
+        (_pct(comp.get("share_at_or_above_100")), "reps at or above quota"),
+        (_pct(comp.get("rmse_vs_100")), "quota accuracy: RMSE of attainment around 100%"),
+        (_num(dva.get("spearman"), 2), "rank correlation difficulty vs attainment"),
+        (str(cats.get("set_up_to_fail", 0)), "reps set up to fail"),
+        (str(cats.get("under_performer", 0)), "under-performers"),
+    ]
+    pay = summary.get("payout")
+    if pay:
+        kpis.append((_num(pay.get("payout")), f"variable pay ({currency})"))
+        if pay.get("budget") is not None:
+            kpis.append((_num(pay.get("vs_budget")), "payout − budget"))
+    k = "".join(f'<div class="kpi"><b>{_esc(v)}</b><span>{_esc(t)}</span></div>' for v, t in kpis)
+    fig = _figure(10, 3.8)
+    ax1, ax2 = fig.subplots(1, 2)
+    att = reps["attainment"].to_numpy(dtype=float)
+    bins = np.linspace(
+        np.nanmin(att) * 100 if np.isfinite(att).any() else 0,
+        np.nanmax(att) * 100 if np.isfinite(att).any() else 200,
+        25,
+    )
+    data = [reps.loc[reps["category"] == c, "attainment"].dropna() * 100 for c in _CAT_COLOURS]
+    ax1.hist(
+        data,
+        bins=bins,
+        stacked=True,
+        color=list(_CAT_COLOURS.values()),
+        label=[c.replace("_", " ") for c in _CAT_COLOURS],
+        edgecolor="white",
+    )
+    ax1.axvline(100, color="#222", linewidth=1.0)
+    ax1.set_xlabel("attainment (%)")
+    ax1.set_ylabel("reps")
+    ax1.legend(frameon=False, fontsize=8)
+    for c, col in _CAT_COLOURS.items():
+        sel = reps[reps["category"] == c]
+        ax2.scatter(sel["difficulty"], sel["attainment"] * 100, s=14, color=col)
+    ax2.axhline(100, color="#222", linewidth=1.0)
+    ax2.set_xlabel("difficulty (quota ÷ effective base)")
+    ax2.set_ylabel("attainment (%)")
+    ax2.set_title(f"Spearman ρ = {_num(dva.get('spearman'), 2)}")
+    teams = teams.sort_values("rmse_vs_100", ascending=False, kind="stable")
+    tab = _table(
+        [
+            "team",
+            "attainment",
+            "median rep",
+            "RMSE vs 100%",
+            "ρ difficulty",
+            "set up to fail",
+            "under-perf.",
+        ],
+        [
+            (
+                r["team_id"],
+                _pct(r["attainment"]),
+                _pct(r["median"]),
+                _pct(r["rmse_vs_100"]),
+                _num(r["difficulty_rank_corr"], 2),
+                r["set_up_to_fail"],
+                r["under_performers"],
+            )
+            for r in teams.head(MAX_BARS).to_dict("records")
+        ],
+        [False, True, True, True, True, True, True],
+    )
+    fail = reps[reps["category"] == "set_up_to_fail"].sort_values("attainment")
+    fail_tab = _table(
+        ["rep", "team", "attainment", "difficulty", "next year's factor"],
+        [
+            (
+                r["rep_id"],
+                r["team_id"],
+                _pct(r["attainment"]),
+                _num(r["difficulty"], 3),
+                _num(r["factor"], 3),
+            )
+            for r in fail.head(MAX_ROWS).to_dict("records")
+        ],
+        [False, False, True, True, True],
+    )
+    reading = str(dva.get("reading", ""))
+    note = (
+        f'<p class="note">{_esc(reading.capitalize())}. Set up to fail: attainment below '
+        f"{_pct((summary.get('settings') or {}).get('low'), 0)} with difficulty in the top "
+        "quartile; under-performers: the same miss with normal difficulty. "
+        "<code>performance.csv</code> holds next year's factors (docs/incentives.md).</p>"
+    )
+    return _section(
+        "evaluation",
+        f'<div class="kpis">{k}</div>'
+        + _png(fig, "attainment distribution and difficulty vs attainment")
+        + note
+        + "<h3>Quota accuracy by team (least accurate first)</h3>"
+        + tab
+        + "<h3>Reps set up to fail</h3>"
+        + fail_tab,
+    )
+
+
+def write_evaluation_report(eval_dir: Path, out: Path) -> Path:
+    """A self-contained HTML page with the evaluation section of ``eval_dir``."""
+    summary = _read_json(eval_dir / "summary.json")
+    run = Path(str(summary.get("run_dir", "")))
+    currency = ""
+    if (run / "manifest.json").is_file():
+        plan = (_read_json(run / "manifest.json").get("resolved_scenario") or {}).get("plan", {})
+        currency = str(plan.get("currency", ""))
+    body = _evaluation(eval_dir, currency)
+    text = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f"<title>allocopt evaluation — {_esc(run.name)}</title><style>{CSS}</style></head>"
+        f"<body><main><h1>Year-end evaluation — {_esc(run.name)}</h1>"
+        f'<p class="meta">Actuals to {_esc(summary.get("as_of", "?"))}</p>'
+        + body
+        + "</main></body></html>\n"
+    )
+    out.write_text(text, encoding="utf-8", newline="\n")
+    return out
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
 def render_report(
-    run_dir: Path, *, track_dir: Path | None = None, run_name: str | None = None
+    run_dir: Path,
+    *,
+    track_dir: Path | None = None,
+    run_name: str | None = None,
+    evaluate_dir: Path | None = None,
 ) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     run_dir = Path(run_dir)
@@ -701,6 +910,10 @@ def render_report(
     old_new = _old_vs_new(run_dir, manifest)
     if old_new is not None:
         parts.append(_replan(old_new, currency))
+    if sc.get("incentives"):
+        parts.append(_incentives(run_dir, currency))
+    if evaluate_dir is not None:
+        parts.append(_evaluation(Path(evaluate_dir), currency))
     name = str(manifest.get("scenario") or sc.get("name") or run_dir.name)
     desc = str(sc.get("description") or "")
     meta = (
@@ -747,6 +960,7 @@ def write_report(
     track_dir: Path | None = None,
     force: bool = False,
     run_name: str | None = None,
+    evaluate_dir: Path | None = None,
 ) -> Path:
     """Write one self-contained HTML report for a run (default ``<RUN_DIR>-report.html`` beside
     it: ``allocopt solve`` already puts ``report.html`` inside the run folder, which is never
@@ -759,7 +973,9 @@ def write_report(
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-report.html")
     _check_target(target, run_dir, force)
-    text = render_report(run_dir, track_dir=track_dir, run_name=run_name)
+    text = render_report(
+        run_dir, track_dir=track_dir, run_name=run_name, evaluate_dir=evaluate_dir
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

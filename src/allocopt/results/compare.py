@@ -329,8 +329,19 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     return {prefix: json.dumps(tree, sort_keys=True, default=str)}
 
 
+def _with_defaults(tree: Any) -> Any:
+    """The resolved scenario with the current schema's defaults filled in, so a run made before a
+    setting existed does not show it as a difference (unchanged when it does not validate)."""
+    from allocopt.scenario.schema import Scenario
+
+    try:
+        return Scenario.model_validate_json(json.dumps(tree)).model_dump(mode="json")
+    except ValueError:
+        return tree
+
+
 def _settings(runs: list[_Run]) -> pd.DataFrame:
-    flat = [_flatten(r.manifest.get("resolved_scenario") or {}) for r in runs]
+    flat = [_flatten(_with_defaults(r.manifest.get("resolved_scenario") or {})) for r in runs]
     keys: list[str] = []
     for f in flat:
         keys += [k for k in f if k not in keys]

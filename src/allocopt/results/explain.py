@@ -44,6 +44,8 @@ OWN = {
     "phasing_high": "phasing",
     "frozen": "stability",
     "stability": "stability",
+    "attainability_max": "attainability",
+    "attainability_min": "attainability",
 }
 LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
 WORDS = {
@@ -54,6 +56,7 @@ WORDS = {
     "fairness": "kept within the fairness band of its group",
     "phasing": "period phasing band",
     "stability": "held within the re-plan's stability budget",
+    "attainability": "held to what it can reach with the set probability (attainability)",
     "target": "redistribution so the company and unit targets add up (other reps are bound)",
     "reference": "no rule moved it: it sits at its reference share",
 }
@@ -119,7 +122,8 @@ class RepExplanation:
 def _weights(manifest: dict[str, Any]) -> tuple[float, float]:
     ref = manifest["resolved_scenario"]["objective"]["reference"]
     a, b = float(ref["potential"]), float(ref["history"])
-    return a / (a + b), b / (a + b)
+    c = float(ref.get("performance", 0.0) or 0.0)  # the performance driver's weight
+    return a / (a + b + c), b / (a + b + c)
 
 
 def _decompose(
@@ -187,6 +191,12 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
     alpha, beta = _weights(manifest)
     mine = annual[annual["rep_id"] == rep_id]
     dec = _decompose(mine, binding, alpha, beta)
+    perf_part = 0.0
+    if "ref_performance" in mine.columns:  # the performance driver (weight > 0)
+        gamma = 1.0 - alpha - beta
+        dec["performance_part"] = gamma * mine["ref_performance"].to_numpy(dtype=float)
+        dec["history_part"] -= dec["performance_part"]
+        perf_part = float(dec["performance_part"].sum())
     adj_cols = sorted(c for c in dec.columns if c.startswith("adj_"))
     total = float(dec["quota"].sum())
     if manifest.get("replan_of"):  # a re-plan stays close to the published plan
@@ -201,6 +211,8 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
             ("reference: potential part", float(dec["potential_part"].sum())),
             ("reference: history part", float(dec["history_part"].sum())),
         ]
+        if "ref_performance" in mine.columns:
+            parts.append(("reference: performance part", perf_part))
 
     parts += [
         (f"{c[4:]}: {WORDS.get(c[4:], c[4:])}", float(dec[c].sum()))
@@ -275,6 +287,8 @@ class PlanExplanation:
     rule_prices: list[dict[str, Any]]
     fairness: dict[str, Any]
     price_of_fairness: dict[str, Any] = field(default_factory=dict)
+    incentives: dict[str, Any] = field(default_factory=dict)  # expected payout (when set)
+    attainability: dict[str, Any] = field(default_factory=dict)  # rule attainability (when on)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -284,6 +298,8 @@ class PlanExplanation:
             "rule_prices": self.rule_prices,
             "fairness": self.fairness,
             "price_of_fairness": self.price_of_fairness,
+            "incentives": self.incentives,
+            "attainability": self.attainability,
         }
 
 
@@ -334,6 +350,9 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
+    if sc.get("incentives"):
+        out.incentives = _expected_payout(run_dir)
+    out.attainability = dict(summary.get("attainability") or {})
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
     return out
@@ -366,3 +385,22 @@ def price_of_fairness(run_dir: Path) -> dict[str, Any]:
             out["objective_band_minus_5pts"] = tight
             out["cost_band_minus_5pts"] = None if base is None or tight is None else tight - base
     return out
+
+
+def _expected_payout(run_dir: Path) -> dict[str, Any]:
+    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
+    from allocopt.results.payout import payout
+
+    s = payout(run_dir, draws=1000, seed=0).summary
+    keys = [
+        "expected_payout",
+        "payout_p10",
+        "payout_p50",
+        "payout_p90",
+        "cost_of_sales",
+        "budget",
+        "p_over_budget",
+        "expected_share_at_or_above_quota",
+        "by_role",
+    ]
+    return {k: s[k] for k in keys}

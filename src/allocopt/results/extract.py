@@ -7,6 +7,7 @@ variables) and, with rounding on, are rounded per rep by largest remainder.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,6 +190,12 @@ def extract(
             "eff_base": _money(qs.eff_base.ravel()),
         }
     )
+    if qs.ref_performance is not None:  # only with a performance weight: old plans unchanged
+        annual.insert(
+            list(annual.columns).index("ref_history") + 1,
+            "ref_performance",
+            _money(qs.ref_performance.ravel()),
+        )
     ri = np.repeat(np.arange(n_r), n_p * n_t)
     pj = np.tile(np.repeat(np.arange(n_p), n_t), n_r)
     tk = np.tile(np.arange(n_t), n_r * n_p)
@@ -236,6 +243,8 @@ def extract(
     lvl = (glevel["q"] / glevel["b"]).to_dict()
     rep_df["group_level"] = _ratio([lvl.get(g, np.nan) for g in rep_df["group"]])
     rep_df["vs_group"] = _ratio(rep_df["difficulty"] / rep_df["group_level"] - 1)
+    if md.performance is not None and qs.ref_performance is not None:
+        rep_df["performance_factor"] = _ratio(md.performance)
 
     # roll-ups: every ancestor unit, product, period and the full year
     ru = md.rep_units
@@ -312,7 +321,28 @@ def extract(
                 np.max(np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)))
             ),
         }
+    if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
+        summary["attainability"] = _attainability(md, q.sum(axis=1))
     return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary, replan)
+
+
+def _attainability(md: ModelData, quota: np.ndarray) -> dict[str, Any]:
+    """Each bounded rep's chance of reaching its quota, 1 − Φ((ln q − ln m) / σ), and their mean
+    (the expected share of reps at quota)."""
+    assert md.sales_median is not None and md.sales_sigma is not None
+    rule = md.scenario.rules.attainability
+    has = np.flatnonzero(np.isfinite(md.sales_median) & (quota > 0))
+    m, s, qq = md.sales_median[has], np.maximum(md.sales_sigma[has], 1e-12), quota[has]
+    z = (np.log(qq) - np.log(m)) / s
+    chance = 0.5 * np.vectorize(math.erfc)(z / math.sqrt(2.0)) if len(has) else np.zeros(0)
+    return {
+        "p": rule.p,
+        "max_p": rule.max_p,
+        "reps_bounded": len(has),
+        "expected_share_at_quota": round(float(chance.mean()), 6) if len(has) else None,
+        "min_chance": round(float(chance.min()), 6) if len(has) else None,
+        "max_chance": round(float(chance.max()), 6) if len(has) else None,
+    }
 
 
 

@@ -250,6 +250,7 @@ class _Plan:
     target: np.ndarray  # (P,) total the quotas add up to (rounded with rounding on)
     candidates: dict[tuple[str, str], float] | None  # eligible pair → workload (None: no table)
     replan: _Published | None = None
+    performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0)
 
 
 @dataclass
@@ -402,7 +403,7 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
             (str(a), str(r)): float(w)
             for a, r, w in zip(c["account_id"], c["rep_id"], work, strict=True)
         }
-    return _Plan(
+    pl = _Plan(
         sc,
         reps,
         rep_ids,
@@ -426,6 +427,31 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
         target,
         candidates,
     )
+    pl.performance = _performance(sc, ds.tables.get("performance"), rep_ids, history)
+    return pl
+
+
+def _performance(
+    sc: Scenario, table: pd.DataFrame | None, rep_ids: np.ndarray, history: np.ndarray
+) -> np.ndarray | None:
+    """Credibility-weighted factors: clip(1 + n/(n+k)·(factor − 1), min, max), 1 without history
+    or without a row; n = n_periods (blank = the plan's number of periods)."""
+    if sc.objective.reference.performance <= 0:
+        return None
+    cfg = sc.objective.performance_factor
+    out = np.ones(len(rep_ids))
+    rows: dict[str, tuple[float, float]] = {}
+    if table is not None:
+        for r, f, n in zip(table["rep_id"], table["factor"], table["n_periods"], strict=True):
+            rows[str(r)] = (float(f), float(n))
+    for i, rep in enumerate(rep_ids):
+        if str(rep) not in rows or not np.isfinite(history[i]):
+            continue
+        f, n = rows[str(rep)]
+        n = float(len(sc.periods)) if np.isnan(n) else n
+        z = n / (n + cfg.credibility) if n + cfg.credibility > 0 else 1.0
+        out[i] = min(max(1.0 + z * (f - 1.0), cfg.min), cfg.max)
+    return out
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -957,6 +983,61 @@ def _check_stability(pl: _Plan, run: _Run, log: _Log) -> None:
     )
 
 
+def _check_attainability(pl: _Plan, run: _Run, log: _Log) -> None:
+    """Rule attainability: each rep with last year's actual within the quantiles of its sales."""
+    from statistics import NormalDist
+
+    rule = pl.sc.rules.attainability
+    if not rule.enabled:
+        return
+    reps = pl.reps
+    act = reps["ly_actual"].to_numpy(dtype=float)
+    lyq = reps["ly_quota"].to_numpy(dtype=float)
+    has = np.isfinite(act) & (act > 0)
+    if rule.spread is not None:
+        sigma = np.full(len(reps), max(rule.spread, rule.min_spread))
+    else:
+        ok = has & np.isfinite(lyq) & (lyq > 0)
+        team = reps["team_id"].astype(str).to_numpy()
+        logs: dict[str, list[float]] = {t: [] for t in team}
+        for i in np.flatnonzero(ok):
+            logs[team[i]].append(float(np.log(act[i] / lyq[i])))
+        every = [x for v in logs.values() for x in v]
+        company = float(np.std(every, ddof=1)) if len(every) >= 2 else rule.default_spread
+        sigma = np.array(
+            [float(np.std(logs[t], ddof=1)) if len(logs[t]) >= 2 else company for t in team]
+        )
+        sigma = np.maximum(sigma, rule.min_spread)
+    median = np.nan_to_num(act) * pl.active * (1 + rule.growth)
+    idx = np.flatnonzero(has)
+    total = run.annual.sum(axis=1)[idx]
+    w = _where(rep=pl.rep_ids[idx])
+    n_p = len(pl.products)
+    z = NormalDist().inv_cdf(1 - rule.p)
+    log.bound(
+        "attainability",
+        w,
+        total,
+        median[idx] * np.exp(sigma[idx] * z),
+        "le",
+        what="annual quota",
+        against=f"the sales quantile reached with probability {rule.p:g}",
+        cents=n_p,
+    )
+    if rule.max_p is not None:
+        z_hi = NormalDist().inv_cdf(1 - rule.max_p)
+        log.bound(
+            "attainability",
+            w,
+            total,
+            median[idx] * np.exp(sigma[idx] * z_hi),
+            "ge",
+            what="annual quota",
+            against=f"the sales quantile reached with probability {rule.max_p:g}",
+            cents=n_p,
+        )
+
+
 def _check_key_accounts(pl: _Plan, run: _Run, eb_full: np.ndarray, log: _Log) -> None:
     sc = pl.sc
     rule = sc.rules.key_accounts
@@ -1170,7 +1251,17 @@ def _reference(pl: _Plan, eb: np.ndarray) -> np.ndarray:
         if weight.size and weight.sum() > 0:
             ref_hist[hist, j] = mass * weight / weight.sum()
     ref = pl.sc.objective.reference
-    return (ref.potential * ref_pot + ref.history * ref_hist) / (ref.potential + ref.history)
+    blend = (ref.potential * ref_pot + ref.history * ref_hist) / (ref.potential + ref.history)
+    if pl.performance is None:
+        return blend
+    # performance driver: the blend tilted by each rep's factor, renormalised per product
+    perf = np.zeros_like(blend)
+    for j in range(n_p):
+        tilt = blend[:, j] * pl.performance
+        if tilt.sum() > 0:
+            perf[:, j] = tilt / tilt.sum() * blend[:, j].sum()
+    w = ref.potential + ref.history + ref.performance
+    return (ref.potential * ref_pot + ref.history * ref_hist + ref.performance * perf) / w
 
 
 def _check_inputs(located: list[LocatedInput], log: _Log) -> None:
@@ -1226,6 +1317,7 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     _check_rep_rules(pl, run, eb, log)
     _check_phasing(pl, run, log)
     _check_stability(pl, run, log)
+    _check_attainability(pl, run, log)
     _check_key_accounts(pl, run, eb, log)
     _check_report(pl, run, base, eb, log)
     integrity = rf.integrity()

@@ -102,6 +102,14 @@ class DataTables(_Strict):
     )
     seasonality: Table = Field(description="Seasonality: product, period, weight.")
     actuals: Table | None = Field(None, description="Actuals: rep_id, product, period, amount.")
+    performance: Table | None = Field(
+        None, description="Per-rep performance factors: rep_id, factor, reason, n_periods."
+    )
+    incentive_reps: Table | None = Field(
+        None,
+        description="Per-rep incentive terms (overrides the role's): rep_id, target_incentive "
+        "or commission_rate.",
+    )
 
 
 class Plan(_Strict):
@@ -251,6 +259,37 @@ class RoundingRule(_Rule):
     ] = Field(1000.0, description="Rounding unit (currency).")
 
 
+class AttainabilityRule(_Rule):
+    """Quota ≤ the (1 − p) quantile of the rep's sales (lognormal around last year × growth);
+    optionally ≥ the (1 − max_p) quantile, so the share of reps expected at quota is in [p, max_p].
+    """
+
+    p: Annotated[float, AfterValidator(_finite), Field(gt=0, lt=1)] = Field(
+        0.6, description="Least probability each rep has of reaching its quota (e.g. 0.6)."
+    )
+    max_p: Annotated[float, AfterValidator(_finite), Field(gt=0, lt=1)] | None = Field(
+        None, description="Most probability of reaching it (no giveaways), e.g. 0.7; null = none."
+    )
+    growth: Annotated[float, AfterValidator(_finite), Field(gt=-1)] = Field(
+        0.0, description="Expected growth of a rep's sales over last year's actual (0.08 = +8%)."
+    )
+    spread: NonNeg | None = Field(
+        None,
+        description="σ of log sales for every rep; null = each team's dispersion of last year's "
+        "log attainment (actual ÷ quota).",
+    )
+    min_spread: NonNeg = Field(0.05, description="Smallest σ used (a team with no dispersion).")
+    default_spread: NonNeg = Field(
+        0.15, description="σ when neither the team nor the company has two reps with history."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> AttainabilityRule:
+        if self.max_p is not None and self.max_p <= self.p:
+            raise ValueError(f"max_p {self.max_p:g} must be above p {self.p:g}")
+        return self
+
+
 class Rules(_Strict):
     """The business rules and their parameters; each can be switched off."""
 
@@ -262,6 +301,7 @@ class Rules(_Strict):
     fairness: FairnessRule = FairnessRule()
     phasing: PhasingRule = PhasingRule()
     rounding: RoundingRule = RoundingRule(enabled=False)
+    attainability: AttainabilityRule = AttainabilityRule(enabled=False)
 
 
 class Reference(_Strict):
@@ -269,6 +309,11 @@ class Reference(_Strict):
 
     potential: Ratio = Field(0.5, description="Weight of the potential-based split.")
     history: Ratio = Field(0.5, description="Weight of the history-based split.")
+    performance: Ratio = Field(
+        0.0,
+        description="Weight of the performance-tilted split (the potential/history blend × each "
+        "rep's credibility-weighted performance factor, data.performance); 0 = off.",
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> Reference:
@@ -291,11 +336,35 @@ class Weights(_Strict):
     )
 
 
+class PerformanceFactor(_Strict):
+    """How per-rep performance factors enter the reference (models/allocation.md, objective).
+
+    factor' = clip(1 + z · (factor − 1), min, max) with credibility z = n / (n + credibility),
+    n = the rep's periods of evidence (the table's n_periods; blank = a full year's periods);
+    reps without history (new hires) and reps not in the table get 1.
+    """
+
+    credibility: NonNeg = Field(
+        4.0, description="k of the credibility weight z = n / (n + k), in periods."
+    )
+    min: NonNeg = Field(0.8, description="Lowest factor after shrinking.")
+    max: NonNeg = Field(1.2, description="Highest factor after shrinking.")
+
+    @model_validator(mode="after")
+    def _order(self) -> PerformanceFactor:
+        if self.min > 1 or self.max < 1:
+            raise ValueError(
+                f"min {self.min:g} and max {self.max:g} must bracket 1 (min ≤ 1 ≤ max)"
+            )
+        return self
+
+
 class Objective(_Strict):
     """What the plan optimises."""
 
     reference: Reference = Reference()
     weights: Weights = Weights()
+    performance_factor: PerformanceFactor = PerformanceFactor()
 
 
 class Solver(_Strict):
@@ -547,6 +616,117 @@ class Uncertainty(_Strict):
         return self
 
 
+# ---- incentive plans (read by `allocopt payout` and `allocopt evaluate`, never by the model) ----
+
+
+class RateBand(_Strict):
+    """One band of a rate table: ``rate`` is earned per unit of attainment in [start, end)."""
+
+    start: Num = Field(description="Attainment where the band starts (1.0 = 100% of quota).")
+    end: Num | None = Field(None, description="Attainment where it ends; null = open (last band).")
+    rate: Num = Field(
+        description="Payout multiplier per unit of attainment in the band (1 = linear, "
+        "2 = accelerator paying double)."
+    )
+
+
+def _default_bands() -> list[RateBand]:
+    return [RateBand(start=0.0, end=None, rate=1.0)]
+
+
+class IncentivePlan(_Strict):
+    """A role's incentive plan: payout = pay base × M(attainment) (docs/incentives.md).
+
+    M(a) = 0 when a < threshold, else Σ_b rate_b · clip(min(a, cap) − start_b, 0, end_b − start_b);
+    pay base = target incentive (× fte × share of the year employed) or commission rate × quota.
+    """
+
+    target_incentive: NonNeg | None = Field(
+        None, description="Variable pay at 100% attainment for a full-time, full-year rep."
+    )
+    commission_rate: NonNeg | None = Field(
+        None, description="Commission per unit of (weighted) sales at the plain rate (e.g. 0.03)."
+    )
+    threshold: NonNeg = Field(0.0, description="Below this attainment nothing is paid.")
+    bands: list[RateBand] = Field(
+        default_factory=_default_bands,
+        description="Rate table by attainment: sorted, contiguous bands, rates ≥ 0.",
+    )
+    cap: NonNeg | None = Field(
+        None, description="Attainment counted at most up to this (e.g. 2.0 = 200%); null = none."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> IncentivePlan:
+        problems: list[str] = []
+        if (self.target_incentive is None) == (self.commission_rate is None):
+            problems.append("give exactly one of target_incentive and commission_rate")
+        if not self.bands:
+            problems.append("bands is empty; give at least one band")
+        for i, b in enumerate(self.bands):
+            if b.rate < 0:
+                problems.append(f"bands[{i}] has a negative rate {b.rate:g}; rates must be ≥ 0")
+            if b.start < 0:
+                problems.append(f"bands[{i}] starts below 0 ({b.start:g}); start at 0 or above")
+            if b.end is not None and b.end <= b.start:
+                problems.append(
+                    f"bands[{i}] ends at {b.end:g}, not after its start {b.start:g}; "
+                    "give end > start"
+                )
+            if b.end is None and i < len(self.bands) - 1:
+                problems.append(f"bands[{i}] is open (no end) but is not the last band")
+        for i in range(1, len(self.bands)):
+            prev, cur = self.bands[i - 1], self.bands[i]
+            if cur.start < prev.start:
+                problems.append(
+                    f"bands are not sorted: bands[{i}] starts at {cur.start:g}, before "
+                    f"bands[{i - 1}] ({prev.start:g}); sort them by start"
+                )
+            elif prev.end is not None and cur.start < prev.end:
+                problems.append(
+                    f"bands[{i}] (from {cur.start:g}) overlaps bands[{i - 1}] "
+                    f"(up to {prev.end:g}); start each band where the previous one ends"
+                )
+            elif prev.end is not None and cur.start > prev.end:
+                problems.append(
+                    f"gap between bands[{i - 1}] (up to {prev.end:g}) and bands[{i}] "
+                    f"(from {cur.start:g}); start each band where the previous one ends "
+                    "(use rate 0 for a flat stretch)"
+                )
+        if self.cap is not None and self.cap <= self.threshold:
+            problems.append(
+                f"cap {self.cap:g} is not above threshold {self.threshold:g}: nothing could "
+                "ever be paid; raise cap or lower threshold"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Incentives(_Strict):
+    """Incentive plans per role, product weights, budget and the spread of sales outcomes."""
+
+    roles: Annotated[dict[Ident, IncentivePlan], Field(min_length=1)] = Field(
+        description="Plan per role (the reps table's role; blank role = rep)."
+    )
+    product_weights: dict[Ident, NonNeg] = Field(
+        default_factory=dict,
+        description="Credit weight per product in attainment (default 1 for each product).",
+    )
+    budget: NonNeg | None = Field(None, description="Company budget for variable pay.")
+    prorate: bool = Field(
+        True, description="Prorate target incentives by fte × share of the year employed."
+    )
+    spread: NonNeg = Field(
+        0.15,
+        description="σ of log(sales ÷ expected sales) over a whole year (lognormal); the "
+        "remaining part of the year gets σ·√(share of the year remaining).",
+    )
+    correlation: Share = Field(
+        0.3, description="Share of the variance common to all reps (a market-wide shock)."
+    )
+
+
 class Scenario(_Strict):
     """An allocopt scenario: data, targets, rules, objective, solver and output settings."""
 
@@ -577,6 +757,9 @@ class Scenario(_Strict):
     )
     scenarios: dict[Ident, list[Ident]] = Field(
         default_factory=dict, description="Named lists of overrides."
+    )
+    incentives: Incentives | None = Field(
+        None, description="Incentive plans (variable pay) per role, for `allocopt payout`."
     )
 
     @field_validator("products")
@@ -617,6 +800,27 @@ class Scenario(_Strict):
             if u.product is not None and u.product not in want:
                 msg = f"unknown product; the products are {known}; correct it"
                 located.append((("targets", "units", i, "product"), msg))
+        if located:
+            raise PydanticCustomError(
+                "located",
+                "{summary}",
+                {"summary": "; ".join(m for _, m in located), "located": located},
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _incentive_products(self) -> Scenario:
+        if self.incentives is None:
+            return self
+        known = ", ".join(self.products)
+        located: list[tuple[tuple[str | int, ...], str]] = [
+            (
+                ("incentives", "product_weights", p),
+                f"{p!r} is not one of the products ({known}); remove it or correct it",
+            )
+            for p in self.incentives.product_weights
+            if p not in self.products
+        ]
         if located:
             raise PydanticCustomError(
                 "located",

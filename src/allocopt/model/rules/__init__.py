@@ -3,6 +3,7 @@
 from types import ModuleType
 
 from allocopt.model.rules import (
+    attainability,
     capacity,
     fairness,
     floors,
@@ -23,6 +24,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     potential,
     growth,
     floors,
+    attainability,
     fairness,
     stability,
     rounding,

@@ -1,0 +1,189 @@
+"""Rule attainability: hand-solved plans, the quantile, the band, infeasibility named, and the
+property that raising p never raises a ceiling (nor the quota of a rep held at it)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from allocopt.cli import main
+from allocopt.errors import InfeasibleError
+from allocopt.model.rules.attainability import quantile
+from allocopt.pipeline import run, validate
+from tests.conftest import Solve, annual
+from tests.plans import BASE_TABLES, write_plan
+
+Z40 = NormalDist().inv_cdf(0.4)  # -0.253347
+
+
+def _rep(rep_id: str, actual: float, quota: float) -> dict[str, Any]:
+    return {**BASE_TABLES["reps"][0], "rep_id": rep_id, "ly_actual": actual, "ly_quota": quota}
+
+
+def _plan(root: Path, target: float, **rule: Any) -> Path:
+    """A (potential 600, last year 250) and B (potential 400, last year 300); σ = 0.1."""
+    return write_plan(
+        root,
+        tables={"reps": [_rep("A", 250, 250), _rep("B", 300, 300)]},
+        extra={
+            "targets": {"by_product": {"P": target}},
+            "rules": {"attainability": {"enabled": True, "spread": 0.1, **rule}},
+        },
+    )
+
+
+def test_quantile_is_the_lognormal_quantile() -> None:
+    """P(S ≥ q) for S = m·exp(σZ) at the ceiling is exactly p."""
+    q = quantile(np.array([1_000_000.0]), np.array([0.1]), 0.6)
+    assert q[0] == pytest.approx(1_000_000 * math.exp(0.1 * Z40))
+    assert q[0] == pytest.approx(974_983.52, abs=0.01)
+    p_reach = 1 - NormalDist().cdf(math.log(q[0] / 1_000_000) / 0.1)
+    assert p_reach == pytest.approx(0.6)
+
+
+def test_ceiling_binds_by_hand(tmp_path: Path, solve: Solve) -> None:
+    """Target 500 → reference A 300, B 200. A's ceiling 250·e^(0.1·Φ⁻¹(0.4)) = 243.746 binds;
+    the other 256.254 goes to B (ceiling 292.495, potential 400)."""
+    res = solve(_plan(tmp_path / "p", 500))
+    q = annual(res)
+    assert q[("A", "P")] == pytest.approx(250 * math.exp(0.1 * Z40), abs=0.01)
+    assert q[("B", "P")] == pytest.approx(500 - 250 * math.exp(0.1 * Z40), abs=0.01)
+    binding = res.results.binding
+    assert "attainability_max" in set(binding["component"])
+    r = CliRunner().invoke(main, ["explain", str(res.run_dir), "--rep", "A"])
+    assert r.exit_code == 0, r.output
+    assert "attainability" in r.stdout
+
+
+def test_band_lifts_the_easy_rep(tmp_path: Path, solve: Solve) -> None:
+    """max_p 0.7: floor = m·e^(0.1·Φ⁻¹(0.3)): A 237.23, B 284.67. Target 530 → reference A 318,
+    B 212; A held at its ceiling 243.746, B gets 286.254 — above its floor, so both reps'
+    chance of reaching quota is within [0.6, 0.7]."""
+    res = solve(_plan(tmp_path / "p", 530, max_p=0.7))
+    q = annual(res)
+    a, b = q[("A", "P")], q[("B", "P")]
+    assert a == pytest.approx(250 * math.exp(0.1 * Z40), abs=0.01)
+    assert b == pytest.approx(530 - a, abs=0.01)
+    for quota, m in ((a, 250), (b, 300)):
+        chance = 1 - NormalDist().cdf(math.log(quota / m) / 0.1)
+        assert 0.6 - 1e-3 <= chance <= 0.7 + 1e-3  # quotas are stored to the cent
+
+
+def test_unattainable_target_is_named(tmp_path: Path) -> None:
+    """p 0.95: ceilings 212.1 + 254.5 = 466.6 < 500 → infeasible, explained by the pre-check."""
+    with pytest.raises(InfeasibleError) as info:
+        run(_plan(tmp_path / "p", 500, p=0.95), out=tmp_path / "run")
+    text = info.value.render()
+    assert "with probability ≥ 0.95" in text and "rules.attainability.p" in text
+
+
+def test_raising_p_never_raises_a_held_quota(tmp_path: Path, solve: Solve) -> None:
+    """From p 0.6 to 0.8 A's ceiling falls 243.746 → 229.82 and so does its quota; B takes the
+    rest (the target is fixed: a rep below its ceiling may rise)."""
+    lo = annual(solve(_plan(tmp_path / "a", 500, p=0.6)))
+    hi = annual(solve(_plan(tmp_path / "b", 500, p=0.8)))
+    assert hi[("A", "P")] < lo[("A", "P")]
+    assert hi[("A", "P")] == pytest.approx(
+        250 * math.exp(0.1 * NormalDist().inv_cdf(0.2)), abs=0.01
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.floats(1.0, 1e8),
+    sigma=st.floats(0.0, 1.0),
+    p1=st.floats(0.01, 0.98),
+    dp=st.floats(0.0, 0.5),
+)
+def test_raising_p_never_raises_a_ceiling(m: float, sigma: float, p1: float, dp: float) -> None:
+    p2 = min(0.99, p1 + dp)
+    c1 = quantile(np.array([m]), np.array([sigma]), p1)[0]
+    c2 = quantile(np.array([m]), np.array([sigma]), p2)[0]
+    assert c2 <= c1 * (1 + 1e-12)
+
+
+def test_team_spread_from_last_years_attainment(tmp_path: Path) -> None:
+    """Without a spread setting σ is the team's std (ddof 1) of log(actual ÷ quota):
+    A log(1.1), B log(0.9) → σ = |log 1.1 − log 0.9| / √2."""
+    path = write_plan(
+        tmp_path / "p",
+        tables={"reps": [_rep("A", 275, 250), _rep("B", 270, 300)]},
+        extra={"rules": {"attainability": {"enabled": True}}},
+    )
+    md = validate(path).md
+    want = abs(math.log(1.1) - math.log(0.9)) / math.sqrt(2)
+    assert md.sales_sigma is not None and md.sales_median is not None
+    assert list(md.sales_sigma) == pytest.approx([want, want])
+    assert list(md.sales_median) == pytest.approx([275, 270])
+
+
+def test_verifier_catches_a_quota_above_the_ceiling(tmp_path: Path, solve: Solve) -> None:
+    import pandas as pd
+
+    from allocopt.results.verify import verify_run
+
+    res = solve(_plan(tmp_path / "p", 500))
+    assert verify_run(res.run_dir).checked["attainability"] == 2
+    path = res.run_dir / "annual.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.loc[df["rep_id"] == "A", "quota"] = "260.0"
+    df.to_csv(path, index=False)
+    v = verify_run(res.run_dir)
+    rows = v.violations[v.violations["rule"] == "attainability"]
+    assert list(rows["where"]) == ["rep A"]
+    assert "probability 0.6" in rows["detail"].iloc[0]
+
+
+def test_solver_infeasibility_names_the_rule(tmp_path: Path) -> None:
+    """Fairness band 0 ties B to A's difficulty: q_B = 400/600 · q_A ≤ 162.5 with A's ceiling
+    243.75, so at most 406 < 500 — only the solver sees it (each rep alone could carry its
+    part); the IIS explanation names A's attainable quota and the setting to relax."""
+    path = write_plan(
+        tmp_path / "p",
+        tables={"reps": [_rep("A", 250, 250), _rep("B", 300, 300)]},
+        extra={
+            "targets": {"by_product": {"P": 500}},
+            "rules": {
+                "attainability": {"enabled": True, "spread": 0.1},
+                "fairness": {"enabled": True, "level": "team", "band": 0.0},
+            },
+        },
+    )
+    with pytest.raises(InfeasibleError) as info:
+        run(path, out=tmp_path / "run")
+    text = info.value.render()
+    txt = (tmp_path / "run" / "infeasible.txt").read_text(encoding="utf-8")
+    assert "(found by the solver)" in txt
+    assert "rep A: quota at most 244 (reached with probability ≥ p)" in text
+    assert "rules.attainability.p" in text
+
+
+def test_expected_share_at_quota_is_reported(tmp_path: Path, solve: Solve) -> None:
+    """Band 0.6–0.7 at target 530: A sits at its ceiling (chance 0.6), B at 286.254 of a median
+    300: chance 1 − Φ(ln(286.254/300)/0.1) = 0.6827; the mean 0.6414 is the expected share of
+    reps at quota, shown by explain."""
+    res = solve(_plan(tmp_path / "p", 530, max_p=0.7))
+    att = res.results.summary["attainability"]
+    chance_b = 1 - NormalDist().cdf(math.log((530 - 250 * math.exp(0.1 * Z40)) / 300) / 0.1)
+    assert att["reps_bounded"] == 2
+    assert att["expected_share_at_quota"] == pytest.approx((0.6 + chance_b) / 2, abs=1e-4)
+    r = CliRunner().invoke(main, ["explain", str(res.run_dir), "--no-resolve"])
+    assert r.exit_code == 0, r.output
+    assert "of the 2 bounded reps expected at quota" in r.stdout
+    assert "rule band 60%–70%" in r.stdout
+
+
+def test_floors_above_the_target_are_named(tmp_path: Path) -> None:
+    """max_p 0.7 floors 237.23 + 284.67 = 521.9 > target 500: the pre-check names max_p."""
+    with pytest.raises(InfeasibleError) as info:
+        run(_plan(tmp_path / "p", 500, max_p=0.7), out=tmp_path / "run")
+    assert "rules.attainability.max_p" in info.value.render()
+    assert "probability ≤ 0.7" in info.value.render()
