@@ -536,27 +536,30 @@ def test_charts_count_and_escape() -> None:
     assert "80%" in svg and "60%" in svg and "quota to date 50" in svg
 
 
-def test_payout_hook_shows_expected_payout(
-    example_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dataclasses
-    import types
-
+def test_payout_shows_expected_payout(example_run: Path, tmp_path: Path) -> None:
+    """A run with incentives: shows each rep's expected payout, equal to `allocopt payout`
+    with the same actuals; a run without incentives shows none."""
+    from allocopt.pipeline import run
+    from allocopt.results.payout import payout
     from allocopt.serve import views
     from allocopt.serve.monitor import Monitor, load_plan
 
     plan = load_plan(example_run, "A")
     mon = Monitor(plan, copy_actuals(tmp_path))
     mon.poll()
+    assert views.scope_view(plan, mon.snapshot(), "team", "T01")["payout"] is False
+    inc_run = run(EXAMPLE / "incentives.yaml", out=tmp_path / "inc", report=False).run_dir
+    inc_plan = load_plan(inc_run, "A")
+    (tmp_path / "b").mkdir()
+    actuals = copy_actuals(tmp_path / "b")
+    mon = Monitor(inc_plan, actuals)
+    mon.poll()
     snap = mon.snapshot()
-    assert views.scope_view(plan, snap, "team", "T01")["payout"] is False  # no incentives: none
-    module = types.ModuleType("allocopt.payout")
-    module.expected_payout = lambda run_dir, result: {  # type: ignore[attr-defined]
-        rep: 1000.0 * i for i, rep in enumerate(sorted(set(result.reps["rep_id"])))
-    }
-    monkeypatch.setitem(sys.modules, "allocopt.payout", module)
-    with_incentives = dataclasses.replace(plan, incentives={"plans": []})
-    view = views.scope_view(with_incentives, snap, "team", "T01")
+    view = views.scope_view(inc_plan, snap, "team", "T01")
     assert view["payout"] is True
-    assert {c["id"]: c["payout"] for c in view["children"]}["R0002"] == 1000.0
-    assert views.rep_view(with_incentives, snap, "R0002")["payout"] == 1000.0
+    ref = payout(inc_run, actuals, draws=500, as_of=snap.result.as_of)  # type: ignore[union-attr]
+    want = dict(zip(ref.reps["rep_id"], ref.reps["expected_payout"], strict=True))
+    got = {c["id"]: c["payout"] for c in view["children"]}
+    assert got and all(abs(got[r] - want[r]) < 1e-6 for r in got)
+    assert views.rep_view(inc_plan, snap, "R0002")["payout"] == want["R0002"]
+

@@ -137,6 +137,10 @@ def load_plan(run_dir: Path, label: str) -> Plan:
     )
 
 
+_PAYOUT_DRAWS = 500
+"""Monte Carlo draws of the live payout (``allocopt payout`` defaults to more)."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the pages show at one moment; never mutated (a new one replaces it)."""
@@ -151,6 +155,7 @@ class Snapshot:
     error: str | None = None  # the current actuals' located error; last good numbers stay
     error_b: str | None = None  # plan B cannot be tracked against these actuals
     checked_at: str = ""
+    payout: dict[str, float] | None = None  # expected payout per rep (runs with incentives:)
 
 
 def _now() -> str:
@@ -254,6 +259,22 @@ class Monitor:
             return exc
         return exc
 
+    def _payout(self, path: Path, result: TrackResult) -> dict[str, float] | None:
+        """Expected payout per rep (``allocopt payout`` with these actuals) when the run has
+        ``incentives:``; None otherwise or when it cannot be computed (the page then shows none)."""
+        if not self.plan.incentives:
+            return None
+        from allocopt.results.payout import payout
+
+        try:
+            res = payout(self.plan.run_dir, path, draws=_PAYOUT_DRAWS, as_of=result.as_of)
+        except AllocoptError:
+            return None
+        reps = res.reps
+        return {
+            str(r): float(v) for r, v in zip(reps["rep_id"], reps["expected_payout"], strict=True)
+        }
+
     def _fail(self, exc: Exception, path: Path) -> bool:
         message = _render(exc, path)
         self._stat = None
@@ -296,6 +317,7 @@ class Monitor:
         self._publish(
             result=result,
             result_b=result_b,
+            payout=self._payout(path, result),
             actual_by_period=frame,
             source=str(path),
             source_sha256=digest[1],

@@ -9,7 +9,6 @@ sums per period for the charts, and labels.
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 from urllib.parse import urlencode
@@ -66,24 +65,12 @@ def _metrics(row: pd.Series) -> dict[str, Any]:
     return out
 
 
-def expected_payout(plan: Plan, result: TrackResult) -> dict[str, float] | None:
-    """Hook for incentives: expected payout per rep, shown when the run has ``incentives:`` set.
-
-    It calls ``allocopt.payout.expected_payout(run_dir, track_result)`` when that module exists and
-    returns a mapping ``{rep_id: payout}`` (or a DataFrame with ``rep_id`` and
-    ``expected_payout``). Anything else — no incentives, no module, an error — shows no payout;
-    the monitor never depends on it.
-    """
+def expected_payout(plan: Plan, snap: Snapshot) -> dict[str, float] | None:
+    """Expected payout per rep when the run has ``incentives:`` set: the monitor computes it
+    with :func:`allocopt.results.payout.payout` on each new actuals file; None otherwise."""
     if not plan.incentives:
         return None
-    try:
-        fn = importlib.import_module("allocopt.payout").expected_payout
-        got = fn(plan.run_dir, result)
-        if isinstance(got, pd.DataFrame):
-            got = dict(zip(got["rep_id"].astype(str), got["expected_payout"], strict=True))
-        return {str(k): float(v) for k, v in dict(got).items()}
-    except Exception:
-        return None
+    return snap.payout
 
 
 def _names(plan: Plan, kind: str, ident: str) -> str:
@@ -202,7 +189,7 @@ def scope_view(plan: Plan, snap: Snapshot, level: str, unit: str | None) -> dict
     if row is None or unit is None:
         raise NotFound(f"no {level} {unit!r} in this run")
     reps = _reps_in(plan, level, unit)
-    payout = expected_payout(plan, res)
+    payout = expected_payout(plan, snap)
     child = CHILD[level]
     if child == "rep":
         children = _rep_rows(plan, res, reps, payout)
@@ -285,7 +272,7 @@ def rep_view(plan: Plan, snap: Snapshot, rep_id: str) -> dict[str, Any]:
         raise NotFound(f"no rep {rep_id!r} in this run")
     total = mine[mine["product"] == ALL].iloc[0]
     x = explain_rep(plan.run_dir, rep_id)
-    payout = expected_payout(plan, res)
+    payout = expected_payout(plan, snap)
     names = plan.rep_names
     accounts = [
         {
