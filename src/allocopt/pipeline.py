@@ -270,6 +270,8 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
             }
         raise Infeasible(stage, findings, extra)
     if res.status == "time_limit":
+        if "breaks a row" in res.message:  # the rounded assembly of the LP optimum failed
+            raise SolverError(f"the {stage} model: {res.message}")
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
         )

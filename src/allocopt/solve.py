@@ -384,6 +384,12 @@ def _solve_neighbourhood(
     link: tuple[str, float] | None = None,
     progress: Progress | None = None,
 ) -> SolveResult:
+    """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
+
+    ``options["time_limit"]`` bounds all of it: every step gets what is left of the deadline,
+    less a reserve of the LP relaxation's own time for :func:`_assemble`, which runs when the
+    deadline passes before any integer plan exists.
+    """
     lp = comp.lp
     integ = list(lp.integrality_)
     general = np.array(
@@ -394,16 +400,25 @@ def _solve_neighbourhood(
         dtype=bool,
     )
     t0 = time.perf_counter()
+    deadline = t0 + float(options.get("time_limit", 1e9))
     lp.integrality_ = []
     relaxed = run_highs(comp, options)
     lp.integrality_ = integ
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
-        res = run_highs(comp, options, progress=progress)
+        if relaxed.status == "time_limit" and general.any():
+            return relaxed  # no LP optimum within the limit: nothing to round, no time left
+        rest = max(1.0, deadline - time.perf_counter())
+        res = run_highs(comp, {**options, "time_limit": rest}, progress=progress)
         res.seconds += relaxed.seconds
         if relaxed.has_solution:
             res.lp_bound = relaxed.objective
             res.relaxed = relaxed
         return res
+    reserve = relaxed.seconds  # fixing the integers leaves an LP no harder than the relaxation
+
+    def left() -> float:
+        return deadline - reserve - time.perf_counter()
+
     lo0 = np.array(lp.col_lower_, dtype=float)
     hi0 = np.array(lp.col_upper_, dtype=float)
     x = relaxed.col_values
@@ -411,30 +426,150 @@ def _solve_neighbourhood(
     hi = hi0.copy()
     lo[general] = np.maximum(lo0[general], np.floor(x[general] + 1e-7))
     hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
-    spent = time.perf_counter() - t0
-    left = max(1.0, float(options.get("time_limit", 1e9)) - spent)
-    if link is not None and int(general.sum()) > BLOCKS_ABOVE:
-        blocks = _solve_blocks(comp, x, lo, hi, link, {**options, "time_limit": left})
+    searched = 0.0
+    status = "time_limit"
+    if link is not None and int(general.sum()) > BLOCKS_ABOVE and left() > 0:
+        blocks = _solve_blocks(comp, x, lo, hi, link, {**options, "time_limit": left()})
         if blocks is not None:
             blocks.seconds += relaxed.seconds
             blocks.lp_bound = relaxed.objective
             blocks.relaxed = relaxed
             return blocks
+    if left() > 0:
+        lp.col_lower_, lp.col_upper_ = lo, hi
+        res = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
+        lp.col_lower_, lp.col_upper_ = lo0, hi0
+        searched += res.seconds
+        status = res.status
+        if res.has_solution:
+            res.seconds += relaxed.seconds
+            res.message += " (rounding neighbourhood of the LP optimum)"
+            res.lp_bound = relaxed.objective  # bounds the full integer model as well
+            res.relaxed = relaxed
+            return res
+    if status != "time_limit" and left() > 0:
+        full = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
+        full.seconds += relaxed.seconds + searched
+        # the plan comes from the full integer model; the explanation still from its LP relaxation
+        full.lp_bound = relaxed.objective
+        full.relaxed = relaxed
+        if full.has_solution or full.status != "time_limit":
+            return full
+        searched = full.seconds - relaxed.seconds
+    out = _assemble(comp, relaxed, general, link, max(1.0, deadline - time.perf_counter()))
+    out.seconds += relaxed.seconds + searched
+    out.lp_bound = relaxed.objective
+    out.relaxed = relaxed
+    return out
+
+
+def _round_linked(
+    comp: Compiled, x: np.ndarray, general: np.ndarray, link: tuple[str, float] | None
+) -> tuple[np.ndarray, int]:
+    """General integers of ``x`` rounded; those tied to a link row by largest remainder.
+
+    A general integer j is tied to link row r through its twin: an equality row
+    a_k·x_k + a_j·x_j = 0 of two columns (the rounding row quota = u·quota_units) whose
+    continuous column k is in r. When all integers of a row weigh the same w = −a_rk·a_j/a_k
+    and r's right-hand side is a multiple of w, their floors are raised by one in order of
+    largest remainder (ties: lower column) until the row holds exactly. Every other integer
+    is rounded to nearest. Returns the rounded values and the number of link rows restored.
+    """
+    z = x.copy()
+    z[general] = np.round(x[general])
+    if link is None or link[0] not in comp.model.rows:
+        return z, 0
+    a = comp.matrix.tocsr()
+    lo = np.asarray(comp.lp.row_lower_, dtype=float)
+    up = np.asarray(comp.lp.row_upper_, dtype=float)
+    nnz = np.diff(a.indptr)
+    twin_of = np.full(a.shape[1], -1, dtype=np.int64)  # continuous column → its integer twin
+    weight = np.zeros(a.shape[1])
+    pairs = np.flatnonzero((nnz == 2) & (lo == up) & (lo == 0.0))
+    c0, c1 = a.indices[a.indptr[pairs]], a.indices[a.indptr[pairs] + 1]
+    v0, v1 = a.data[a.indptr[pairs]], a.data[a.indptr[pairs] + 1]
+    for ci, cj, vi, vj in ((c0, c1, v0, v1), (c1, c0, v1, v0)):
+        sel = general[cj] & ~general[ci]
+        twin_of[ci[sel]] = cj[sel]
+        weight[ci[sel]] = -vj[sel] / vi[sel]
+    restored = 0
+    rb = comp.model.rows[link[0]]
+    for r in range(rb.start, rb.start + len(rb)):
+        cols = a.indices[a.indptr[r] : a.indptr[r + 1]]
+        vals = a.data[a.indptr[r] : a.indptr[r + 1]]
+        ints = twin_of[cols]
+        if len(cols) == 0 or (ints < 0).any() or lo[r] != up[r]:
+            continue
+        w = vals * weight[cols]
+        if not np.allclose(w, w[0], rtol=1e-9, atol=0.0):
+            continue
+        total = lo[r] / w[0]
+        if abs(total - round(total)) > 1e-6:
+            continue
+        low = np.floor(x[ints] + 1e-7)
+        need = round(total - low.sum())
+        if need < 0 or need > len(ints):
+            continue
+        rem = x[ints] - low
+        order = np.lexsort((ints, -rem))
+        low[order[:need]] += 1
+        z[ints] = low
+        restored += 1
+    return z, restored
+
+
+def _assemble(
+    comp: Compiled,
+    relaxed: SolveResult,
+    general: np.ndarray,
+    link: tuple[str, float] | None,
+    time_limit: float,
+) -> SolveResult:
+    """A plan when the deadline passed before any integer one: the LP optimum rounded.
+
+    The general integers are rounded by :func:`_round_linked` (company totals exact), every
+    other integer column is rounded to nearest and fixed, and the continuous columns are
+    re-solved as an LP against all rows. The result carries status ``time_limit`` and the LP
+    relaxation as its bound; when that LP has no solution the rounded assembly breaks a row of
+    the model and no plan is returned (the message says so).
+    """
+    lp = comp.lp
+    assert relaxed.col_values is not None
+    integ = list(lp.integrality_)
+    is_int = np.array([t != highspy.HighsVarType.kContinuous for t in integ], dtype=bool)
+    z, restored = _round_linked(comp, relaxed.col_values, general, link)
+    z[is_int & ~general] = np.round(relaxed.col_values[is_int & ~general])
+    lo0 = np.array(lp.col_lower_, dtype=float)
+    hi0 = np.array(lp.col_upper_, dtype=float)
+    lo, hi = lo0.copy(), hi0.copy()
+    lo[is_int] = hi[is_int] = np.clip(z[is_int], lo0[is_int], hi0[is_int])
+    lp.integrality_ = []
     lp.col_lower_, lp.col_upper_ = lo, hi
-    res = run_highs(comp, {**options, "time_limit": left}, progress=progress)
-    lp.col_lower_, lp.col_upper_ = lo0, hi0
-    if res.has_solution:
-        res.seconds += relaxed.seconds
-        res.message += " (rounding neighbourhood of the LP optimum)"
-        res.lp_bound = relaxed.objective  # bounds the full integer model as well
-        res.relaxed = relaxed
+    try:
+        res = run_highs(comp, {**relaxed.options, "time_limit": time_limit})
+    finally:
+        lp.integrality_ = integ
+        lp.col_lower_, lp.col_upper_ = lo0, hi0
+    res.is_mip = True
+    res.n_integer = int(is_int.sum())
+    res.row_duals = res.col_duals = None
+    what = (
+        f"the LP optimum with its {int(is_int.sum())} integers rounded "
+        f"({restored} linked totals restored by largest remainder)"
+    )
+    if not res.has_solution:
+        res.status = "time_limit"
+        res.message = (
+            "time limit reached before an integer plan was found, and " + what + " breaks a "
+            f"row of the model ({res.message}); raise solver.time_limit"
+        )
         return res
-    full = run_highs(comp, options, progress=progress)
-    full.seconds += relaxed.seconds + res.seconds
-    # the plan comes from the full integer model; the explanation still from its LP relaxation
-    full.lp_bound = relaxed.objective
-    full.relaxed = relaxed
-    return full
+    res.status = "time_limit"
+    res.bound = relaxed.objective
+    obj = float(res.objective or 0.0)
+    res.gap = abs(obj - float(relaxed.objective or 0.0)) / max(abs(obj), 1e-9)
+    res.message = "time limit reached before an integer plan was found: " + what
+    return res
 
 
 def _solve_blocks(
@@ -503,6 +638,7 @@ def _solve_blocks(
     out = x.copy()
     worst_gap = 0.0
     bound = 0.0
+    timed_out = 0
     kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
     deadline = t0 + float(options.get("time_limit", 1e9))
     for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -537,21 +673,27 @@ def _solve_blocks(
         if info.primal_solution_status != 2:
             return None
         out[cols] = np.asarray(h.getSolution().col_value, dtype=float)
+        timed_out += str(h.getModelStatus()).endswith("kTimeLimit")
         if integ[cols].any():
             worst_gap = max(worst_gap, float(info.mip_gap) if math.isfinite(info.mip_gap) else 0.0)
             bound += float(info.mip_dual_bound)
         else:
             bound += float(info.objective_function_value)
     obj = float(cost @ out) + float(comp.lp.offset_)
+    head = (
+        f"Time limit reached in {timed_out} of {len(starts)} independent blocks"
+        if timed_out
+        else f"Optimal in each of {len(starts)} independent blocks"
+    )
     return SolveResult(
-        "optimal",
+        "time_limit" if timed_out else "optimal",
         True,
         objective=obj,
         bound=bound + float(comp.lp.offset_),
         gap=worst_gap,
         is_mip=True,
         message=(
-            f"Optimal in each of {len(starts)} independent blocks (company totals split over "
+            head + " (company totals split over "
             "blocks by largest remainder; rounding neighbourhood of the LP optimum)"
         ),
         solver=highs_version(),
