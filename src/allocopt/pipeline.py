@@ -341,6 +341,8 @@ def solve_prepared(
             neighbourhood=True,
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
             progress=progress,
+            block_size=sc.solver.block_size,
+            workers=sc.solver.workers,
         )
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None

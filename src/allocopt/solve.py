@@ -267,15 +267,18 @@ def solve(
     neighbourhood: bool = False,
     link: tuple[str, float] | None = None,
     progress: Progress | None = None,
+    block_size: int | None = None,
+    workers: int = 1,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS.
 
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
     value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
-    With ``link = (row block, unit)`` and more than :data:`BLOCKS_ABOVE` general integers, the
-    restricted MIP is split into its independent blocks (the rows of ``row block`` — company
-    totals — split across blocks by largest remainder in multiples of ``unit``).
+    With ``link = (row block, unit)`` and more than ``block_size`` (default :data:`BLOCKS_ABOVE`)
+    general integers, the restricted MIP is split into independent blocks of at most that many
+    (the rows of ``row block`` — company totals — split across blocks by largest remainder in
+    multiples of ``unit``), solved in ``workers`` processes when more than one.
     The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
     gives the plan. Values, duals and objectives are in the model's units (currency).
     ``write_model`` gets the model in those units too.
@@ -294,7 +297,8 @@ def solve(
     if link is not None and link[0] in model.rows and model.rows[link[0]].money:
         link = (link[0], float(link[1]) / comp.money_scale)
     if neighbourhood and comp.is_mip:
-        res = _solve_neighbourhood(comp, options, link, progress)
+        size = BLOCKS_ABOVE if block_size is None else int(block_size)
+        res = _solve_neighbourhood(comp, options, link, progress, size, workers)
     else:
         res = run_highs(comp, options, progress=progress)
     res.compile_seconds = t1 - t0
@@ -383,6 +387,8 @@ def _solve_neighbourhood(
     options: dict[str, Any],
     link: tuple[str, float] | None = None,
     progress: Progress | None = None,
+    block_size: int = BLOCKS_ABOVE,
+    workers: int = 1,
 ) -> SolveResult:
     """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
 
@@ -428,8 +434,10 @@ def _solve_neighbourhood(
     hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
     searched = 0.0
     status = "time_limit"
-    if link is not None and int(general.sum()) > BLOCKS_ABOVE and left() > 0:
-        blocks = _solve_blocks(comp, x, lo, hi, link, {**options, "time_limit": left()})
+    if link is not None and int(general.sum()) > block_size and left() > 0:
+        blocks = _solve_blocks(
+            comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
+        )
         if blocks is not None:
             blocks.seconds += relaxed.seconds
             blocks.lp_bound = relaxed.objective
@@ -572,30 +580,15 @@ def _assemble(
     return res
 
 
-def _solve_blocks(
-    comp: Compiled,
-    x: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    link: tuple[str, float],
-    options: dict[str, Any],
-) -> SolveResult | None:
-    """Solve the restricted rounding MIP as independent blocks; None if a block fails.
+def _blocks_of(comp: Compiled, link_rows: np.ndarray, general: np.ndarray, size: int) -> np.ndarray:
+    """Block number of every column: connected components without the link rows, packed.
 
-    Blocks are the connected components of the rows other than the link block (the company
-    totals). Each link row's right-hand side is split over the blocks: every block gets its LP
-    activity rounded down to a multiple of the unit, and the remaining units go to the blocks
-    with the largest remainders (ties: lower block number), so the totals stay exact.
+    Components (columns joined by any non-link row) come in the order of their lowest column;
+    consecutive components are packed into one block while it has at most ``size`` general
+    integers (a bigger component is a block of its own). Deterministic for a given model.
     """
     from scipy.sparse.csgraph import connected_components
 
-    lm = comp.model
-    name, unit = link
-    if name not in lm.rows:
-        return None
-    lb = lm.rows[name]
-    link_rows = np.arange(lb.start, lb.start + len(lb))
-    t0 = time.perf_counter()
     a = comp.matrix
     n_rows, n_cols = a.shape
     is_link = np.zeros(n_rows, dtype=bool)
@@ -607,7 +600,130 @@ def _solve_blocks(
         shape=(n_cols + n_rows, n_cols + n_rows),
     )
     _, labels = connected_components(graph, directed=False)
-    col_block = labels[:n_cols]
+    comp_of = labels[:n_cols]
+    _, first, comp_of = np.unique(comp_of, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    comp_of = rank[comp_of]  # components numbered by their lowest column
+    ints = np.bincount(comp_of, weights=general.astype(float), minlength=len(first))
+    pack = np.empty(len(first), dtype=np.int64)
+    block, load = 0, 0.0
+    for c, k in enumerate(ints.tolist()):  # one step per component, not per nonzero
+        if load > 0 and load + k > size:
+            block, load = block + 1, 0.0
+        pack[c] = block
+        load += k
+    return np.asarray(pack[comp_of])
+
+
+_Block = tuple[np.ndarray, ...]  # cost, lo, hi, row lo, row up, indptr, indices, data, integer
+
+
+def _solve_block(data: _Block, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
+    """Solve one block's MIP; (has solution, values, timed out, gap, bound). Picklable I/O."""
+    cost, clo, chi, rlo, rup, indptr, indices, values, integ = data
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cost), len(rlo)
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = clo, chi
+    lp.row_lower_, lp.row_upper_ = rlo, rup
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = indptr
+    lp.a_matrix_.index_ = indices
+    lp.a_matrix_.value_ = values
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(cost), len(rlo)
+    is_mip = bool(integ.any())
+    if is_mip:
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[int(f)] for f in integ]
+    left = deadline - time.time()
+    if left <= 0:
+        return (False, None, True, None, None)
+    h = _highs({**options, "time_limit": left})
+    h.passModel(lp)
+    h.run()
+    info = h.getInfo()
+    timed_out = str(h.getModelStatus()).endswith("kTimeLimit")
+    if info.primal_solution_status != 2:
+        return (False, None, timed_out, None, None)
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    if not is_mip:
+        obj = float(info.objective_function_value)
+        return (True, x, timed_out, 0.0, obj)
+    gap = float(info.mip_gap)
+    return (True, x, timed_out, gap if math.isfinite(gap) else 0.0, float(info.mip_dual_bound))
+
+
+def _solve_chunk(
+    chunk: list[_Block], options: dict[str, Any], deadline: float
+) -> list[tuple[Any, ...]]:
+    """Solve consecutive blocks in one worker process (stops at the first failure)."""
+    out = []
+    for data in chunk:
+        out.append(_solve_block(data, options, deadline))
+        if not out[-1][0]:
+            break
+    return out
+
+
+def _run_blocks(
+    blocks: list[_Block], options: dict[str, Any], deadline: float, workers: int
+) -> list[tuple[Any, ...]]:
+    """Each block's result, in block order; with ``workers`` > 1 in that many processes.
+
+    A block's result depends only on its data and the options (fixed threads and seed), so the
+    assembled plan is the same whatever the number of workers.
+    """
+    if workers <= 1 or len(blocks) < 2:
+        return _solve_chunk(blocks, options, deadline)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = min(workers, len(blocks))
+    per = -(-len(blocks) // (4 * n))  # a few chunks per worker: balance without much pickling
+    chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
+    ctx = mp.get_context("spawn")  # HiGHS's thread pool does not survive a fork
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        parts = list(
+            pool.map(_solve_chunk, chunks, [options] * len(chunks), [deadline] * len(chunks))
+        )
+    return [r for part in parts for r in part]
+
+
+def _solve_blocks(
+    comp: Compiled,
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    link: tuple[str, float],
+    options: dict[str, Any],
+    block_size: int = BLOCKS_ABOVE,
+    workers: int = 1,
+) -> SolveResult | None:
+    """Solve the restricted rounding MIP as independent blocks; None if a block fails.
+
+    Blocks are the connected components of the rows other than the link block (the company
+    totals), packed into blocks of at most ``block_size`` general integers (:func:`_blocks_of`).
+    Each link row's right-hand side is split over the blocks: every block gets its LP
+    activity rounded down to a multiple of the unit, and the remaining units go to the blocks
+    with the largest remainders (ties: lower block number), so the totals stay exact.
+    The blocks' MIPs then run independently, in ``workers`` processes when more than one.
+    """
+    lm = comp.model
+    name, unit = link
+    if name not in lm.rows:
+        return None
+    lb = lm.rows[name]
+    link_rows = np.arange(lb.start, lb.start + len(lb))
+    t0 = time.perf_counter()
+    deadline = time.time() + float(options.get("time_limit", 1e9))
+    a = comp.matrix
+    n_rows, n_cols = a.shape
+    is_link = np.zeros(n_rows, dtype=bool)
+    is_link[link_rows] = True
+    integ = np.array([t != highspy.HighsVarType.kContinuous for t in comp.lp.integrality_])
+    general = integ & ~((lo >= 0) & (hi <= 1))
+    col_block = _blocks_of(comp, link_rows, general, max(1, int(block_size)))
     # split each link row's right-hand side over blocks
     ar = a.tocsr()
     rhs = np.asarray(comp.lp.row_lower_, dtype=float)
@@ -632,15 +748,10 @@ def _solve_blocks(
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [n_cols]])
     cost = np.asarray(comp.lp.col_cost_, dtype=float)
-    integ = np.array([t != highspy.HighsVarType.kContinuous for t in comp.lp.integrality_])
     row_lo = np.asarray(comp.lp.row_lower_, dtype=float)
     row_up = np.asarray(comp.lp.row_upper_, dtype=float)
-    out = x.copy()
-    worst_gap = 0.0
-    bound = 0.0
-    timed_out = 0
-    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-    deadline = t0 + float(options.get("time_limit", 1e9))
+    blocks: list[_Block] = []
+    block_cols: list[np.ndarray] = []
     for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
         cols = np.sort(order[s0:e0])
         sub = a[:, cols]
@@ -651,34 +762,29 @@ def _solve_blocks(
         for k, r in enumerate(rows.tolist()):
             if is_link[r]:
                 rlo[k] = rup[k] = targets[(r, blk)]
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(cols), len(rows)
-        lp.col_cost_ = cost[cols]
-        lp.col_lower_, lp.col_upper_ = lo[cols], hi[cols]
-        lp.row_lower_, lp.row_upper_ = rlo, rup
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = sub.indices.astype(np.int32)
-        lp.a_matrix_.value_ = sub.data.astype(float)
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(cols), len(rows)
-        if integ[cols].any():
-            lp.integrality_ = [kinds[int(f)] for f in integ[cols]]
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None
-        h = _highs({**options, "time_limit": left})
-        h.passModel(lp)
-        h.run()
-        info = h.getInfo()
-        if info.primal_solution_status != 2:
-            return None
-        out[cols] = np.asarray(h.getSolution().col_value, dtype=float)
-        timed_out += str(h.getModelStatus()).endswith("kTimeLimit")
-        if integ[cols].any():
-            worst_gap = max(worst_gap, float(info.mip_gap) if math.isfinite(info.mip_gap) else 0.0)
-            bound += float(info.mip_dual_bound)
-        else:
-            bound += float(info.objective_function_value)
+        blocks.append(
+            (
+                cost[cols],
+                lo[cols],
+                hi[cols],
+                rlo,
+                rup,
+                sub.indptr.astype(np.int32),
+                sub.indices.astype(np.int32),
+                sub.data.astype(float),
+                integ[cols],
+            )
+        )
+        block_cols.append(cols)
+    results = _run_blocks(blocks, options, deadline, workers)
+    if len(results) < len(blocks) or not all(r[0] for r in results):
+        return None
+    out = x.copy()
+    for cols, (_, values, _, _, _) in zip(block_cols, results, strict=True):
+        out[cols] = values
+    timed_out = sum(bool(r[2]) for r in results)
+    worst_gap = max((float(r[3]) for r in results), default=0.0)
+    bound = float(sum(float(r[4]) for r in results))
     obj = float(cost @ out) + float(comp.lp.offset_)
     head = (
         f"Time limit reached in {timed_out} of {len(starts)} independent blocks"

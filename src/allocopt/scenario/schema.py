@@ -378,6 +378,17 @@ class Solver(_Strict):
         1, ge=1, description="Solver threads (1 = deterministic and reproducible)."
     )
     seed: int = Field(0, ge=0, description="Solver random seed.")
+    block_size: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Most general integers per block of the rounding MIP; a larger one is split into "
+            "independent blocks (default 20000)."
+        ),
+    )
+    workers: int = Field(
+        1, ge=1, description="Processes solving the blocks (the same plan whatever the number)."
+    )
 
 
 class Output(_Strict):
