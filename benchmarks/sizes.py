@@ -29,9 +29,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate import main as generate_main  # noqa: E402
 
 
-def _solve(scenario: Path, out: Path) -> dict[str, object]:
+def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]:  # noqa: B006
     exe = Path(sys.executable).with_name("allocopt")
     cmd = [str(exe), "solve", str(scenario), "--out", str(out), "--force", "--json"]
+    for s in sets:
+        cmd += ["--set", s]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -54,8 +56,9 @@ def _solve(scenario: Path, out: Path) -> dict[str, object]:
         "stage_timings": result["timings"],
         "stages": {
             name: None if s is None else {
-                k: s[k] for k in ("status", "objective", "bound", "lp_bound", "gap", "seconds",
-                                  "n_cols", "n_rows", "n_nonzeros", "n_integer", "message")
+                k: s.get(k) for k in ("status", "objective", "bound", "lp_bound", "gap", "seconds",
+                                      "lp_seconds", "n_cols", "n_rows", "n_nonzeros", "n_integer",
+                                      "message")
             }
             for name, s in stages.items()
         },
@@ -67,6 +70,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, nargs="+", default=[1000, 5000, 20000])
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "out")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sizes.json")
+    ap.add_argument("--set", dest="sets", action="append", default=[],
+                    help="a scenario override passed to allocopt solve --set (repeatable)")
     args = ap.parse_args()
     results = []
     for n in args.reps:
@@ -78,7 +83,7 @@ def main() -> None:
         scenario = plan_dir / "scenario.yaml"
         gen = time.perf_counter() - t0
         print(f"{n} reps: generated in {gen:.1f}s; solving …", flush=True)
-        res = _solve(scenario, args.work / f"run{n}")
+        res = _solve(scenario, args.work / f"run{n}", args.sets)
         res = {"reps": n, "generate_seconds": round(gen, 2), **res}
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}), flush=True)

@@ -97,3 +97,28 @@ def test_assembly_that_breaks_a_row_gives_no_plan_and_says_so(
         run(plan, out=out, sets=["solver.time_limit=5"])
     assert "breaks a row" in str(err.value)
     assert not out.exists()
+
+
+def test_lp_relaxation_out_of_time_is_named_and_nothing_is_written(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocopt.errors import SolverError
+    from allocopt.pipeline import run
+
+    real = solve_mod.run_highs
+    ran: list[str] = []
+
+    def fake(comp: solve_mod.Compiled, options: dict[str, Any], **kw: Any) -> Any:
+        mip = bool(len(comp.lp.integrality_))
+        ran.append(f"{comp.model.name}:{'mip' if mip else 'lp'}")
+        if comp.model.name == "quotas":  # the relaxation itself runs out of time
+            return solve_mod.SolveResult("time_limit", False, message="Time limit reached")
+        return real(comp, options, **kw)
+
+    monkeypatch.setattr(solve_mod, "run_highs", fake)
+    out = tmp_path / "run"
+    with pytest.raises(SolverError) as err:
+        run(plan, out=out, sets=["solver.time_limit=5"])
+    assert "before the LP relaxation was solved" in str(err.value)
+    assert [r for r in ran if r.startswith("quotas")] == ["quotas:lp"]  # no MIP after it
+    assert not out.exists()

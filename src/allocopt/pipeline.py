@@ -270,7 +270,7 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
             }
         raise Infeasible(stage, findings, extra)
     if res.status == "time_limit":
-        if "breaks a row" in res.message:  # the rounded assembly of the LP optimum failed
+        if res.message.startswith("time limit reached"):  # solve says which step ran out
             raise SolverError(f"the {stage} model: {res.message}")
         raise SolverError(
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"

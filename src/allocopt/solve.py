@@ -85,6 +85,11 @@ class SolveResult:
     row_duals: np.ndarray | None = None
     col_duals: np.ndarray | None = None  # reduced costs (LP only)
 
+    @property
+    def lp_seconds(self) -> float | None:
+        """HiGHS time of the LP relaxation, when the MIP was solved from it (else None)."""
+        return None if self.relaxed is None else self.relaxed.seconds
+
     def summary(self) -> dict[str, Any]:
         keys = (
             "status",
@@ -102,6 +107,7 @@ class SolveResult:
             "n_nonzeros",
             "n_integer",
             "lp_bound",
+            "lp_seconds",
             "money_scale",
             "options",
         )
@@ -412,7 +418,12 @@ def _solve_neighbourhood(
     lp.integrality_ = integ
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
         if relaxed.status == "time_limit" and general.any():
-            return relaxed  # no LP optimum within the limit: nothing to round, no time left
+            # no LP optimum within the limit: nothing to round, and no time left
+            relaxed.message = (
+                f"time limit reached before the LP relaxation was solved ({relaxed.seconds:.0f} s)"
+                "; raise solver.time_limit"
+            )
+            return relaxed
         rest = max(1.0, deadline - time.perf_counter())
         res = run_highs(comp, {**options, "time_limit": rest}, progress=progress)
         res.seconds += relaxed.seconds
