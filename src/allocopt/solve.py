@@ -281,8 +281,9 @@ def solve(
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
     value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
-    With ``link = (row block, unit)`` and more than ``block_size`` (default :data:`BLOCKS_ABOVE`)
-    general integers, the restricted MIP is split into independent blocks of at most that many
+    With ``link = (row block, unit)`` and more than ``block_size`` general integers, the
+    restricted MIP is split into independent blocks of at most that many (default: above
+    :data:`BLOCKS_ABOVE`, one connected component per block)
     (the rows of ``row block`` — company totals — split across blocks by largest remainder in
     multiples of ``unit``), solved in ``workers`` processes when more than one.
     The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
@@ -303,8 +304,10 @@ def solve(
     if link is not None and link[0] in model.rows and model.rows[link[0]].money:
         link = (link[0], float(link[1]) / comp.money_scale)
     if neighbourhood and comp.is_mip:
-        size = BLOCKS_ABOVE if block_size is None else int(block_size)
-        res = _solve_neighbourhood(comp, options, link, progress, size, workers)
+        # default: split above BLOCKS_ABOVE, one component per block (packs of 20,000 integers
+        # measured several times slower than single components; benchmarks/README.md)
+        above, size = (BLOCKS_ABOVE, 1) if block_size is None else (block_size, block_size)
+        res = _solve_neighbourhood(comp, options, link, progress, above, size, workers)
     else:
         res = run_highs(comp, options, progress=progress)
     res.compile_seconds = t1 - t0
@@ -393,7 +396,8 @@ def _solve_neighbourhood(
     options: dict[str, Any],
     link: tuple[str, float] | None = None,
     progress: Progress | None = None,
-    block_size: int = BLOCKS_ABOVE,
+    blocks_above: int = BLOCKS_ABOVE,
+    block_size: int = 1,
     workers: int = 1,
 ) -> SolveResult:
     """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
@@ -445,7 +449,7 @@ def _solve_neighbourhood(
     hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
     searched = 0.0
     status = "time_limit"
-    if link is not None and int(general.sum()) > block_size and left() > 0:
+    if link is not None and int(general.sum()) > blocks_above and left() > 0:
         blocks = _solve_blocks(
             comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
         )

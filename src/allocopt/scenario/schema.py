@@ -383,7 +383,7 @@ class Solver(_Strict):
         ge=1,
         description=(
             "Most general integers per block of the rounding MIP; a larger one is split into "
-            "independent blocks (default 20000)."
+            "independent blocks (default: above 20000, one component per block)."
         ),
     )
     workers: int = Field(
