@@ -403,8 +403,8 @@ def _solve_neighbourhood(
     """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
 
     ``options["time_limit"]`` bounds all of it: every step gets what is left of the deadline,
-    less a reserve of the LP relaxation's own time for :func:`_assemble`, which runs when the
-    deadline passes before any integer plan exists.
+    less a reserve of a tenth of the LP relaxation's time for :func:`_assemble`, which runs when
+    the deadline passes before any integer plan exists.
     """
     lp = comp.lp
     integ = list(lp.integrality_)
@@ -435,7 +435,8 @@ def _solve_neighbourhood(
             res.lp_bound = relaxed.objective
             res.relaxed = relaxed
         return res
-    reserve = relaxed.seconds  # fixing the integers leaves an LP no harder than the relaxation
+    # fixing the integers leaves a far easier LP (50k reps: 6 s against the relaxation's 389 s)
+    reserve = 0.1 * relaxed.seconds
 
     def left() -> float:
         return deadline - reserve - time.perf_counter()
