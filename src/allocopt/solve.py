@@ -451,6 +451,7 @@ def _solve_neighbourhood(
     searched = 0.0
     status = "time_limit"
     if link is not None and int(general.sum()) > blocks_above and left() > 0:
+        tb = time.perf_counter()
         blocks = _solve_blocks(
             comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
         )
@@ -459,6 +460,7 @@ def _solve_neighbourhood(
             blocks.lp_bound = relaxed.objective
             blocks.relaxed = relaxed
             return blocks
+        searched += time.perf_counter() - tb  # the blocks' time counts though they failed
     if left() > 0:
         lp.col_lower_, lp.col_upper_ = lo, hi
         res = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
