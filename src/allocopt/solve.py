@@ -1,9 +1,16 @@
 """HiGHS adapter: assemble a linear model, solve it with highspy, normalise the result.
 
 Public entry point: :func:`solve`. The :class:`~allocopt.model.linear.LinearModel` is assembled
-into one sparse matrix and passed to HiGHS directly. Primal values and (for LPs) row duals come
-back as arrays in the model's column and row order. No HiGHS exception escapes: a failure
-becomes a :class:`SolveResult` with status ``error``.
+into one sparse matrix and passed to HiGHS directly, money in units of the model's money scale M:
+
+    x' = x / s_c,   a'_rc = a_rc · s_c / s_r,   bounds' = bounds / s,   c'_c = c_c · s_c / M
+
+with s = M for money columns and rows and 1 for counts, so a plan with money × k (M × k) gives
+HiGHS the same numbers, and integer coefficients such as the rounding unit are O(1). Results are
+unscaled on the way out — x = s_c·x', row duals y = M·y'/s_r, reduced costs d = M·d'/s_c,
+objective = M·obj' — so primal values, duals and objectives are in currency as the model states.
+Primal values and (for LPs) row duals come back as arrays in the model's column and row order.
+No HiGHS exception escapes: a failure becomes a :class:`SolveResult` with status ``error``.
 """
 
 from __future__ import annotations
@@ -28,12 +35,28 @@ INF = highspy.kHighsInf
 
 @dataclass
 class Compiled:
-    """A model in matrix form, with the map back to its named components."""
+    """A model in matrix form, with the map back to its named components.
+
+    ``lp`` and ``matrix`` are what HiGHS sees (money in units of the money scale);
+    :meth:`activity` gives row activities in the model's units (currency) for values in currency.
+    """
 
     lp: Any  # highspy.HighsLp
-    matrix: Any  # scipy.sparse CSC matrix, rows × columns (for activities)
+    matrix: Any  # scipy.sparse CSC matrix, rows × columns, scaled like lp
     model: LinearModel
     is_mip: bool
+    col_scale: np.ndarray | None = None  # x = col_scale · x'   (None: no scaling)
+    row_scale: np.ndarray | None = None  # activity = row_scale · activity'
+
+    @property
+    def money_scale(self) -> float:
+        return float(self.model.money_scale) if self.col_scale is not None else 1.0
+
+    def activity(self, x: np.ndarray) -> np.ndarray:
+        """Row activities A·x for column values ``x`` in the model's units."""
+        if self.col_scale is None or self.row_scale is None:
+            return np.asarray(self.matrix @ x)
+        return np.asarray(self.matrix @ (x / self.col_scale)) * self.row_scale
 
 
 @dataclass
@@ -56,6 +79,7 @@ class SolveResult:
     n_integer: int = 0
     lp_bound: float | None = None  # LP relaxation objective, when solved by neighbourhood
     relaxed: SolveResult | None = None  # the LP relaxation itself (values and duals)
+    money_scale: float = 1.0  # the currency amount that was 1 for HiGHS
     options: dict[str, Any] = field(default_factory=dict)
     col_values: np.ndarray | None = None
     row_duals: np.ndarray | None = None
@@ -78,6 +102,7 @@ class SolveResult:
             "n_nonzeros",
             "n_integer",
             "lp_bound",
+            "money_scale",
             "options",
         )
         return {k: getattr(self, k) for k in keys}
@@ -116,15 +141,29 @@ def new_highs() -> highspy.Highs:
     return h
 
 
-def compile_model(lm: LinearModel) -> Compiled:
-    """Assemble a :class:`LinearModel` into a HighsLp (vectorised; no per-nonzero Python)."""
+def compile_model(lm: LinearModel, *, scaled: bool = True) -> Compiled:
+    """Assemble a :class:`LinearModel` into a HighsLp (vectorised; no per-nonzero Python).
+
+    With ``scaled`` (and a money scale other than 1) money is in units of the money scale.
+    """
     a = lm.matrix()
     lb, ub, integ = lm.bounds()
     lo, up = lm.row_bounds()
+    cost = lm.cost()
+    cs = rs = None
+    m = float(lm.money_scale)
+    if scaled and m != 1.0:
+        cs, rs = lm.col_scale(), lm.row_scale()
+        col_of = np.repeat(np.arange(lm.n_cols), np.diff(a.indptr))
+        a = a.copy()
+        a.data = a.data * (cs[col_of] / rs[a.indices])
+        lb, ub = lb / cs, ub / cs
+        lo, up = lo / rs, up / rs
+        cost = cost * (cs / m)
     lp = highspy.HighsLp()
     lp.num_col_ = lm.n_cols
     lp.num_row_ = lm.n_rows
-    lp.col_cost_ = lm.cost()
+    lp.col_cost_ = cost
     lp.col_lower_ = np.where(np.isfinite(lb), lb, -INF)
     lp.col_upper_ = np.where(np.isfinite(ub), ub, INF)
     lp.row_lower_ = np.where(np.isfinite(lo), lo, -INF)
@@ -139,7 +178,37 @@ def compile_model(lm: LinearModel) -> Compiled:
     if integ.any():
         kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
         lp.integrality_ = [kinds[int(f)] for f in integ]
-    return Compiled(lp, a, lm, bool(integ.any()))
+    return Compiled(lp, a, lm, bool(integ.any()), cs, rs)
+
+
+def _unscale(res: SolveResult, comp: Compiled) -> SolveResult:
+    """Put a result of the scaled model back into the model's units (currency); see the top."""
+    if res.relaxed is not None:
+        _unscale(res.relaxed, comp)
+    cs, rs = comp.col_scale, comp.row_scale
+    if cs is None or rs is None:
+        return res
+    m = comp.money_scale
+    if res.col_values is not None:
+        res.col_values = res.col_values * cs
+    if res.row_duals is not None:
+        res.row_duals = res.row_duals * (m / rs)
+    if res.col_duals is not None:
+        res.col_duals = res.col_duals * (m / cs)
+    for name in ("objective", "bound", "lp_bound"):
+        v = getattr(res, name)
+        if v is not None:
+            setattr(res, name, v * m)
+    return res
+
+
+def _write(comp: Compiled, path: Path) -> None:
+    """Write the model, in the model's units (currency), to ``path`` (format by suffix)."""
+    plain = compile_model(comp.model, scaled=False)
+    _name(plain, plain.lp)
+    h = new_highs()
+    h.passModel(plain.lp)
+    h.writeModel(str(path))
 
 
 def _name(comp: Compiled, lp: Any) -> None:
@@ -207,6 +276,9 @@ def solve(
     With ``link = (row block, unit)`` and more than :data:`BLOCKS_ABOVE` general integers, the
     restricted MIP is split into its independent blocks (the rows of ``row block`` — company
     totals — split across blocks by largest remainder in multiples of ``unit``).
+    The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
+    gives the plan. Values, duals and objectives are in the model's units (currency).
+    ``write_model`` gets the model in those units too.
     """
     t0 = time.perf_counter()
     try:
@@ -214,12 +286,20 @@ def solve(
     except Exception as exc:  # any modelling failure is reported, not raised
         return SolveResult("error", False, message=f"could not compile the model: {exc}"), None
     t1 = time.perf_counter()
+    if write_model is not None:
+        try:
+            _write(comp, write_model)
+        except Exception as exc:  # a model file is a by-product: report, never crash
+            return SolveResult("error", False, message=f"could not write the model: {exc}"), comp
+    if link is not None and link[0] in model.rows and model.rows[link[0]].money:
+        link = (link[0], float(link[1]) / comp.money_scale)
     if neighbourhood and comp.is_mip:
-        res = _solve_neighbourhood(comp, options, write_model, link, progress)
+        res = _solve_neighbourhood(comp, options, link, progress)
     else:
-        res = run_highs(comp, options, write_model=write_model, progress=progress)
+        res = run_highs(comp, options, progress=progress)
     res.compile_seconds = t1 - t0
-    return res, comp
+    res.money_scale = comp.money_scale
+    return _unscale(res, comp), comp
 
 
 Progress = Callable[[str], None]
@@ -246,10 +326,10 @@ def run_highs(
     comp: Compiled,
     options: dict[str, Any],
     *,
-    write_model: Path | None = None,
     progress: Progress | None = None,
 ) -> SolveResult:
-    """Pass a compiled model to a fresh HiGHS instance and solve it."""
+    """Pass a compiled model to a fresh HiGHS instance and solve it (results as HiGHS sees them:
+    scaled; :func:`solve` unscales)."""
     lp = comp.lp
     base = SolveResult(
         "error",
@@ -264,11 +344,7 @@ def run_highs(
     )
     try:
         h = _highs(options)
-        if write_model is not None:
-            _name(comp, lp)
         h.passModel(lp)
-        if write_model is not None:
-            h.writeModel(str(write_model))
         if len(lp.integrality_):
             _watch(h, progress, f"solving {comp.model.name}")
         t = time.perf_counter()
@@ -305,7 +381,6 @@ def run_highs(
 def _solve_neighbourhood(
     comp: Compiled,
     options: dict[str, Any],
-    write_model: Path | None,
     link: tuple[str, float] | None = None,
     progress: Progress | None = None,
 ) -> SolveResult:
@@ -323,8 +398,11 @@ def _solve_neighbourhood(
     relaxed = run_highs(comp, options)
     lp.integrality_ = integ
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
-        res = run_highs(comp, options, write_model=write_model)
+        res = run_highs(comp, options, progress=progress)
         res.seconds += relaxed.seconds
+        if relaxed.has_solution:
+            res.lp_bound = relaxed.objective
+            res.relaxed = relaxed
         return res
     lo0 = np.array(lp.col_lower_, dtype=float)
     hi0 = np.array(lp.col_upper_, dtype=float)
@@ -341,14 +419,10 @@ def _solve_neighbourhood(
             blocks.seconds += relaxed.seconds
             blocks.lp_bound = relaxed.objective
             blocks.relaxed = relaxed
-            if write_model is not None:
-                run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
             return blocks
     lp.col_lower_, lp.col_upper_ = lo, hi
     res = run_highs(comp, {**options, "time_limit": left}, progress=progress)
     lp.col_lower_, lp.col_upper_ = lo0, hi0
-    if write_model is not None:
-        run_highs(comp, {**options, "time_limit": 1e-3}, write_model=write_model)
     if res.has_solution:
         res.seconds += relaxed.seconds
         res.message += " (rounding neighbourhood of the LP optimum)"
@@ -357,6 +431,9 @@ def _solve_neighbourhood(
         return res
     full = run_highs(comp, options, progress=progress)
     full.seconds += relaxed.seconds + res.seconds
+    # the plan comes from the full integer model; the explanation still from its LP relaxation
+    full.lp_bound = relaxed.objective
+    full.relaxed = relaxed
     return full
 
 

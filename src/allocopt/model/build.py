@@ -2,11 +2,16 @@
 
 Public entry points: :func:`build_alignment` and :func:`build_quotas`. Each walks the ordered rule
 registry and lets every enabled rule of its stage add its named components to a
-:class:`~allocopt.model.linear.LinearModel`.
+:class:`~allocopt.model.linear.LinearModel`, and sets the money scale the solver works in
+(:func:`money_scale`): the rounding unit u in stage 2 with rounding on, so that
+quota = u · quota_units has coefficient 1 whatever the currency's size; otherwise the power of ten
+10^⌊log10 m⌋ / 100 with m the mean company target per (rep, product), so quotas reach HiGHS as
+numbers of order 100–1,000. Both scale with money, so a plan with money × k is the same problem.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from allocopt.data.prepare import ModelData
@@ -29,7 +34,7 @@ def build_alignment(md: ModelData) -> Built | None:
     sc = md.scenario
     if not key_accounts.enabled(sc) or not md.ka_ids:
         return None
-    lm = LinearModel("alignment")
+    lm = LinearModel("alignment", money_scale=money_scale(md, "alignment"))
     used = []
     for rule in REGISTRY:
         if rule.STAGE == "alignment" and rule.enabled(sc):
@@ -41,7 +46,7 @@ def build_alignment(md: ModelData) -> Built | None:
 def build_quotas(qs: QuotaSets) -> Built:
     """Stage 2: quotas per rep × product given the alignment in ``qs``."""
     sc = qs.md.scenario
-    lm = LinearModel("quotas")
+    lm = LinearModel("quotas", money_scale=money_scale(qs.md, "quotas"))
     lm.add_vars("quota", qs.rp_index)
     used = []
     for rule in REGISTRY:
@@ -50,3 +55,15 @@ def build_quotas(qs: QuotaSets) -> Built:
             used.append(rule.NAME)
     objective.add(lm, qs)
     return Built(lm, tuple(used))
+
+
+def money_scale(md: ModelData, stage: str) -> float:
+    """The currency amount that is 1 for the solver in ``stage`` (see the module docstring)."""
+    rounding = md.scenario.rules.rounding
+    if stage == "quotas" and rounding.enabled:
+        return float(rounding.unit)
+    n = md.n_reps * len(md.products)
+    typical = float(abs(md.target).sum()) / n if n else 0.0
+    if not (math.isfinite(typical) and typical > 0):
+        return 1.0
+    return 10.0 ** (math.floor(math.log10(typical)) - 2)

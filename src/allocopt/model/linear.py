@@ -5,6 +5,11 @@ only when needed) — and their coefficients as numpy arrays. The model goes to 
 matrix with no per-nonzero Python work, and :meth:`LinearModel.to_pyomo` writes the very same
 model as a Pyomo ``ConcreteModel`` (same component names and indices) for inspection, export and
 the test that keeps the two in step.
+
+Every block is in currency or a count, and every objective term in currency. The solver sees money
+in units of the model's ``money_scale`` M (see :meth:`LinearModel.col_scale`): a money column
+x = M·x', a money row's bounds and activity ÷ M, the objective ÷ M, counts (integers) unchanged. So
+a plan whose money is scaled by k, with M scaled by k too, reaches HiGHS as the very same numbers.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class VarBlock:
     lb: np.ndarray
     ub: np.ndarray
     integer: bool
+    money: bool = True  # in currency (else a count, like every integer)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -95,6 +101,7 @@ class RowBlock:
     start: int
     lower: np.ndarray
     upper: np.ndarray
+    money: bool = True  # bounds and activity in currency (else counts)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -106,9 +113,14 @@ Terms = Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | float]]
 
 @dataclass
 class LinearModel:
-    """Blocks of variables and rows, an objective made of named terms; minimised."""
+    """Blocks of variables and rows, an objective made of named terms; minimised.
+
+    ``money_scale`` is the currency amount that is 1 for the solver (the stage builder sets it
+    from the plan, e.g. the rounding unit); it changes how HiGHS sees the model, never the model.
+    """
 
     name: str
+    money_scale: float = 1.0
     vars: dict[str, VarBlock] = field(default_factory=dict)
     rows: dict[str, RowBlock] = field(default_factory=dict)
     terms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -134,8 +146,13 @@ class LinearModel:
         ub: np.ndarray | float = INF,
         *,
         integer: bool = False,
+        money: bool | None = None,
     ) -> VarBlock:
-        """Add a variable block (bounds broadcast to the index length)."""
+        """Add a variable block (bounds broadcast to the index length).
+
+        ``money``: the variables are in currency; by default continuous ones are and integers
+        (unit counts, assignments) are not.
+        """
         n = len(index)
         blk = VarBlock(
             name,
@@ -144,7 +161,10 @@ class LinearModel:
             np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy(),
             np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy(),
             integer,
+            (not integer) if money is None else money,
         )
+        if blk.integer and blk.money:
+            raise ValueError(f"integer block {name!r} cannot be in currency (it is not scaled)")
         self._check_new(name)
         self.vars[name] = blk
         self._n_cols += n
@@ -157,8 +177,13 @@ class LinearModel:
         terms: Terms,
         lower: np.ndarray | float = -INF,
         upper: np.ndarray | float = INF,
+        *,
+        money: bool = True,
     ) -> RowBlock:
-        """Add a row block; ``terms`` give (local row, column, coefficient) arrays."""
+        """Add a row block; ``terms`` give (local row, column, coefficient) arrays.
+
+        ``money``: the rows' bounds are in currency (pass False for counts, e.g. accounts).
+        """
         n = len(index)
         for rows, cols, vals in terms:
             rows = np.asarray(rows, dtype=np.int64)
@@ -174,6 +199,7 @@ class LinearModel:
             self._n_rows,
             np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy(),
             np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy(),
+            money,
         )
         self._check_new(name)
         self.rows[name] = blk
@@ -219,6 +245,14 @@ class LinearModel:
         flags = [np.full(len(b), b.integer) for b in blocks]
         integ = np.concatenate(flags) if flags else np.zeros(0, bool)
         return lb, ub, integ.astype(bool)
+
+    def col_scale(self) -> np.ndarray:
+        """Per column: ``money_scale`` for money columns, 1 for counts (x = scale · x_solver)."""
+        return _scales(list(self.vars.values()), self._n_cols, self.money_scale)
+
+    def row_scale(self) -> np.ndarray:
+        """Per row: ``money_scale`` for money rows, 1 for counts (activity = scale · solver's)."""
+        return _scales(list(self.rows.values()), self._n_rows, self.money_scale)
 
     def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         blocks = list(self.rows.values())
@@ -274,6 +308,14 @@ class LinearModel:
         nz = np.flatnonzero(c)
         m.obj = pyo.Objective(expr=sum(float(c[j]) * pv[j] for j in nz), sense=pyo.minimize)
         return m
+
+
+def _scales(blocks: list[Any], n: int, scale: float) -> np.ndarray:
+    out = np.ones(n)
+    for b in blocks:
+        if b.money:
+            out[b.start : b.start + len(b)] = scale
+    return out
 
 
 def _k(k: tuple[Any, ...]) -> Any:

@@ -81,9 +81,8 @@ def binding_rows(
                 "dual",
             ]
         )
-    act = comp.matrix @ res.col_values
-    lo = np.asarray(comp.lp.row_lower_, dtype=float)
-    up = np.asarray(comp.lp.row_upper_, dtype=float)
+    act = comp.activity(res.col_values)
+    lo, up = comp.model.row_bounds()
     tol_lo = BIND_TOL * np.maximum(1.0, np.abs(lo))
     tol_up = BIND_TOL * np.maximum(1.0, np.abs(up))
     at_lo = np.isfinite(lo) & (np.abs(act - lo) <= tol_lo)

@@ -51,7 +51,7 @@ def add(lm: LinearModel, md: ModelData) -> None:
     pr = md.pairs
     n_pairs = len(pr)
     x = lm.add_vars("assign", pair_index(md), 0.0, 1.0, integer=True)
-    lm.add_rows("one_owner", Index.of(md.ka_ids), [(pr.acc, x.cols(), 1.0)], 1.0, 1.0)
+    lm.add_rows("one_owner", Index.of(md.ka_ids), [(pr.acc, x.cols(), 1.0)], 1.0, 1.0, money=False)
     has_pair = np.bincount(pr.rep, minlength=md.n_reps) > 0
     rep_ids = np.asarray(md.rep_ids, dtype=object)
     for name, limit, coef in (
@@ -69,6 +69,7 @@ def add(lm: LinearModel, md: ModelData) -> None:
             Index.of(rep_ids[reps]),
             [(pos[pr.rep][sel], x.cols(np.flatnonzero(sel)), coef[sel])],
             upper=limit[reps],
+            money=False,
         )
     locked = np.flatnonzero(pr.locked)
     if len(locked):
@@ -79,6 +80,7 @@ def add(lm: LinearModel, md: ModelData) -> None:
             [(np.arange(len(locked)), x.cols(locked), 1.0)],
             1.0,
             1.0,
+            money=False,
         )
     _ka_capacity(lm, md, has_pair)
     _max_moves(lm, md)
@@ -102,6 +104,7 @@ def _max_moves(lm: LinearModel, md: ModelData) -> None:
             )
         ],
         upper=float(cfg.max_moves),
+        money=False,
     )
 
 
