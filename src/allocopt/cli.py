@@ -184,7 +184,9 @@ def validate(
 )
 @click.option("--force", is_flag=True, help="Replace the run folder if it exists.")
 @click.option(
-    "--write-model", type=click.Path(path_type=Path), help="Write the solved model as MPS."
+    "--write-model",
+    type=click.Path(path_type=Path),
+    help="Write the solved model: .mps (HiGHS) or .lp (Pyomo, readable names).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")

@@ -28,7 +28,8 @@ from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.outputs.runfolder import Content, default_run_dir, write_run
 from allocopt.results.extract import Results, extract
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, solve
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
+from allocopt.solve import solve as _solve_direct
 
 Progress = Callable[[str], None]
 
@@ -201,6 +202,30 @@ def _check(
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
 
 
+def solve(
+    model: Any,
+    options: dict[str, Any],
+    *,
+    solver: str = "highs",
+    write_model: Path | None = None,
+    **kwargs: Any,
+) -> tuple[SolveResult, Compiled | None]:
+    """Dispatch: ``highs`` → the direct path; any other name → Pyomo (the full model, with an LP
+    relaxation first when rounding would use the neighbourhood). ``*.lp`` → Pyomo's LP writer."""
+    if write_model is not None and write_model.suffix.lower() == ".lp":
+        from allocopt.solve_pyomo import write_lp
+
+        write_lp(model, write_model)
+        write_model = None
+    if solver == "highs":
+        return _solve_direct(model, options, write_model=write_model, **kwargs)
+    from allocopt.solve_pyomo import solve_pyomo
+
+    if write_model is not None:  # .mps: written by HiGHS, as on the direct path
+        _solve_direct(model, {**options, "time_limit": 1e-3}, write_model=write_model)
+    return solve_pyomo(model, solver, options, relax_first=bool(kwargs.get("neighbourhood")))
+
+
 def run(
     path: Path,
     *,
@@ -224,6 +249,10 @@ def run(
         findings = prechecks(md)
     if findings:
         raise _infeasible(run_dir, v, findings, "pre-checks", force)
+    if sc.solver.name != "highs":
+        from allocopt.solve_pyomo import check_solver
+
+        check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
     started = time.perf_counter()
 
@@ -239,7 +268,9 @@ def run(
                 if write_model
                 else None
             )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
+            res_a, comp_a = solve(
+                built_a.model, opts, solver=sc.solver.name, write_model=wm, progress=progress
+            )
         _check(res_a, comp_a, "key-account alignment", v, run_dir, force)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
@@ -255,6 +286,7 @@ def run(
         res_q, comp_q = solve(
             built_q.model,
             {**opts, "time_limit": remaining},
+            solver=sc.solver.name,
             write_model=write_model,
             neighbourhood=True,
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,

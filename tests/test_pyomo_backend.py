@@ -1,0 +1,103 @@
+"""Pyomo back ends reach the same optimum as the direct HiGHS path (solver.name).
+
+CBC and GLPK are Debian packages (coinor-cbc, glpk-utils); their tests skip when absent.
+HiGHS through Pyomo (appsi_highs) uses highspy, a hard dependency.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import highspy
+import pytest
+from click.testing import CliRunner
+
+from allocopt.cli import main
+from tests.conftest import Solve, annual, read_run
+from tests.test_gap import DATA, gap
+
+QUIET = ("--quiet", "--no-report")
+EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example" / "scenario.yaml"
+
+
+def _need(name: str) -> None:
+    binary = {"cbc": "cbc", "glpk": "glpsol"}.get(name)
+    if binary is not None and shutil.which(binary) is None:
+        pytest.skip(f"{name} is not installed (Debian: coinor-cbc / glpk-utils)")
+
+
+@pytest.mark.parametrize("name", ["appsi_highs", "cbc"])
+def test_example_same_optimum_as_direct(name: str, solve: Solve) -> None:
+    """Same objective, key-account owners and (unique, tie-broken) quotas to the cent."""
+    _need(name)
+    exact = ["solver.mip_gap=0"]
+    direct = solve(EXAMPLE, sets=exact, report=False)
+    other = solve(EXAMPLE, sets=[*exact, f"solver.name={name}"], report=False)
+    assert other.status == "optimal"
+    qa, qb = direct.manifest["stages"]["quotas"], other.manifest["stages"]["quotas"]
+    assert qb["solver"] == f"{name} via Pyomo"
+    assert qb["objective"] == pytest.approx(qa["objective"], rel=1e-7)
+    aa, ab = direct.manifest["stages"]["alignment"], other.manifest["stages"]["alignment"]
+    assert ab["objective"] == pytest.approx(aa["objective"], rel=1e-9)
+    owners = read_run(direct, "assignments.csv")
+    assert read_run(other, "assignments.csv").equals(owners)
+    assert annual(other) == annual(direct)
+    assert read_run(other, "quotas.csv").equals(read_run(direct, "quotas.csv"))
+    # the LP relaxation is kept for explain's shadow prices
+    assert qb["lp_bound"] == pytest.approx(qa["lp_bound"], rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["appsi_highs", "cbc", "glpk"])
+@pytest.mark.parametrize("instance", ["cattrysse1994/gap1-0", "cattrysse1994/gap4-4"])
+def test_gap_proven_optimum(name: str, instance: str, solve: Solve, tmp_path: Path) -> None:
+    _need(name)
+    if not (DATA / "optima.csv").is_file():
+        pytest.skip(f"GAP benchmark data not found at {DATA} (shared/ beside the repository)")
+    optimum = gap.load_optima(DATA)[instance]
+    scenario = gap.write_scenario(
+        gap.read_orlib(DATA / instance), tmp_path / "sc", "g", time_limit=60
+    )
+    res = solve(scenario, sets=[f"solver.name={name}"], report=False)
+    stage = res.manifest["stages"]["alignment"]
+    assert stage["status"] == "optimal" and stage["solver"] == f"{name} via Pyomo"
+    objective = res.results.summary["objective_terms"]["alignment_disruption"]
+    assert objective == pytest.approx(optimum, rel=0, abs=1e-6)
+
+
+def test_write_model_lp_has_component_names(tmp_path: Path) -> None:
+    """--write-model F.lp writes a CPLEX-LP file (Pyomo, symbolic names) that HiGHS reads back."""
+    lp = tmp_path / "model.lp"
+    res = CliRunner().invoke(
+        main,
+        ["solve", str(EXAMPLE), "--out", str(tmp_path / "run"), "--write-model", str(lp), *QUIET],
+    )
+    assert res.exit_code == 0, res.output
+    text = lp.read_text()
+    for name in ("quota(", "target(", "fairness_low("):
+        assert name in text, name
+    assert "assign(" in (tmp_path / "model-alignment.lp").read_text()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(lp)) == highspy.HighsStatus.kOk
+    model = h.getLp()
+    assert any(n.startswith("quota(") for n in model.col_names_)
+    assert model.num_col_ > 0 and model.num_row_ > 0
+
+
+def test_unavailable_solver_is_a_located_bad_setting(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        main,
+        [
+            "solve",
+            str(EXAMPLE),
+            "--set",
+            "solver.name=no_such_solver",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert res.exit_code == 2
+    assert "solver.name: no_such_solver is not available on this machine" in res.stderr
+    assert "choose highs" in res.stderr
+    assert not (tmp_path / "r").exists()
