@@ -101,3 +101,38 @@ def test_unavailable_solver_is_a_located_bad_setting(tmp_path: Path) -> None:
     assert "solver.name: no_such_solver is not available on this machine" in res.stderr
     assert "choose highs" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("name", ["cbc", "glpk"])
+def test_lp_duals_follow_the_direct_sign_convention(name: str) -> None:
+    """LP duals from a Pyomo back end are a dual optimum in HiGHS's convention (c − Aᵀy = rc,
+    dual objective = primal objective), so explain's shadow prices read the same way. They need
+    not equal HiGHS's own: the quota LP is dual degenerate."""
+    import numpy as np
+
+    from allocopt.model.build import build_quotas
+    from allocopt.model.sets import alignment_from_incumbents, quota_sets
+    from allocopt.pipeline import validate
+    from allocopt.solve import highs_options, solve
+    from allocopt.solve_pyomo import solve_pyomo
+
+    _need(name)
+    v = validate(EXAMPLE, sets=["rules.rounding.enabled=false"])
+    lm = build_quotas(quota_sets(v.md, alignment_from_incumbents(v.md))).model
+    opts = highs_options(60, 0.0, 1, 0)
+    direct, comp = solve(lm, opts)
+    res, _ = solve_pyomo(lm, name, opts)
+    assert res.status == "optimal" and not res.is_mip
+    assert res.objective == pytest.approx(direct.objective, rel=1e-7)
+    y, rc = res.row_duals, res.col_duals
+    assert y is not None and rc is not None
+    assert comp is not None
+    c = lm.cost()
+    np.testing.assert_allclose(c - comp.matrix.T @ y, rc, atol=1e-6)
+    lo, up = lm.row_bounds()
+    lb, ub, _ = lm.bounds()
+    y_active = np.abs(y) > 1e-9
+    dual_obj = np.where(y > 0, lo, up)[y_active] @ y[y_active]
+    rc_active = np.abs(rc) > 1e-9
+    dual_obj += np.where(rc > 0, lb, ub)[rc_active] @ rc[rc_active]
+    assert dual_obj == pytest.approx(direct.objective, rel=1e-6)
