@@ -103,7 +103,7 @@ def test_unavailable_solver_is_a_located_bad_setting(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("name", ["cbc", "glpk"])
+@pytest.mark.parametrize("name", ["appsi_highs", "cbc", "glpk"])
 def test_lp_duals_follow_the_direct_sign_convention(name: str) -> None:
     """LP duals from a Pyomo back end are a dual optimum in HiGHS's convention (c − Aᵀy = rc,
     dual objective = primal objective), so explain's shadow prices read the same way. They need

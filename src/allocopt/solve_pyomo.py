@@ -214,6 +214,8 @@ def _run(
                         res.row_duals = np.array([float(m.dual.get(c, 0.0)) for c in rows])
                     if m.component("rc") is not None and len(m.rc):
                         res.col_duals = np.array([float(m.rc.get(v, 0.0)) for v in cols])
+                    elif res.row_duals is not None:  # e.g. appsi: reduced costs = c − Aᵀy
+                        res.col_duals = model.cost() - model.matrix().T @ res.row_duals
     except Exception as exc:  # solver trouble must never reach the user as a traceback
         res.status = "error"
         res.has_solution = False
