@@ -136,3 +136,23 @@ def test_lp_duals_follow_the_direct_sign_convention(name: str) -> None:
     rc_active = np.abs(rc) > 1e-9
     dual_obj += np.where(rc > 0, lb, ub)[rc_active] @ rc[rc_active]
     assert dual_obj == pytest.approx(direct.objective, rel=1e-6)
+
+
+def test_infeasible_through_cbc_is_diagnosed_like_direct(tmp_path: Path) -> None:
+    """An infeasible quota model found by CBC gets the same business diagnosis (HiGHS IIS)."""
+    _need("cbc")
+    scenario = EXAMPLE.with_name("infeasible-fairness.yaml")
+    out = {}
+    for name in ("highs", "cbc"):
+        res = CliRunner().invoke(
+            main,
+            [
+                *("solve", str(scenario), "--set", f"solver.name={name}"),
+                *("--out", str(tmp_path / name), *QUIET),
+            ],
+        )
+        assert res.exit_code == 1, res.output
+        assert "the quota model is infeasible" in res.stderr
+        out[name] = res.stderr.replace(str(tmp_path / name), "RUN")
+    assert out["cbc"] == out["highs"]
+    assert (tmp_path / "cbc" / "infeasible.json").is_file()
