@@ -156,3 +156,19 @@ def test_infeasible_through_cbc_is_diagnosed_like_direct(tmp_path: Path) -> None
         out[name] = res.stderr.replace(str(tmp_path / name), "RUN")
     assert out["cbc"] == out["highs"]
     assert (tmp_path / "cbc" / "infeasible.json").is_file()
+
+
+def test_settings_go_under_each_solvers_own_option_names() -> None:
+    from allocopt.solve import highs_options
+    from allocopt.solve_pyomo import native_options
+
+    opts = highs_options(30.5, 0.02, 2, 7)
+    assert native_options("cbc", opts) == {
+        "sec": 30.5,
+        "ratioGap": 0.02,
+        "threads": 2,
+        "randomCbcSeed": 7,
+    }
+    assert native_options("glpk", opts) == {"tmlim": 30, "mipgap": 0.02}  # whole seconds only
+    assert native_options("gurobi", opts)["MIPGap"] == 0.02
+    assert native_options("someone_elses_solver", opts) == {}
