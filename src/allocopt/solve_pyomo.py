@@ -63,6 +63,9 @@ _OPTIONS: dict[str, dict[str, str]] = {
     "scip": {"time_limit": "limits/time", "mip_gap": "limits/gap"},
 }
 
+_SETTING = {"mip_rel_gap": "mip_gap", "random_seed": "seed"}
+"""HiGHS option names (as from ``highs_options``) -> scenario setting names."""
+
 _INSTALL = {
     "cbc": "install coinor-cbc (Debian)",
     "glpk": "install glpk-utils (Debian)",
@@ -104,11 +107,12 @@ def check_solver(name: str, file: str, where: str) -> None:
 def native_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """The scenario's solver settings under the solver's own option names (unknown: none)."""
     names = _OPTIONS.get(name, {})
+    given = {_SETTING.get(k, k): v for k, v in options.items()}
     out: dict[str, Any] = {}
     for key, native in names.items():
-        if key not in options:
+        if key not in given:
             continue
-        v = options[key]
+        v = given[key]
         if name == "glpk" and key == "time_limit":
             v = max(1, int(v))
         out[native] = v
