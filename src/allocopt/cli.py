@@ -300,7 +300,9 @@ def validate(
     "would replace a plan, which is kept).",
 )
 @click.option(
-    "--write-model", type=click.Path(path_type=Path), help="Write the solved model as MPS."
+    "--write-model",
+    type=click.Path(path_type=Path),
+    help="Write the solved model: .mps (HiGHS) or .lp (Pyomo, readable names).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")

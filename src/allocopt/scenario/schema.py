@@ -378,6 +378,14 @@ class Solver(_Strict):
         1, ge=1, description="Solver threads (1 = deterministic and reproducible)."
     )
     seed: int = Field(0, ge=0, description="Solver random seed.")
+    name: str = Field(
+        "highs",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description=(
+            "highs = HiGHS directly (fastest); any other name is a Pyomo SolverFactory solver "
+            "solved through Pyomo, e.g. cbc, glpk, appsi_highs (HiGHS via Pyomo), gurobi, cplex."
+        ),
+    )
 
 
 class Output(_Strict):
