@@ -612,12 +612,13 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         if as_json:
             console.print_json(json.dumps(x.as_dict(), default=str))
             return
-        t = Table(title=f"rep {x.rep_id} (team {x.team_id}): quota {x.quota:,.0f}")
+        shown, quota = x.displayed_parts(0)  # the shown parts add up to the shown quota
+        t = Table(title=f"rep {x.rep_id} (team {x.team_id}): quota {quota:,.0f}")
         t.add_column("part")
         t.add_column("amount", justify="right")
-        for label, amount in x.parts:
+        for label, amount in shown:
             t.add_row(escape(label), f"{amount:+,.0f}")
-        t.add_row("[bold]quota[/]", f"[bold]{x.quota:,.0f}[/]")
+        t.add_row("[bold]quota[/]", f"[bold]{quota:,.0f}[/]")
         console.print(t)
         d = x.difficulty
         if d["difficulty"] is not None:
