@@ -4,8 +4,10 @@ pre-checks state a maximum that is both valid and reachable, conflict lists spea
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,7 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from allocopt.cli import main
+from allocopt.diagnose import prechecks
+from allocopt.errors import InfeasibleError
+from allocopt.pipeline import run, validate
 from allocopt.results.explain import round_to_sum
+from tests.plans import write_plan
+from tests.test_model_rules import _key_accounts
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "example"
@@ -83,3 +90,68 @@ def test_round_to_sum_keeps_the_total_and_moves_each_part_less_than_a_step(
     assert round(sum(shown) * 10**decimals) == round(round(total, decimals) * 10**decimals)
     for v, s in zip(values, shown, strict=True):
         assert abs(v - s) < step + 1e-6 * max(1.0, abs(v))
+
+
+# --- conflict lists speak business: no internal rows, accounts named ------------------------
+
+
+def test_infeasible_fairness_example_lists_no_internal_rows(tmp_path: Path) -> None:
+    """The IIS holds the company's `group_quota` row (its level's definition): never shown."""
+    run_dir = tmp_path / "run"
+    res = CliRunner().invoke(
+        main, ["solve", str(EXAMPLE / "infeasible-fairness.yaml"), "--out", str(run_dir)]
+    )
+    assert res.exit_code == 1, res.output
+    diag = json.loads((run_dir / "infeasible.json").read_text())
+    assert "group_quota" in {r["component"] for r in diag["iis"]["rows"]}  # the raw IIS keeps it
+    rules = {f["rule"] for f in diag["findings"]}
+    assert rules.isdisjoint(
+        {"group_quota", "phasing_sum", "phasing_fit", "deviation", "rounding", "spread_low"}
+    )
+    assert rules >= {"target", "unit_target", "fairness_low"}
+    text = res.output + (run_dir / "infeasible.txt").read_text()
+    assert "at least 0" not in text and "its level is its reps' total quota" not in text
+    assert "unit T01: quota at most 8.00M" in res.output
+    assert "difficulty at least 90% of their company's level" in res.output
+
+
+def _lock_plan(tmp_path: Path, **rules: Any) -> Path:
+    """K1 locked to A; K2 may only go to A (candidates); A holds at most 1 key account."""
+    cand = [
+        {"account_id": "K1", "rep_id": "A", "cost": 0, "workload": 1},
+        {"account_id": "K1", "rep_id": "B", "cost": 0, "workload": 1},
+        {"account_id": "K2", "rep_id": "A", "cost": 0, "workload": 1},
+    ]
+    ka = {"enabled": True, "max_accounts": 1, "locked": [{"account": "K1", "rep": "A"}], **rules}
+    return write_plan(
+        tmp_path,
+        tables={"accounts": _key_accounts(), "candidates": cand},
+        extra={"rules": {"key_accounts": ka}},
+    )
+
+
+def test_lock_conflict_found_by_the_solver_names_the_account(tmp_path: Path) -> None:
+    """No pre-check sees it (A holds 1 lock, the book limits fit 2 accounts in 2 reps); the IIS
+    is lock[K1, A] + one_owner[K2] (only A is eligible) + max_accounts[A]."""
+    path = _lock_plan(tmp_path)
+    assert prechecks(validate(path).md) == []
+    with pytest.raises(InfeasibleError) as err:
+        run(path, out=tmp_path / "run", report=False)
+    text = err.value.render()
+    assert "team T1: key account K1 locked to rep A" in text
+    assert "key account K2: needs exactly one owner among its eligible reps" in text
+    assert "rep A: at most 1 key accounts" in text
+
+
+def test_lock_conflict_in_the_pre_checks_names_the_accounts(tmp_path: Path) -> None:
+    path = _lock_plan(tmp_path, max_accounts=0, max_workload=0.5)
+    texts = [f.text() for f in prechecks(validate(path).md)]
+    assert any(
+        t.startswith("rep A: 1 key accounts are locked to the rep but it may hold at most 0")
+        and "(locked: K1)" in t
+        for t in texts
+    ), texts
+    assert any(
+        t.startswith("rep A: locked key accounts (K1) weigh 1 but the rep's workload limit is 0.5")
+        for t in texts
+    ), texts

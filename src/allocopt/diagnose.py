@@ -339,13 +339,18 @@ def _key_account_checks(md: ModelData) -> list[Finding]:
         w_locked = np.bincount(
             pr.rep[pr.locked], weights=pr.workload[pr.locked], minlength=md.n_reps
         )
+
+        def locked_to(i: Any) -> str:
+            accs = [md.ka_ids[a] for a in pr.acc[pr.locked & (pr.rep == i)]]
+            return ", ".join(accs[:8]) + (" …" if len(accs) > 8 else "")
+
         for i in np.flatnonzero(n_locked > np.nan_to_num(md.max_accounts, nan=np.inf)):
             out.append(
                 Finding(
                     "key_accounts",
                     f"rep {rep_ids[i]}",
                     f"{n_locked[i]} key accounts are locked to the rep but it may hold at most "
-                    f"{md.max_accounts[i]:g}",
+                    f"{md.max_accounts[i]:g} (locked: {locked_to(i)})",
                     ["rules.key_accounts.locked", "rules.key_accounts.max_accounts"],
                 )
             )
@@ -354,8 +359,8 @@ def _key_account_checks(md: ModelData) -> list[Finding]:
                 Finding(
                     "key_accounts",
                     f"rep {rep_ids[i]}",
-                    f"locked key accounts weigh {w_locked[i]:g} but the rep's workload limit is "
-                    f"{md.max_workload[i]:g}",
+                    f"locked key accounts ({locked_to(i)}) weigh {w_locked[i]:g} but the rep's "
+                    f"workload limit is {md.max_workload[i]:g}",
                     ["rules.key_accounts.locked", "rules.key_accounts.max_workload"],
                 )
             )
@@ -456,6 +461,39 @@ _WHAT = {
 }
 
 
+_DEFINITIONAL = frozenset(
+    {
+        "group_quota",
+        "phasing_sum",
+        "phasing_fit",
+        "deviation",
+        "rounding",
+        "spread_low",
+        "spread_high",
+    }
+)
+"""Rows that only define a helper quantity (a group's total quota, the period split, the
+deviation parts, quota in rounding units, the objective's spread): never a business rule on
+their own, so they are folded into the rules that use them and never listed to the user."""
+
+_INTERNAL_COLS = frozenset(
+    {
+        "quota",
+        "quota_units",
+        "level",
+        "m_min",
+        "m_max",
+        "dev_up",
+        "dev_dn",
+        "dev_up_far",
+        "dev_dn_far",
+        "phase_up",
+        "phase_dn",
+    }
+)
+"""Helper variables whose bounds are modelling devices, not business limits."""
+
+
 @dataclass
 class Iis:
     """An irreducible infeasible subsystem: row and column indices with the bounds that matter."""
@@ -543,10 +581,14 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
     lo_all, up_all = lm.row_bounds()
     team = dict(zip(md.rep_ids, md.team_of.tolist(), strict=True))
     groups: dict[tuple[str, str], list[tuple[str, float, float, str]]] = {}
-    for i, side in zip(iis.rows.tolist(), iis.row_sides, strict=True):
-        comp, label = lm.row_name(i)
-        rep = label.split(",")[0]
-        scope = f"team {team[rep]}" if rep in team and comp != "lock" else "company"
+    rows = [
+        (i, side, *lm.row_name(i)) for i, side in zip(iis.rows.tolist(), iis.row_sides, strict=True)
+    ]
+    business = [r for r in rows if r[2] not in _DEFINITIONAL]
+    for i, side, comp, label in business or rows:  # definitional rows fold into their rules
+        parts = label.split(",")
+        rep = parts[-1] if comp == "lock" else parts[0]  # a lock row is (account, rep)
+        scope = f"team {team[rep]}" if rep in team else "company"
         groups.setdefault((scope, comp), []).append((label, lo_all[i], up_all[i], side))
     out: list[Finding] = []
     for (scope, comp), items in sorted(groups.items()):
@@ -565,6 +607,18 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
             continue
         names = ", ".join(lbl.split(",")[0] for lbl, *_ in items[:6])
         names += " …" if len(items) > 6 else ""
+        if comp in ("lock", "one_owner"):
+            accs = [lbl.split(",") for lbl, *_ in items]
+            listed = ", ".join(
+                f"{a[0]} → {a[-1]}" if comp == "lock" else a[0] for a in accs[:6]
+            ) + (" …" if len(items) > 6 else "")
+            what = (
+                "are locked to reps"
+                if comp == "lock"
+                else "each need one owner among their eligible reps"
+            )
+            out.append(Finding(comp, scope, f"{len(items)} key accounts ({listed}) {what}", relax))
+            continue
         if comp in ("fairness_low", "fairness_high", "spread_low", "spread_high"):
             b = md.scenario.rules.fairness.band or 0.0
             lvl = md.scenario.rules.fairness.level
@@ -599,7 +653,7 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
     bounded = [
         (lm.col_name(j), s)
         for j, s in zip(iis.cols.tolist(), iis.col_sides, strict=True)
-        if s != "free" and lm.col_name(j)[0] not in ("quota", "quota_units")
+        if s != "free" and lm.col_name(j)[0] not in _INTERNAL_COLS
     ]
     if bounded:
         names = ", ".join(f"{c}[{lbl}] ({s} bound)" for (c, lbl), s in bounded[:6])
