@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import highspy
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -18,8 +20,11 @@ from hypothesis import strategies as st
 from allocopt.cli import main
 from allocopt.diagnose import prechecks
 from allocopt.errors import InfeasibleError
+from allocopt.model.build import build_alignment, build_quotas
+from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.pipeline import run, validate
 from allocopt.results.explain import round_to_sum
+from allocopt.solve import compile_model, highs_options, new_highs, solve
 from tests.plans import write_plan
 from tests.test_model_rules import _key_accounts
 
@@ -155,3 +160,74 @@ def test_lock_conflict_in_the_pre_checks_names_the_accounts(tmp_path: Path) -> N
         t.startswith("rep A: locked key accounts (K1) weigh 1 but the rep's workload limit is 0.5")
         for t in texts
     ), texts
+
+
+# --- the capacity pre-check: a maximum that is valid and reachable ---------------------------
+
+
+def _true_max(md: Any, owner: np.ndarray, product: str) -> float:
+    """The most `product` the full quota LP can carry for one alignment (its target row freed,
+    every other rule and target kept): maximise that product's company total."""
+    lm = build_quotas(quota_sets(md, owner)).model
+    comp = compile_model(lm)
+    lp = comp.lp
+    lp.integrality_ = []
+    j = md.products.index(product)
+    cost = np.zeros(lp.num_col_)
+    cost[lm.vars["quota"].cols().reshape(md.n_reps, len(md.products))[:, j]] = -1.0
+    lp.col_cost_ = cost
+    lo, up = np.array(lp.row_lower_), np.array(lp.row_upper_)
+    row = lm.rows["target"].start + j
+    lo[row], up[row] = -highspy.kHighsInf, highspy.kHighsInf
+    lp.row_lower_, lp.row_upper_ = lo, up
+    h = new_highs()
+    h.passModel(lp)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return -float(h.getInfo().objective_function_value)
+
+
+def test_capacity_pre_check_states_a_valid_and_tight_maximum(tmp_path: Path) -> None:
+    """infeasible-capacity: the stated HW maximum was 135.97M (every key account counted for
+    each of its candidate reps); each account counted once it is the true LP maximum."""
+    md = validate(EXAMPLE / "infeasible-capacity.yaml").md
+    (f,) = [f for f in prechecks(md) if f.rule == "target"]
+    most = f.numbers["most"]
+    built = build_alignment(md)
+    assert built is not None
+    res, _ = solve(built.model, highs_options(60, 0.0, 1, 0))
+    assert res.col_values is not None
+    chosen = built.model.vars["assign"].values(res.col_values) > 0.5
+    owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+    owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+    for alignment in (owner, alignment_from_incumbents(md)):
+        true = _true_max(md, alignment, "HW")
+        assert most >= true * (1 - 1e-7)  # valid: no plan carries more
+        assert most <= true * 1.005  # tight: within 0.5% of what the plan can carry
+    assert f.numbers["gap"] == pytest.approx(f.numbers["target"] - most)
+    assert "each key account counted once" in f.message
+
+
+def test_following_the_capacity_pre_check_makes_the_plan_feasible(tmp_path: Path) -> None:
+    """Lower the HW target by the stated shortfall (to 99.5% of the stated maximum before the 5%
+    cushion: at the maximum itself every rep sits at its cap, which whole multiples of the
+    rounding unit cannot all meet): the plan solves. With the old 135.97M it would not."""
+    md = validate(EXAMPLE / "infeasible-capacity.yaml").md
+    (f,) = [f for f in prechecks(md) if f.rule == "target"]
+    cushion = md.scenario.targets.over_assignment
+    hw = np.floor(0.995 * f.numbers["most"] / (1 + cushion) / 1000) * 1000
+    assert 0.995 * 135.97e6 / (1 + cushion) > 100e6 > hw  # the old bound stays infeasible
+    res = CliRunner().invoke(
+        main,
+        [
+            "solve",
+            str(EXAMPLE / "infeasible-capacity.yaml"),
+            "--set",
+            f"targets.by_product.HW={hw:.0f}",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--no-report",
+        ],
+    )
+    assert res.exit_code == 0, res.output
