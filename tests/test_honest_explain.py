@@ -22,11 +22,11 @@ from allocopt.diagnose import prechecks
 from allocopt.errors import InfeasibleError
 from allocopt.model.build import build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
-from allocopt.pipeline import run, validate
-from allocopt.results.explain import round_to_sum
+from allocopt.pipeline import relaxed_objective, run, validate
+from allocopt.results.explain import explain_plan, round_to_sum
 from allocopt.solve import compile_model, highs_options, new_highs, solve
 from tests.plans import write_plan
-from tests.test_model_rules import _key_accounts
+from tests.test_model_rules import _key_accounts, _reps
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "example"
@@ -231,3 +231,43 @@ def test_following_the_capacity_pre_check_makes_the_plan_feasible(tmp_path: Path
         ],
     )
     assert res.exit_code == 0, res.output
+
+
+# --- the price of +1% target says where it holds ---------------------------------------------
+
+
+def test_target_price_reports_its_valid_range_and_the_re_solved_step(tmp_path: Path) -> None:
+    """A's capacity 281 binds; references 300 / 200 (target 500), so A is 19 short and B 19 over
+    — both in their near band (10%: 30 and 20). With the target × (1 + s): A's shortfall
+    19 + 300s and B's excess 19 + 300s (B = 219 + 500s, ref 200 + 200s) cost 1 each: the
+    derivative is 600 per unit of s, 6.0 per +1%. B leaves its near band 20 + 20s when
+    19 + 300s = 20 + 20s: s* = 1/280 = 0.357%. Re-solved at +1%: A 22, B 20.2 near + 1.8 far:
+    22 + 20.2 + 4·1.8 = 49.4 against 38 at the base, so +1% costs 11.4, not 6.0."""
+    path = write_plan(tmp_path, tables={"reps": _reps(A={"capacity": 281})})
+    out = tmp_path / "run"
+    run(path, out=out, report=False)
+    (price,) = explain_plan(out).target_prices
+    assert price["cost_of_plus_1pct"] == pytest.approx(6.0, abs=1e-3)
+    assert price["resolved_plus_1pct"] == pytest.approx(11.4, abs=1e-3)
+    base = relaxed_objective(out, {})
+    bumped = relaxed_objective(out, {"targets.by_product.P": 505.0})
+    assert base is not None and bumped is not None
+    assert price["resolved_plus_1pct"] == pytest.approx(bumped - base, abs=1e-9)
+    # the range ends at the breakpoint (bisection resolution 1/256 %)
+    assert 100 / 280 - 1 / 256 <= price["valid_up_to_pct"] <= 100 / 280
+    assert "up to +0.35" in price["note"] and "11.4" in price["note"]
+    res = CliRunner().invoke(main, ["explain", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "re-solved +1%" in res.output and "11" in res.output
+    assert "the derivative holds for target changes up to +0.35" in res.output
+
+
+def test_target_price_without_a_breakpoint_holds_for_the_whole_step(tmp_path: Path) -> None:
+    """A capped at 250: B is beyond its near band already; +1% crosses nothing."""
+    path = write_plan(tmp_path, tables={"reps": _reps(A={"capacity": 250})})
+    out = tmp_path / "run"
+    run(path, out=out, report=False)
+    (price,) = explain_plan(out).target_prices
+    assert price["valid_up_to_pct"] == 1.0
+    assert price["resolved_plus_1pct"] == pytest.approx(price["cost_of_plus_1pct"], rel=1e-5)
+    assert "note" not in price

@@ -644,17 +644,32 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         t.add_row(escape(rule), f"{n:,}")
     console.print(t)
     t = Table(title="company targets: marginal cost (objective units)")
-    for c in ("product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"):
+    cols = ["product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"]
+    resolved = any("resolved_plus_1pct" in p for p in e.target_prices)
+    if resolved:
+        cols += ["valid up to", "re-solved +1%"]
+    for c in cols:
         t.add_column(c, justify="left" if c == "product" else "right")
     for p in e.target_prices:
-        t.add_row(
+        cells = [
             escape(str(p["product"])),
             f"{p['target']:,.0f}",
             f"{p['dual']:.4g}",
             f"{p['per_unit']:.4g}",
             f"{p['cost_of_plus_1pct']:,.0f}",
-        )
+        ]
+        if resolved:
+            rs = p.get("resolved_plus_1pct")
+            vu = p.get("valid_up_to_pct")
+            cells += [
+                "" if vu is None else (f"≥ +{vu:.0f}%" if vu >= 1 else f"+{vu:.3f}%"),
+                "infeasible" if rs is None else f"{rs:,.0f}",
+            ]
+        t.add_row(*cells)
     console.print(t)
+    for p in e.target_prices:
+        if p.get("note"):
+            console.print(escape(f"{p['product']}: {p['note']}"))
     if e.capacity_prices:
         t = Table(title="capacity that binds: saving per extra unit of capacity")
         t.add_column("rep")

@@ -367,6 +367,62 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
+        base = out.price_of_fairness.get("objective_lp")
+        for row in tgt:
+            row.update(target_step(run_dir, str(row["product"]), base))
+    return out
+
+
+def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, Any]:
+    """The +1% target cost re-solved, and how far the derivative holds, for one product.
+
+    f(s) = LP objective with the product's target × (1 + s) (the reference split scales with
+    it). f is convex and piecewise linear in s, so the derivative f'(0) = ``per_unit`` · T holds
+    exactly on [0, s*] iff f(s*) = f(0) + s*·f'(0). ``resolved_plus_1pct`` = f(1%) − f(0); when it
+    differs from the derivative's 1% · f'(0), a breakpoint (a rep leaving its near band, a rule
+    starting to bind) lies in (0, 1%] and ``valid_up_to_pct`` is found by bisection on that
+    test (8 re-solves: the largest s checked where f is still linear, 1/256 % resolution).
+    """
+    from allocopt.pipeline import relaxed_objective
+
+    manifest = _manifest(run_dir)
+    sc = manifest["resolved_scenario"]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    per_unit = summary.get("target_sensitivity", {}).get(product, {}).get("per_unit")
+    val = float(sc["targets"]["by_product"][product])
+    t = val * (1 + float(sc["targets"]["over_assignment"]))
+    if base is None or per_unit is None or not np.isfinite(per_unit):
+        return {}
+    slope = float(per_unit) * t  # objective per unit of relative change s
+
+    def f(step: float) -> float | None:
+        return relaxed_objective(run_dir, {f"targets.by_product.{product}": val * (1 + step)})
+
+    def linear(step: float, value: float | None) -> bool:
+        if value is None:
+            return False
+        tol = 1e-6 * max(1.0, abs(base), abs(value)) + 1e-9 * abs(slope)
+        return abs(value - base - step * slope) <= tol
+
+    up = f(0.01)
+    out: dict[str, Any] = {"resolved_plus_1pct": None if up is None else up - base}
+    if linear(0.01, up):
+        out["valid_up_to_pct"] = 1.0  # at least the whole +1% step
+        return out
+    lo_s, hi_s = 0.0, 0.01
+    for _ in range(8):
+        mid = (lo_s + hi_s) / 2
+        if linear(mid, f(mid)):
+            lo_s = mid
+        else:
+            hi_s = mid
+    out["valid_up_to_pct"] = lo_s * 100
+    out["note"] = (
+        f"the derivative holds for target changes up to +{lo_s:.3%} (a breakpoint lies below "
+        f"+{hi_s:.3%}); re-solved +1% costs {out['resolved_plus_1pct']:,.4g}"
+        if up is not None
+        else "the plan is infeasible at +1% target"
+    )
     return out
 
 
