@@ -644,29 +644,31 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         t.add_row(escape(rule), f"{n:,}")
     console.print(t)
     t = Table(title="company targets: marginal cost (objective units)")
-    cols = ["product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"]
-    resolved = any("resolved_plus_1pct" in p for p in e.target_prices)
-    if resolved:
-        cols += ["valid up to", "re-solved +1%"]
-    for c in cols:
+    for c in ("product", "target", "row dual", "per unit (ref. scaled)", "cost of +1%"):
         t.add_column(c, justify="left" if c == "product" else "right")
     for p in e.target_prices:
-        cells = [
+        t.add_row(
             escape(str(p["product"])),
             f"{p['target']:,.0f}",
             f"{p['dual']:.4g}",
             f"{p['per_unit']:.4g}",
             f"{p['cost_of_plus_1pct']:,.0f}",
-        ]
-        if resolved:
+        )
+    console.print(t)
+    if any("resolved_plus_1pct" in p for p in e.target_prices):
+        t = Table(title="+1% target: the derivative against the re-solved LP")
+        for c in ("product", "derivative × 1%", "derivative valid up to", "re-solved +1%"):
+            t.add_column(c, justify="left" if c == "product" else "right", no_wrap=True)
+        for p in e.target_prices:
             rs = p.get("resolved_plus_1pct")
             vu = p.get("valid_up_to_pct")
-            cells += [
+            t.add_row(
+                escape(str(p["product"])),
+                f"{p['cost_of_plus_1pct']:,.0f}",
                 "" if vu is None else (f"≥ +{vu:.0f}%" if vu >= 1 else f"+{vu:.3f}%"),
                 "infeasible" if rs is None else f"{rs:,.0f}",
-            ]
-        t.add_row(*cells)
-    console.print(t)
+            )
+        console.print(t)
     for p in e.target_prices:
         if p.get("note"):
             console.print(escape(f"{p['product']}: {p['note']}"))
