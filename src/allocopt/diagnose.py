@@ -210,6 +210,9 @@ def _carry(md: ModelData, weight: np.ndarray, sense: str, limit: float) -> float
         up.append(np.broadcast_to(np.asarray(up_, dtype=float), (k,)))
         n_rows += k
 
+    quick = _feasible_value(md, weight, sense, ka_on, s_pot)
+    if quick is not None and (quick >= limit if sense == "max" else quick <= limit):
+        return quick  # a point of the relaxation already reaches the limit: nothing to prove
     u = np.arange(n_u)
     by_rep = np.repeat(np.arange(n_r), n_p)
     h = md.history * md.active / money
@@ -282,6 +285,59 @@ def _carry(md: ModelData, weight: np.ndarray, sense: str, limit: float) -> float
         if exact is not None:
             value = min(value, exact) if sense == "max" else max(value, exact)
     return value * money
+
+
+def _feasible_value(
+    md: ModelData, weight: np.ndarray, sense: str, ka_on: bool, s_pot: float
+) -> float | None:
+    """Σ weight·u at one feasible point of :func:`_carry`'s relaxation (a cheap inner bound), or
+    None. y = each account split evenly over its eligible reps (locks kept), when that meets
+    the book limits; u[r,·] at the rep's own limit. For "max" the value is ≤ the relaxation's
+    optimum, for "min" ≥ it, so a limit it reaches needs no LP."""
+    sc = md.scenario
+    n_r, n_p = md.n_reps, len(md.products)
+    w = np.asarray(weight, dtype=float)
+    full, one = w.all(axis=1), (w.sum(axis=1) == 1)
+    if not np.all(full | one | (w.sum(axis=1) == 0)):
+        return None
+    share = md.sell_share
+    base = md.potential.copy()
+    pr = md.pairs
+    if ka_on:
+        y = 1.0 / np.bincount(pr.acc, minlength=len(md.ka_ids))[pr.acc]
+        has_lock = np.bincount(pr.acc[pr.locked], minlength=len(md.ka_ids)) > 0
+        y = np.where(has_lock[pr.acc], pr.locked.astype(float), y)
+        for book, coef in ((md.max_accounts, np.ones(len(pr))), (md.max_workload, pr.workload)):
+            load = np.bincount(pr.rep, weights=coef * y, minlength=n_r)
+            if np.any(load > np.nan_to_num(book, nan=np.inf) + TOL):
+                return None
+        np.add.at(base, pr.rep, y[:, None] * md.ka_revenue[pr.acc])
+    elif md.ka_ids:
+        own = md.ka_incumbent
+        np.add.at(base, own[own >= 0], md.ka_revenue[own >= 0])
+    eb = s_pot * share * base if s_pot > 0 else np.zeros((n_r, n_p))
+    h = md.history * md.active
+    g = sc.rules.growth
+    has = np.isfinite(h) & g.enabled
+    if sense == "max":
+        if s_pot <= 0:
+            return None
+        cap = np.full(n_r, np.inf)
+        if sc.rules.capacity.enabled:
+            cap = np.minimum(cap, md.capacity)
+        cap = np.where(has, np.minimum(cap, (1 + g.max) * np.nan_to_num(h)), cap)
+        per_rep = np.where(
+            full, np.minimum(cap, eb.sum(axis=1)), np.minimum(cap, (w * eb).sum(axis=1))
+        )
+    else:
+        need = np.where(has, (1 + g.min) * np.nan_to_num(h), 0.0)
+        if sc.rules.floors.enabled and sc.rules.floors.by_role:
+            f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
+            need = np.maximum(need, f * md.fte * md.active)
+        per_rep = np.where(full, np.maximum(need, eb.sum(axis=1)), (w * eb).sum(axis=1))
+    per_rep = np.where(full | one, per_rep, 0.0)
+    value = float(per_rep.sum())
+    return value if np.isfinite(value) else None
 
 
 def _run_small(lp: Any, *, integral: bool) -> float | None:
