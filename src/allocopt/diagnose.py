@@ -291,9 +291,10 @@ def _feasible_value(
     md: ModelData, weight: np.ndarray, sense: str, ka_on: bool, s_pot: float
 ) -> float | None:
     """Σ weight·u at one feasible point of :func:`_carry`'s relaxation (a cheap inner bound), or
-    None. y = each account split evenly over its eligible reps (locks kept), when that meets
-    the book limits; u[r,·] at the rep's own limit. For "max" the value is ≤ the relaxation's
-    optimum, for "min" ≥ it, so a limit it reaches needs no LP."""
+    None. y = each account with its incumbent (else split evenly over its eligible reps), or
+    every account split evenly, locks kept, whichever first meets the book limits; u[r,·] at
+    the rep's own limit. For "max" the value is ≤ the relaxation's optimum, for "min" ≥ it,
+    so a limit it reaches needs no LP."""
     sc = md.scenario
     n_r, n_p = md.n_reps, len(md.products)
     w = np.asarray(weight, dtype=float)
@@ -304,14 +305,27 @@ def _feasible_value(
     base = md.potential.copy()
     pr = md.pairs
     if ka_on:
-        y = 1.0 / np.bincount(pr.acc, minlength=len(md.ka_ids))[pr.acc]
-        has_lock = np.bincount(pr.acc[pr.locked], minlength=len(md.ka_ids)) > 0
-        y = np.where(has_lock[pr.acc], pr.locked.astype(float), y)
-        for book, coef in ((md.max_accounts, np.ones(len(pr))), (md.max_workload, pr.workload)):
-            load = np.bincount(pr.rep, weights=coef * y, minlength=n_r)
-            if np.any(load > np.nan_to_num(book, nan=np.inf) + TOL):
-                return None
-        np.add.at(base, pr.rep, y[:, None] * md.ka_revenue[pr.acc])
+        n_a = len(md.ka_ids)
+        even = 1.0 / np.bincount(pr.acc, minlength=n_a)[pr.acc]
+        has_inc = np.bincount(pr.acc[pr.incumbent], minlength=n_a) == 1
+        stay = np.where(has_inc[pr.acc], pr.incumbent.astype(float), even)
+        has_lock = np.bincount(pr.acc[pr.locked], minlength=n_a) > 0
+        chosen = None
+        for y in (stay, even):  # incumbents keep their accounts, or an even split
+            y = np.where(has_lock[pr.acc], pr.locked.astype(float), y)
+            books = ((md.max_accounts, np.ones(len(pr))), (md.max_workload, pr.workload))
+            if all(
+                not np.any(
+                    np.bincount(pr.rep, weights=coef * y, minlength=n_r)
+                    > np.nan_to_num(book, nan=np.inf) + TOL
+                )
+                for book, coef in books
+            ):
+                chosen = y
+                break
+        if chosen is None:
+            return None
+        np.add.at(base, pr.rep, chosen[:, None] * md.ka_revenue[pr.acc])
     elif md.ka_ids:
         own = md.ka_incumbent
         np.add.at(base, own[own >= 0], md.ka_revenue[own >= 0])
