@@ -174,7 +174,10 @@ def _true_max(md: Any, owner: np.ndarray, product: str) -> float:
     lp.integrality_ = []
     j = md.products.index(product)
     cost = np.zeros(lp.num_col_)
-    cost[lm.vars["quota"].cols().reshape(md.n_reps, len(md.products))[:, j]] = -1.0
+    cols = lm.vars["quota"].cols().reshape(md.n_reps, len(md.products))[:, j]
+    # HiGHS sees money in units of the model's money scale: weigh each column back to currency
+    scale = comp.col_scale if comp.col_scale is not None else np.ones(lp.num_col_)
+    cost[cols] = -scale[cols]
     lp.col_cost_ = cost
     lo, up = np.array(lp.row_lower_), np.array(lp.row_upper_)
     row = lm.rows["target"].start + j
