@@ -129,12 +129,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
     ap.add_argument("--no-big-unit", action="store_true", help="skip the unit=100000 run")
     ap.add_argument("--time-limit", type=float, help="override solver.time_limit (default: 120 s)")
+    ap.add_argument(
+        "--set", dest="sets", action="append", default=[], help="a scenario change, as in solve"
+    )
     args = ap.parse_args()
     unit = float(
         yaml.safe_load((EXAMPLE / "scenario.yaml").read_text())["rules"]["rounding"]["unit"]
     )
     scales = sorted(set(args.scales) | {1.0})
-    sets = (f"solver.time_limit={args.time_limit}",) if args.time_limit else ()
+    sets = tuple(args.sets)
+    if args.time_limit:
+        sets += (f"solver.time_limit={args.time_limit}",)
     runs: dict[float, dict[str, Any]] = {}
     for k in [1.0] + [s for s in scales if s != 1.0]:
         scenario = scale_example(args.work / f"k{k:g}", k)

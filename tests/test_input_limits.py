@@ -305,5 +305,9 @@ def test_validate_table_never_cuts_the_largest_amounts(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(main, ["validate", str(path)], terminal_width=80)
     assert result.exit_code == 0, result.output
-    row = next(ln for ln in result.stdout.splitlines() if ln.startswith("│ P "))
-    assert row.count("10,000,000,000,000") == 2 and row.count("20,000,000,000,000") == 2, row
+    row = next(ln for ln in result.stdout.splitlines() if ln.lstrip("│ ").startswith("P "))
+    assert "…" not in result.stdout
+    shown = row.count("20,000,000,000,000")
+    assert row.count("10,000,000,000,000") == 2 and shown >= 1, row
+    # a column that does not fit is left out whole, and the table says so
+    assert shown == 2 or "not shown at this width: effective base" in result.stdout

@@ -551,6 +551,11 @@ def test_a_pid_reused_by_another_program_does_not_keep_leftovers(tmp_path: Path)
 
     other = subprocess.Popen(["sleep", "60"])  # holds the dead writer's PID, say
     try:
+        cmdline = Path(f"/proc/{other.pid}/cmdline")
+        for _ in range(100):  # under load /proc can lag the exec: wait until it says `sleep`
+            if cmdline.exists() and cmdline.read_bytes().startswith(b"sleep"):
+                break
+            time.sleep(0.05)
         left = tmp_path / f".r.{other.pid}-{_host()}-abc123.tmp"
         left.mkdir()
         old = time.time() - STALE_AFTER - 60

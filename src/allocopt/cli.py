@@ -300,7 +300,9 @@ def validate(
     "would replace a plan, which is kept).",
 )
 @click.option(
-    "--write-model", type=click.Path(path_type=Path), help="Write the solved model as MPS."
+    "--write-model",
+    type=click.Path(path_type=Path),
+    help="Write the solved model: .mps (HiGHS) or .lp (Pyomo, readable names).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
@@ -762,12 +764,13 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         if as_json:
             console.print_json(json.dumps(x.as_dict(), default=str))
             return
-        t = Table(title=f"rep {x.rep_id} (team {x.team_id}): quota {x.quota:,.0f}")
+        shown, quota = x.displayed_parts(0)  # the shown parts add up to the shown quota
+        t = Table(title=f"rep {x.rep_id} (team {x.team_id}): quota {quota:,.0f}")
         t.add_column("part")
         t.add_column("amount", justify="right")
-        for label, amount in x.parts:
+        for label, amount in shown:
             t.add_row(escape(label), f"{amount:+,.0f}")
-        t.add_row("[bold]quota[/]", f"[bold]{x.quota:,.0f}[/]")
+        t.add_row("[bold]quota[/]", f"[bold]{quota:,.0f}[/]")
         console.print(t)
         d = x.difficulty
         if d["difficulty"] is not None:
@@ -804,6 +807,23 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
             f"{p['cost_of_plus_1pct']:,.0f}",
         )
     console.print(t)
+    if any("resolved_plus_1pct" in p for p in e.target_prices):
+        t = Table(title="+1% target: the derivative against the re-solved LP")
+        for c in ("product", "derivative × 1%", "derivative valid up to", "re-solved +1%"):
+            t.add_column(c, justify="left" if c == "product" else "right", no_wrap=True)
+        for p in e.target_prices:
+            rs = p.get("resolved_plus_1pct")
+            vu = p.get("valid_up_to_pct")
+            t.add_row(
+                escape(str(p["product"])),
+                f"{p['cost_of_plus_1pct']:,.0f}",
+                "" if vu is None else (f"≥ +{vu:.0f}%" if vu >= 1 else f"+{vu:.3f}%"),
+                "infeasible" if rs is None else f"{rs:,.0f}",
+            )
+        console.print(t)
+    for p in e.target_prices:
+        if p.get("note"):
+            console.print(escape(f"{p['product']}: {p['note']}"))
     if e.capacity_prices:
         t = Table(title="capacity that binds: saving per extra unit of capacity")
         t.add_column("rep")

@@ -14,6 +14,7 @@ from typing import Any
 
 import highspy
 import numpy as np
+from scipy.sparse import coo_matrix
 
 from allocopt.data.prepare import ModelData
 from allocopt.model.linear import LinearModel
@@ -149,6 +150,241 @@ def _rep_bounds(md: ModelData) -> _RepBounds:
     return _RepBounds(lower, upper, lower_why, upper_why, upper_p, lower_p)
 
 
+_STOPPED = (
+    highspy.HighsModelStatus.kOptimal,
+    highspy.HighsModelStatus.kSolutionLimit,
+    highspy.HighsModelStatus.kIterationLimit,
+)
+
+
+MIP_PAIRS = 20_000
+"""Above this many eligible pairs the pre-check bound keeps the alignment fractional."""
+
+
+def _carry(md: ModelData, weight: np.ndarray, sense: str, limit: float) -> float | None:
+    """The most (``sense="max"``) or least (``"min"``) Σ weight[r,p] · quota[r,p] any plan can
+    have, counting every key account's revenue once; None if the bound could not be computed.
+
+    The alignment is chosen after the pre-checks, so the bound optimises over it too. It is the
+    optimum of a relaxation of the two stages with binary y[a,r] over the eligible pairs (the
+    key-account rule off: the incumbents' alignment, fixed) and u[r,p] ≥ 0:
+
+        eb[r,p](y) = share[r,p] · (potential[r,p] + Σ_a y[a,r] · revenue[a,p])
+        Σ_r y[a,r] = 1 ∀a;  y[a,r] = 1 if locked;  Σ_a y[a,r] ≤ n_r;  Σ_a w[a,r]·y[a,r] ≤ W_r
+        max:  Σ_p u[r,p] ≤ cap_r;  Σ_p u[r,p] ≤ (1 + g_max)·h_r;  u[r,p] ≤ s_max · eb[r,p](y)
+        min:  Σ_p u[r,p] ≥ (1 + g_min)·h_r;  Σ_p u[r,p] ≥ floor_r;  u[r,p] ≥ s_min · eb[r,p](y)
+
+    Every feasible plan (alignment + quotas) is a feasible point, so the optimum bounds what any
+    plan can carry (valid); it is the exact optimum of these rules with an integral alignment,
+    so a target at the bound is reachable unless another rule interferes (tight). Reported is
+    HiGHS's dual bound (valid even when the node limit stops the search), solved in money units
+    of the mean target per rep so the bound scales with money. The LP relaxation (fractional
+    y, also valid) is solved first; the integral alignment only when the LP bound already
+    crosses ``limit`` (the target: a finding will be reported) and there are at most
+    :data:`MIP_PAIRS` pairs, so feasible plans pay for one small LP per check.
+    """
+    sc = md.scenario
+    n_r, n_p = md.n_reps, len(md.products)
+    pr = md.pairs
+    pt = sc.rules.potential
+    s_pot = (pt.max_share if sense == "max" else pt.min_share) if pt.enabled else 0.0
+    # the alignment matters only through the potential share of key-account revenue
+    ka_on = (
+        sc.rules.key_accounts.enabled
+        and len(pr) > 0
+        and s_pot > 0
+        and bool(np.any(md.ka_revenue > 0))
+    )
+    n_u, n_y = n_r * n_p, (len(pr) if ka_on else 0)
+    money = max(float(np.sum(md.target)) / max(n_r, 1), 1e-9)
+    share = md.sell_share
+    pot = md.potential.copy()
+    if not ka_on and md.ka_ids:  # the incumbents keep their accounts
+        own = md.ka_incumbent
+        np.add.at(pot, own[own >= 0], md.ka_revenue[own >= 0])
+    pot = pot / money
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lo: list[np.ndarray] = []
+    up: list[np.ndarray] = []
+    n_rows = 0
+
+    def add(r: np.ndarray, c: np.ndarray, v: Any, lo_: Any, up_: Any, k: int) -> None:
+        nonlocal n_rows
+        rows.append(r + n_rows)
+        cols.append(c)
+        vals.append(np.broadcast_to(np.asarray(v, dtype=float), r.shape))
+        lo.append(np.broadcast_to(np.asarray(lo_, dtype=float), (k,)))
+        up.append(np.broadcast_to(np.asarray(up_, dtype=float), (k,)))
+        n_rows += k
+
+    quick = _feasible_value(md, weight, sense, ka_on, s_pot)
+    if quick is not None and (quick >= limit if sense == "max" else quick <= limit):
+        return quick  # a point of the relaxation already reaches the limit: nothing to prove
+    u = np.arange(n_u)
+    by_rep = np.repeat(np.arange(n_r), n_p)
+    h = md.history * md.active / money
+    hist = np.flatnonzero(np.isfinite(h))
+    hist_rows = np.repeat(np.arange(len(hist)), n_p)
+    hist_cols = (hist[:, None] * n_p + np.arange(n_p)).ravel()
+    g = sc.rules.growth
+    if sense == "max":
+        if sc.rules.capacity.enabled:
+            add(by_rep, u, 1.0, -np.inf, md.capacity / money, n_r)
+        if g.enabled and len(hist):
+            add(hist_rows, hist_cols, 1.0, -np.inf, (1 + g.max) * h[hist], len(hist))
+    else:
+        if g.enabled and len(hist):
+            add(hist_rows, hist_cols, 1.0, (1 + g.min) * h[hist], np.inf, len(hist))
+        if sc.rules.floors.enabled and sc.rules.floors.by_role:
+            f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
+            add(by_rep, u, 1.0, f * md.fte * md.active / money, np.inf, n_r)
+    if s_pot > 0:  # u[r,p] − s · share · Σ_a y·rev  ≶  s · share · pot
+        rr, cc, vv = [u], [u], [np.ones(n_u)]
+        if n_y:
+            k = np.repeat(np.arange(n_y), n_p)
+            j = np.tile(np.arange(n_p), n_y)
+            rep = pr.rep[k]
+            rr.append(rep * n_p + j)
+            cc.append(n_u + k)
+            vv.append(-s_pot * share[rep, j] * md.ka_revenue[pr.acc[k], j] / money)
+        rhs = (s_pot * share * pot).ravel()
+        row_lo, row_up = (-np.inf, rhs) if sense == "max" else (rhs, np.inf)
+        add(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), row_lo, row_up, n_u)
+    if n_y:
+        y = n_u + np.arange(n_y)
+        add(pr.acc, y, 1.0, 1.0, 1.0, len(md.ka_ids))
+        for book, coef in ((md.max_accounts, np.ones(n_y)), (md.max_workload, pr.workload)):
+            ok = np.isfinite(book[pr.rep])
+            if ok.any():
+                reps, pos = np.unique(pr.rep[ok], return_inverse=True)
+                add(pos, y[ok], coef[ok], -np.inf, book[reps], len(reps))
+    if not n_rows:
+        return None if sense == "max" else 0.0
+    a = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, n_u + n_y),
+    ).tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_u + n_y, n_rows
+    lp.col_cost_ = np.concatenate([np.asarray(weight, dtype=float).ravel(), np.zeros(n_y)])
+    locked = pr.locked.astype(float) if n_y else np.zeros(0)
+    lp.col_lower_ = np.concatenate([np.zeros(n_u), locked])
+    lp.col_upper_ = np.concatenate([np.full(n_u, highspy.kHighsInf), np.ones(n_y)])
+    inf = highspy.kHighsInf
+    rlo, rup = np.concatenate(lo), np.concatenate(up)
+    lp.row_lower_ = np.where(np.isfinite(rlo), rlo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(rup), rup, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_u + n_y, n_rows
+    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+    value = _run_small(lp, integral=False)
+    if value is None:
+        return None
+    crosses = value * money < limit if sense == "max" else value * money > limit
+    if n_y and crosses and n_y <= MIP_PAIRS:
+        lp.integrality_ = [highspy.HighsVarType.kContinuous] * n_u + [
+            highspy.HighsVarType.kInteger
+        ] * n_y
+        exact = _run_small(lp, integral=True)
+        if exact is not None:
+            value = min(value, exact) if sense == "max" else max(value, exact)
+    return value * money
+
+
+def _feasible_value(
+    md: ModelData, weight: np.ndarray, sense: str, ka_on: bool, s_pot: float
+) -> float | None:
+    """Σ weight·u at one feasible point of :func:`_carry`'s relaxation (a cheap inner bound), or
+    None. y = each account with its incumbent (else split evenly over its eligible reps), or
+    every account split evenly, locks kept, whichever first meets the book limits; u[r,·] at
+    the rep's own limit. For "max" the value is ≤ the relaxation's optimum, for "min" ≥ it,
+    so a limit it reaches needs no LP."""
+    sc = md.scenario
+    n_r, n_p = md.n_reps, len(md.products)
+    w = np.asarray(weight, dtype=float)
+    full, one = w.all(axis=1), (w.sum(axis=1) == 1)
+    if not np.all(full | one | (w.sum(axis=1) == 0)):
+        return None
+    share = md.sell_share
+    base = md.potential.copy()
+    pr = md.pairs
+    if ka_on:
+        n_a = len(md.ka_ids)
+        even = 1.0 / np.bincount(pr.acc, minlength=n_a)[pr.acc]
+        has_inc = np.bincount(pr.acc[pr.incumbent], minlength=n_a) == 1
+        stay = np.where(has_inc[pr.acc], pr.incumbent.astype(float), even)
+        has_lock = np.bincount(pr.acc[pr.locked], minlength=n_a) > 0
+        chosen = None
+        for y in (stay, even):  # incumbents keep their accounts, or an even split
+            y = np.where(has_lock[pr.acc], pr.locked.astype(float), y)
+            books = ((md.max_accounts, np.ones(len(pr))), (md.max_workload, pr.workload))
+            if all(
+                not np.any(
+                    np.bincount(pr.rep, weights=coef * y, minlength=n_r)
+                    > np.nan_to_num(book, nan=np.inf) + TOL
+                )
+                for book, coef in books
+            ):
+                chosen = y
+                break
+        if chosen is None:
+            return None
+        np.add.at(base, pr.rep, chosen[:, None] * md.ka_revenue[pr.acc])
+    elif md.ka_ids:
+        own = md.ka_incumbent
+        np.add.at(base, own[own >= 0], md.ka_revenue[own >= 0])
+    eb = s_pot * share * base if s_pot > 0 else np.zeros((n_r, n_p))
+    h = md.history * md.active
+    g = sc.rules.growth
+    has = np.isfinite(h) & g.enabled
+    if sense == "max":
+        if s_pot <= 0:
+            return None
+        cap = np.full(n_r, np.inf)
+        if sc.rules.capacity.enabled:
+            cap = np.minimum(cap, md.capacity)
+        cap = np.where(has, np.minimum(cap, (1 + g.max) * np.nan_to_num(h)), cap)
+        per_rep = np.where(
+            full, np.minimum(cap, eb.sum(axis=1)), np.minimum(cap, (w * eb).sum(axis=1))
+        )
+    else:
+        need = np.where(has, (1 + g.min) * np.nan_to_num(h), 0.0)
+        if sc.rules.floors.enabled and sc.rules.floors.by_role:
+            f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
+            need = np.maximum(need, f * md.fte * md.active)
+        per_rep = np.where(full, np.maximum(need, eb.sum(axis=1)), (w * eb).sum(axis=1))
+    per_rep = np.where(full | one, per_rep, 0.0)
+    value = float(per_rep.sum())
+    return value if np.isfinite(value) else None
+
+
+def _run_small(lp: Any, *, integral: bool) -> float | None:
+    """Optimum (LP) or dual bound (MIP, deterministic node limit) of a pre-check model."""
+    try:
+        hs = new_highs()
+        hs.setOptionValue("mip_rel_gap", 1e-7)
+        hs.setOptionValue("mip_max_nodes", 2000)  # deterministic work limit, not a time limit
+        hs.setOptionValue("random_seed", 0)
+        hs.passModel(lp)
+        hs.run()
+        status = hs.getModelStatus()
+        info = hs.getInfo()
+    except Exception:  # a pre-check never crashes the solve; the caller falls back
+        return None
+    if not integral and status == highspy.HighsModelStatus.kOptimal:
+        value = float(info.objective_function_value)
+    elif integral and status in _STOPPED:
+        value = float(info.mip_dual_bound)
+    else:
+        return None
+    return value if np.isfinite(value) else None
+
+
 def _relax_for(why: str) -> list[str]:
     if why.startswith("capacity"):
         return ["reps.capacity", "rules.capacity"]
@@ -192,9 +428,13 @@ def prechecks(md: ModelData) -> list[Finding]:
                 {"lower": float(b.lower[i]), "upper": float(b.upper[i])},
             )
         )
-    # the company
+    # the company: what all reps can carry, each key account counted once (see _carry)
+    n_r, n_p = md.n_reps, len(md.products)
     for j, p in enumerate(md.products):
-        most = float(np.sum(b.upper_p[:, j]))
+        col = np.zeros((n_r, n_p))
+        col[:, j] = 1.0
+        tight = _carry(md, col, "max", float(target[j]))
+        most = float(np.sum(b.upper_p[:, j])) if tight is None else tight
         if target[j] > most + TOL * max(1.0, most):
             out.append(
                 Finding(
@@ -202,17 +442,21 @@ def prechecks(md: ModelData) -> list[Finding]:
                     f"company, product {p}",
                     f"target with cushion {_m(target[j])} is more than the {_m(most)} "
                     "its reps can carry "
-                    "(capacity, potential share and growth caps per rep)",
+                    "(capacity, potential share and growth caps per rep, each key account "
+                    f"counted once): {_m(target[j] - most)} short",
                     [
                         f"targets.by_product.{p}",
                         "targets.over_assignment",
                         "rules.potential.max_share",
                         "rules.capacity",
                     ],
-                    {"target": float(target[j]), "most": most},
+                    {"target": float(target[j]), "most": most, "gap": float(target[j] - most)},
                 )
             )
         least = float(np.sum(b.lower_p[:, j]))
+        if sc.rules.potential.enabled and sc.rules.potential.min_share > 0:
+            tight = _carry(md, col, "min", float(target[j]))
+            least = least if tight is None else max(least, tight)
         if target[j] < least - TOL * max(1.0, least):
             out.append(
                 Finding(
@@ -224,7 +468,9 @@ def prechecks(md: ModelData) -> list[Finding]:
                     {"target": float(target[j]), "least": least},
                 )
             )
+    tight = _carry(md, np.ones((n_r, n_p)), "max", total)
     most_all = float(np.sum(np.minimum(b.upper, b.upper_p.sum(axis=1))))
+    most_all = most_all if tight is None else min(most_all, tight)
     if total > most_all + TOL * max(1.0, most_all) and not any(f.rule == "target" for f in out):
         out.append(
             Finding(
@@ -236,7 +482,8 @@ def prechecks(md: ModelData) -> list[Finding]:
                 {"target": total, "most": most_all},
             )
         )
-    least_all = float(b.lower.sum())
+    tight = _carry(md, np.ones((n_r, n_p)), "min", total)
+    least_all = float(b.lower.sum()) if tight is None else max(float(b.lower.sum()), tight)
     if least_all > total + TOL * max(1.0, total):
         out.append(
             Finding(
@@ -313,15 +560,24 @@ def _unit_checks(md: ModelData, b: _RepBounds, target: np.ndarray) -> list[Findi
         hi = u.value if u.value is not None else u.max
         key = f"targets.units[{k}]"
         what = f"unit {u.unit}" + (f", product {u.product}" if u.product else "")
+        weight = np.zeros((md.n_reps, len(md.products)))
         if u.product:
             j = pidx[u.product]
             most = float(b.upper_p[reps, j].sum())
             least = float(b.lower_p[reps, j].sum())
             company = float(target[j])
+            weight[reps, j] = 1.0
         else:
             most = float(np.minimum(b.upper[reps], b.upper_p[reps].sum(axis=1)).sum())
             least = float(np.maximum(b.lower[reps], b.lower_p[reps].sum(axis=1)).sum())
             company = float(target.sum())
+            weight[reps, :] = 1.0
+        if lo is not None and len(reps):  # each key account counted once (see _carry)
+            tight = _carry(md, weight, "max", float(lo))
+            most = most if tight is None else min(most, tight)
+        if hi is not None and len(reps):
+            tight = _carry(md, weight, "min", float(hi))
+            least = least if tight is None else max(least, tight)
         if lo is not None and lo > most + TOL * max(1.0, most):
             out.append(
                 Finding(
@@ -399,13 +655,18 @@ def _key_account_checks(md: ModelData) -> list[Finding]:
         w_locked = np.bincount(
             pr.rep[pr.locked], weights=pr.workload[pr.locked], minlength=md.n_reps
         )
+
+        def locked_to(i: Any) -> str:
+            accs = [md.ka_ids[a] for a in pr.acc[pr.locked & (pr.rep == i)]]
+            return ", ".join(accs[:8]) + (" …" if len(accs) > 8 else "")
+
         for i in np.flatnonzero(n_locked > np.nan_to_num(md.max_accounts, nan=np.inf)):
             out.append(
                 Finding(
                     "key_accounts",
                     f"rep {rep_ids[i]}",
                     f"{n_locked[i]} key accounts are locked to the rep but it may hold at most "
-                    f"{md.max_accounts[i]:g}",
+                    f"{md.max_accounts[i]:g} (locked: {locked_to(i)})",
                     ["rules.key_accounts.locked", "rules.key_accounts.max_accounts"],
                 )
             )
@@ -414,8 +675,8 @@ def _key_account_checks(md: ModelData) -> list[Finding]:
                 Finding(
                     "key_accounts",
                     f"rep {rep_ids[i]}",
-                    f"locked key accounts weigh {w_locked[i]:g} but the rep's workload limit is "
-                    f"{md.max_workload[i]:g}",
+                    f"locked key accounts ({locked_to(i)}) weigh {w_locked[i]:g} but the rep's "
+                    f"workload limit is {md.max_workload[i]:g}",
                     ["rules.key_accounts.locked", "rules.key_accounts.max_workload"],
                 )
             )
@@ -520,6 +781,39 @@ _WHAT = {
 }
 
 
+_DEFINITIONAL = frozenset(
+    {
+        "group_quota",
+        "phasing_sum",
+        "phasing_fit",
+        "deviation",
+        "rounding",
+        "spread_low",
+        "spread_high",
+    }
+)
+"""Rows that only define a helper quantity (a group's total quota, the period split, the
+deviation parts, quota in rounding units, the objective's spread): never a business rule on
+their own, so they are folded into the rules that use them and never listed to the user."""
+
+_INTERNAL_COLS = frozenset(
+    {
+        "quota",
+        "quota_units",
+        "level",
+        "m_min",
+        "m_max",
+        "dev_up",
+        "dev_dn",
+        "dev_up_far",
+        "dev_dn_far",
+        "phase_up",
+        "phase_dn",
+    }
+)
+"""Helper variables whose bounds are modelling devices, not business limits."""
+
+
 @dataclass
 class Iis:
     """An irreducible infeasible subsystem: row and column indices with the bounds that matter."""
@@ -609,10 +903,14 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
     lo_all, up_all = lm.row_bounds()
     team = dict(zip(md.rep_ids, md.team_of.tolist(), strict=True))
     groups: dict[tuple[str, str], list[tuple[str, float, float, str]]] = {}
-    for i, side in zip(iis.rows.tolist(), iis.row_sides, strict=True):
-        comp, label = lm.row_name(i)
-        rep = label.split(",")[0]
-        scope = f"team {team[rep]}" if rep in team and comp != "lock" else "company"
+    rows = [
+        (i, side, *lm.row_name(i)) for i, side in zip(iis.rows.tolist(), iis.row_sides, strict=True)
+    ]
+    business = [r for r in rows if r[2] not in _DEFINITIONAL]
+    for i, side, comp, label in business or rows:  # definitional rows fold into their rules
+        parts = label.split(",")
+        rep = parts[-1] if comp == "lock" else parts[0]  # a lock row is (account, rep)
+        scope = f"team {team[rep]}" if rep in team else "company"
         groups.setdefault((scope, comp), []).append((label, lo_all[i], up_all[i], side))
     out: list[Finding] = []
     for (scope, comp), items in sorted(groups.items()):
@@ -631,6 +929,18 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
             continue
         names = ", ".join(lbl.split(",")[0] for lbl, *_ in items[:6])
         names += " …" if len(items) > 6 else ""
+        if comp in ("lock", "one_owner"):
+            accs = [lbl.split(",") for lbl, *_ in items]
+            listed = ", ".join(
+                f"{a[0]} → {a[-1]}" if comp == "lock" else a[0] for a in accs[:6]
+            ) + (" …" if len(items) > 6 else "")
+            what = (
+                "are locked to reps"
+                if comp == "lock"
+                else "each need one owner among their eligible reps"
+            )
+            out.append(Finding(comp, scope, f"{len(items)} key accounts ({listed}) {what}", relax))
+            continue
         if comp in ("fairness_low", "fairness_high", "spread_low", "spread_high"):
             b = md.scenario.rules.fairness.band or 0.0
             lvl = md.scenario.rules.fairness.level
@@ -665,7 +975,7 @@ def explain_iis(lm: LinearModel, iis: Iis, md: ModelData) -> list[Finding]:
     bounded = [
         (lm.col_name(j), s)
         for j, s in zip(iis.cols.tolist(), iis.col_sides, strict=True)
-        if s != "free" and lm.col_name(j)[0] not in ("quota", "quota_units")
+        if s != "free" and lm.col_name(j)[0] not in _INTERNAL_COLS
     ]
     if bounded:
         names = ", ".join(f"{c}[{lbl}] ({s} bound)" for (c, lbl), s in bounded[:6])

@@ -36,7 +36,8 @@ from allocopt.outputs.runfolder import (
 )
 from allocopt.results.extract import Results, extract
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, solve
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
+from allocopt.solve import solve as _solve_direct
 
 Progress = Callable[[str], None]
 
@@ -278,6 +279,30 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
 
 
+def solve(
+    model: Any,
+    options: dict[str, Any],
+    *,
+    solver: str = "highs",
+    write_model: Path | None = None,
+    **kwargs: Any,
+) -> tuple[SolveResult, Compiled | None]:
+    """Dispatch: ``highs`` → the direct path; any other name → Pyomo (the full model, with an LP
+    relaxation first when rounding would use the neighbourhood). ``*.lp`` → Pyomo's LP writer."""
+    if write_model is not None and write_model.suffix.lower() == ".lp":
+        from allocopt.solve_pyomo import write_lp
+
+        write_lp(model, write_model)
+        write_model = None
+    if solver == "highs":
+        return _solve_direct(model, options, write_model=write_model, **kwargs)
+    from allocopt.solve_pyomo import solve_pyomo
+
+    if write_model is not None:  # .mps: written by HiGHS, as on the direct path
+        _solve_direct(model, {**options, "time_limit": 1e-3}, write_model=write_model)
+    return solve_pyomo(model, solver, options, relax_first=bool(kwargs.get("neighbourhood")))
+
+
 @dataclass
 class Solved:
     """What :func:`solve_prepared` produced: the result tables and both stages' solver results."""
@@ -321,7 +346,9 @@ def solve_prepared(
                 if write_model
                 else None
             )
-            res_a, comp_a = solve(built_a.model, opts, write_model=wm, progress=progress)
+            res_a, comp_a = solve(
+                built_a.model, opts, solver=sc.solver.name, write_model=wm, progress=progress
+            )
         _check(res_a, comp_a, "key-account alignment", md)
         assert res_a.col_values is not None
         chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
@@ -337,6 +364,7 @@ def solve_prepared(
         res_q, comp_q = solve(
             built_q.model,
             {**opts, "time_limit": remaining},
+            solver=sc.solver.name,
             write_model=write_model,
             neighbourhood=True,
             link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
@@ -398,6 +426,10 @@ def run(
     md = v.md
     sc = md.scenario
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
+    if sc.solver.name != "highs":
+        from allocopt.solve_pyomo import check_solver
+
+        check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
     protect = _protected(v)
     if md.replan is not None:
         _check_published(md.replan.run_dir)

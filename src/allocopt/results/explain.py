@@ -118,6 +118,37 @@ class RepExplanation:
             "difficulty": self.difficulty,
         }
 
+    def displayed_parts(self, decimals: int = 0) -> tuple[list[tuple[str, float]], float]:
+        """The parts and the quota rounded for display so that the shown parts add up exactly
+        to the shown quota (largest remainder at ``decimals`` places; see :func:`round_to_sum`)."""
+        shown = round_to_sum([v for _, v in self.parts], self.quota, decimals)
+        total = round(self.quota, decimals)
+        return [(k, v) for (k, _), v in zip(self.parts, shown, strict=True)], total
+
+
+def round_to_sum(values: list[float], total: float, decimals: int = 0) -> list[float]:
+    """Round ``values`` to ``decimals`` places so that they add up exactly to ``total`` rounded.
+
+    Largest remainder: every value is rounded down to the grid 10^-decimals, then the
+    n = round(total) − Σ floor(values) missing grid steps go to the values with the largest
+    remainders (ties: the earlier value). When the values add up to ``total``, 0 ≤ n ≤ len(values)
+    and no value moves by a full grid step; otherwise n is clipped and the last value absorbs
+    the difference.
+    """
+    if not values:
+        return []
+    scale = 10.0**decimals
+    x = np.asarray(values, dtype=float) * scale
+    want = round(total * scale)
+    low = np.floor(x + 1e-9)
+    rem = x - low
+    need = want - int(low.sum())
+    order = np.argsort(-rem, kind="stable")
+    k = max(0, min(need, len(values)))
+    low[order[:k]] += 1
+    low[-1] += want - int(low.sum())  # only when the values do not add up to the total
+    return [float(v) / scale for v in low]
+
 
 def _weights(manifest: dict[str, Any]) -> tuple[float, float]:
     ref = manifest["resolved_scenario"]["objective"]["reference"]
@@ -355,6 +386,62 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     out.attainability = dict(summary.get("attainability") or {})
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
+        base = out.price_of_fairness.get("objective_lp")
+        for row in tgt:
+            row.update(target_step(run_dir, str(row["product"]), base))
+    return out
+
+
+def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, Any]:
+    """The +1% target cost re-solved, and how far the derivative holds, for one product.
+
+    f(s) = LP objective with the product's target × (1 + s) (the reference split scales with
+    it). f is convex and piecewise linear in s, so the derivative f'(0) = ``per_unit`` · T holds
+    exactly on [0, s*] iff f(s*) = f(0) + s*·f'(0). ``resolved_plus_1pct`` = f(1%) − f(0); when it
+    differs from the derivative's 1% · f'(0), a breakpoint (a rep leaving its near band, a rule
+    starting to bind) lies in (0, 1%] and ``valid_up_to_pct`` is found by bisection on that
+    test (8 re-solves: the largest s checked where f is still linear, 1/256 % resolution).
+    """
+    from allocopt.pipeline import relaxed_objective
+
+    manifest = _manifest(run_dir)
+    sc = manifest["resolved_scenario"]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    per_unit = summary.get("target_sensitivity", {}).get(product, {}).get("per_unit")
+    val = float(sc["targets"]["by_product"][product])
+    t = val * (1 + float(sc["targets"]["over_assignment"]))
+    if base is None or per_unit is None or not np.isfinite(per_unit):
+        return {}
+    slope = float(per_unit) * t  # objective per unit of relative change s
+
+    def f(step: float) -> float | None:
+        return relaxed_objective(run_dir, {f"targets.by_product.{product}": val * (1 + step)})
+
+    def linear(step: float, value: float | None) -> bool:
+        if value is None:
+            return False
+        tol = 1e-6 * max(1.0, abs(base), abs(value)) + 1e-9 * abs(slope)
+        return abs(value - base - step * slope) <= tol
+
+    up = f(0.01)
+    out: dict[str, Any] = {"resolved_plus_1pct": None if up is None else up - base}
+    if linear(0.01, up):
+        out["valid_up_to_pct"] = 1.0  # at least the whole +1% step
+        return out
+    lo_s, hi_s = 0.0, 0.01
+    for _ in range(8):
+        mid = (lo_s + hi_s) / 2
+        if linear(mid, f(mid)):
+            lo_s = mid
+        else:
+            hi_s = mid
+    out["valid_up_to_pct"] = lo_s * 100
+    out["note"] = (
+        f"the derivative holds for target changes up to +{lo_s:.3%} (a breakpoint lies below "
+        f"+{hi_s:.3%}); re-solved +1% costs {out['resolved_plus_1pct']:,.4g}"
+        if up is not None
+        else "the plan is infeasible at +1% target"
+    )
     return out
 
 

@@ -389,6 +389,14 @@ class Solver(_Strict):
     workers: int = Field(
         1, ge=1, description="Processes solving the blocks (the same plan whatever the number)."
     )
+    name: str = Field(
+        "highs",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description=(
+            "highs = HiGHS directly (fastest); any other name is a Pyomo SolverFactory solver "
+            "solved through Pyomo, e.g. cbc, glpk, appsi_highs (HiGHS via Pyomo), gurobi, cplex."
+        ),
+    )
 
 
 class Output(_Strict):

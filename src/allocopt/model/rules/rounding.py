@@ -5,7 +5,9 @@
 Company totals are rounded to u before the solve (rule ``target``), so every total stays exact.
 The MIP is solved in the floor/ceiling neighbourhood of its LP optimum (each quota rounds down
 or up by less than u) — split into independent blocks above 20,000 integers — falling back to
-the full integer model if that neighbourhood is infeasible (see ``allocopt.solve``).
+the full integer model if that neighbourhood is infeasible (see ``allocopt.solve``); the LP
+relaxation is kept for explanations either way. HiGHS sees money in units of u (the quota model's
+money scale), so this row's coefficient is 1 whatever the currency.
 Period quotas are then rounded to u per rep by largest remainder, keeping each rep's annual quota
 exact (a post-step in extraction).
 """
