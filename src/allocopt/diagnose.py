@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 
 from allocopt.data.prepare import ModelData
 from allocopt.model.linear import LinearModel
-from allocopt.solve import Compiled, new_highs
+from allocopt.solve import Compiled, highs_lp, new_highs
 
 TOL = 1e-6
 
@@ -266,22 +266,16 @@ def _carry(md: ModelData, weight: np.ndarray, sense: str, limit: float) -> float
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_rows, n_u + n_y),
     ).tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_u + n_y, n_rows
-    lp.col_cost_ = np.concatenate([np.asarray(weight, dtype=float).ravel(), np.zeros(n_y)])
     locked = pr.locked.astype(float) if n_y else np.zeros(0)
-    lp.col_lower_ = np.concatenate([np.zeros(n_u), locked])
-    lp.col_upper_ = np.concatenate([np.full(n_u, highspy.kHighsInf), np.ones(n_y)])
-    inf = highspy.kHighsInf
-    rlo, rup = np.concatenate(lo), np.concatenate(up)
-    lp.row_lower_ = np.where(np.isfinite(rlo), rlo, -inf)
-    lp.row_upper_ = np.where(np.isfinite(rup), rup, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_u + n_y, n_rows
-    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+    lp = highs_lp(
+        np.concatenate([np.asarray(weight, dtype=float).ravel(), np.zeros(n_y)]),
+        np.concatenate([np.zeros(n_u), locked]),
+        np.concatenate([np.full(n_u, np.inf), np.ones(n_y)]),
+        a,
+        np.concatenate(lo),
+        np.concatenate(up),
+        maximize=sense == "max",
+    )
     value = _run_small(lp, integral=False)
     if value is None:
         return None
@@ -1041,19 +1035,7 @@ def check_iis(comp: Compiled, iis: Iis) -> tuple[bool, list[bool]]:
         rlo = np.asarray(lp.row_lower_)[rows]
         rup = np.asarray(lp.row_upper_)[rows]
         h = new_highs()
-        sub_lp = highspy.HighsLp()
-        csc = sub.tocsc()
-        sub_lp.num_col_, sub_lp.num_row_ = csc.shape[1], csc.shape[0]
-        sub_lp.col_cost_ = np.zeros(csc.shape[1])
-        sub_lp.col_lower_ = np.where(np.isfinite(lo), lo, -highspy.kHighsInf)
-        sub_lp.col_upper_ = np.where(np.isfinite(up), up, highspy.kHighsInf)
-        sub_lp.row_lower_ = np.where(np.isfinite(rlo), rlo, -highspy.kHighsInf)
-        sub_lp.row_upper_ = np.where(np.isfinite(rup), rup, highspy.kHighsInf)
-        sub_lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        sub_lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-        sub_lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-        sub_lp.a_matrix_.value_ = csc.data.astype(float)
-        sub_lp.a_matrix_.num_col_, sub_lp.a_matrix_.num_row_ = csc.shape[1], csc.shape[0]
+        sub_lp = highs_lp(np.zeros(sub.shape[1]), lo, up, sub.tocsc(), rlo, rup)
         h.passModel(sub_lp)
         h.run()
         return h.getModelStatus() == highspy.HighsModelStatus.kOptimal

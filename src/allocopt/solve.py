@@ -147,6 +147,39 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+def highs_lp(
+    cost: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    a: sp.csc_matrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    integer: np.ndarray | None = None,
+    *,
+    maximize: bool = False,
+) -> Any:
+    """min (or max) cost·x  s.t.  row_lower ≤ A x ≤ row_upper,  col_lower ≤ x ≤ col_upper, as a
+    HighsLp (column-wise A; ±inf bounds become HiGHS's infinity; ``integer`` marks integers)."""
+    n_rows, n_cols = a.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.where(np.isfinite(col_lower), col_lower, -INF)
+    lp.col_upper_ = np.where(np.isfinite(col_upper), col_upper, INF)
+    lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -INF)
+    lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, INF)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    if integer is not None and integer.any():
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[int(f)] for f in integer]
+    return lp
+
+
 def compile_model(lm: LinearModel, *, scaled: bool = True) -> Compiled:
     """Assemble a :class:`LinearModel` into a HighsLp (vectorised; no per-nonzero Python).
 
@@ -166,24 +199,7 @@ def compile_model(lm: LinearModel, *, scaled: bool = True) -> Compiled:
         lb, ub = lb / cs, ub / cs
         lo, up = lo / rs, up / rs
         cost = cost * (cs / m)
-    lp = highspy.HighsLp()
-    lp.num_col_ = lm.n_cols
-    lp.num_row_ = lm.n_rows
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.where(np.isfinite(lb), lb, -INF)
-    lp.col_upper_ = np.where(np.isfinite(ub), ub, INF)
-    lp.row_lower_ = np.where(np.isfinite(lo), lo, -INF)
-    lp.row_upper_ = np.where(np.isfinite(up), up, INF)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    lp.a_matrix_.num_col_ = lm.n_cols
-    lp.a_matrix_.num_row_ = lm.n_rows
-    lp.sense_ = highspy.ObjSense.kMinimize
-    if integ.any():
-        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[int(f)] for f in integ]
+    lp = highs_lp(cost, lb, ub, a, lo, up, integ)
     return Compiled(lp, a, lm, bool(integ.any()), cs, rs)
 
 
@@ -640,20 +656,9 @@ _Block = tuple[np.ndarray, ...]  # cost, lo, hi, row lo, row up, indptr, indices
 def _solve_block(data: _Block, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
     """Solve one block's MIP; (has solution, values, timed out, gap, bound). Picklable I/O."""
     cost, clo, chi, rlo, rup, indptr, indices, values, integ = data
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(cost), len(rlo)
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = clo, chi
-    lp.row_lower_, lp.row_upper_ = rlo, rup
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = indptr
-    lp.a_matrix_.index_ = indices
-    lp.a_matrix_.value_ = values
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(cost), len(rlo)
+    a = sp.csc_matrix((values, indices, indptr), shape=(len(rlo), len(cost)))
+    lp = highs_lp(cost, clo, chi, a, rlo, rup, integ)
     is_mip = bool(integ.any())
-    if is_mip:
-        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[int(f)] for f in integ]
     left = deadline - time.time()
     if left <= 0:
         return (False, None, True, None, None)
