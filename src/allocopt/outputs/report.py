@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from allocopt.errors import InputError, OutputError, Problem
+from allocopt.outputs.numbers import short_money
 
 __all__ = ["SECTIONS", "write_report"]
 
@@ -142,17 +143,7 @@ def _money_axis(ax: Any) -> None:
 def _money_formatter() -> Any:
     from matplotlib.ticker import FuncFormatter
 
-    def fmt(v: float, _pos: int) -> str:
-        a = abs(v)
-        if a >= 1e9:
-            return f"{v / 1e9:,.1f}B"
-        if a >= 1e6:
-            return f"{v / 1e6:,.1f}M"
-        if a >= 1e3:
-            return f"{v / 1e3:,.0f}k"
-        return f"{v:,.0f}"
-
-    return FuncFormatter(fmt)
+    return FuncFormatter(lambda v, _pos: short_money(v))
 
 
 def _read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:

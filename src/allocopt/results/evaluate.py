@@ -38,6 +38,7 @@ import pandas as pd
 
 from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import Content, write_run
+from allocopt.results.payout import round_frame
 from allocopt.track import ALL, track
 
 __all__ = ["Evaluation", "evaluate", "write_evaluation"]
@@ -73,11 +74,7 @@ _MONEY = ("annual_quota", "quota_to_date", "actual_to_date")
 
 
 def _rounded(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype.kind == "f":
-            out[c] = out[c].round(2 if c in _MONEY else 6)
-    return out
+    return round_frame(df, _MONEY)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float | None:

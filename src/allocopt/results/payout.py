@@ -95,12 +95,17 @@ _MONEY = (
 )
 
 
-def _rounded(df: pd.DataFrame) -> pd.DataFrame:
+def round_frame(df: pd.DataFrame, money: tuple[str, ...]) -> pd.DataFrame:
+    """A copy for writing: float columns named in ``money`` to cents, other floats to 6 places."""
     out = df.copy()
     for c in out.columns:
         if out[c].dtype.kind == "f":
-            out[c] = out[c].round(2 if c in _MONEY else 6)
+            out[c] = out[c].round(2 if c in money else 6)
     return out
+
+
+def _rounded(df: pd.DataFrame) -> pd.DataFrame:
+    return round_frame(df, _MONEY)
 
 
 def _scenario(run_dir: Path) -> tuple[dict[str, Any], Scenario]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from allocopt.outputs.numbers import short_money
+
 __all__ = ["Bar", "Point", "histogram", "pacing", "scatter"]
 
 W, H = 640, 260
@@ -40,17 +42,6 @@ def _nice_step(span: float, ticks: int = 5) -> float:
         if m * mag >= raw:
             return m * mag
     return 10 * mag
-
-
-def _short(v: float) -> str:
-    a = abs(v)
-    if a >= 1e9:
-        return f"{v / 1e9:,.1f}B"
-    if a >= 1e6:
-        return f"{v / 1e6:,.1f}M"
-    if a >= 1e3:
-        return f"{v / 1e3:,.0f}k"
-    return f"{v:,.0f}"
 
 
 def histogram(values: Sequence[float], threshold: float) -> Markup:
@@ -130,7 +121,7 @@ def pacing(bars: Sequence[Bar]) -> Markup:
         body.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{_f(y)}" y2="{_f(y)}"/>')
         body.append(
             f'<text class="tick" x="{LEFT - 8}" y="{_f(y + 4)}" text-anchor="end">'
-            f"{_short(k)}</text>"
+            f"{short_money(k)}</text>"
         )
         k += step
     for i, b in enumerate(bars):
