@@ -367,7 +367,7 @@ def solve_prepared(
             solver=sc.solver.name,
             write_model=write_model,
             neighbourhood=True,
-            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
+            link_unit=sc.rules.rounding.unit if sc.rules.rounding.enabled else None,
             progress=progress,
             block_size=sc.solver.block_size,
             workers=sc.solver.workers,

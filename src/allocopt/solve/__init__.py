@@ -18,8 +18,11 @@ from allocopt.solve.highs import (
     highs_lp,
     highs_options,
     highs_version,
+    is_optimal,
+    lp_relaxation,
     new_highs,
     run_highs,
+    run_lp,
 )
 
 __all__ = [
@@ -32,7 +35,10 @@ __all__ = [
     "highs_lp",
     "highs_options",
     "highs_version",
+    "is_optimal",
+    "lp_relaxation",
     "new_highs",
     "run_highs",
+    "run_lp",
     "solve",
 ]

@@ -22,20 +22,24 @@ from allocopt.solve.highs import (
     Compiled,
     Progress,
     SolveResult,
-    _highs,
     highs_lp,
     highs_version,
+    lp_relaxation,
     run_highs,
+    run_lp,
 )
 
 BLOCKS_ABOVE = 20_000
 """Rounding MIPs with more general integers than this are solved block by block."""
 
+Link = tuple[np.ndarray, float]
+"""The model's linking rows (global row numbers) and the unit their right-hand sides split in."""
+
 
 def _solve_neighbourhood(
     comp: Compiled,
     options: dict[str, Any],
-    link: tuple[str, float] | None = None,
+    link: Link | None = None,
     progress: Progress | None = None,
     blocks_above: int = BLOCKS_ABOVE,
     block_size: int = 1,
@@ -58,9 +62,8 @@ def _solve_neighbourhood(
     )
     t0 = time.perf_counter()
     deadline = t0 + float(options.get("time_limit", 1e9))
-    lp.integrality_ = []
-    relaxed = run_highs(comp, options)
-    lp.integrality_ = integ
+    with lp_relaxation(lp):
+        relaxed = run_highs(comp, options)
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
         if relaxed.status == "time_limit" and general.any():
             # no LP optimum within the limit: nothing to round, and no time left
@@ -131,7 +134,7 @@ def _solve_neighbourhood(
 
 
 def _round_linked(
-    comp: Compiled, x: np.ndarray, general: np.ndarray, link: tuple[str, float] | None
+    comp: Compiled, x: np.ndarray, general: np.ndarray, link: Link | None
 ) -> tuple[np.ndarray, int]:
     """General integers of ``x`` rounded; those tied to a link row by largest remainder.
 
@@ -144,7 +147,7 @@ def _round_linked(
     """
     z = x.copy()
     z[general] = np.round(x[general])
-    if link is None or link[0] not in comp.model.rows:
+    if link is None or not len(link[0]):
         return z, 0
     a = comp.matrix.tocsr()
     lo = np.asarray(comp.lp.row_lower_, dtype=float)
@@ -160,8 +163,7 @@ def _round_linked(
         twin_of[ci[sel]] = cj[sel]
         weight[ci[sel]] = -vj[sel] / vi[sel]
     restored = 0
-    rb = comp.model.rows[link[0]]
-    for r in range(rb.start, rb.start + len(rb)):
+    for r in link[0].tolist():
         cols = a.indices[a.indptr[r] : a.indptr[r + 1]]
         vals = a.data[a.indptr[r] : a.indptr[r + 1]]
         ints = twin_of[cols]
@@ -189,7 +191,7 @@ def _assemble(
     comp: Compiled,
     relaxed: SolveResult,
     general: np.ndarray,
-    link: tuple[str, float] | None,
+    link: Link | None,
     time_limit: float,
 ) -> SolveResult:
     """A plan when the deadline passed before any integer one: the LP optimum rounded.
@@ -210,13 +212,12 @@ def _assemble(
     hi0 = np.array(lp.col_upper_, dtype=float)
     lo, hi = lo0.copy(), hi0.copy()
     lo[is_int] = hi[is_int] = np.clip(z[is_int], lo0[is_int], hi0[is_int])
-    lp.integrality_ = []
-    lp.col_lower_, lp.col_upper_ = lo, hi
-    try:
-        res = run_highs(comp, {**relaxed.options, "time_limit": time_limit})
-    finally:
-        lp.integrality_ = integ
-        lp.col_lower_, lp.col_upper_ = lo0, hi0
+    with lp_relaxation(lp):
+        lp.col_lower_, lp.col_upper_ = lo, hi
+        try:
+            res = run_highs(comp, {**relaxed.options, "time_limit": time_limit})
+        finally:
+            lp.col_lower_, lp.col_upper_ = lo0, hi0
     res.is_mip = True
     res.n_integer = int(is_int.sum())
     res.row_duals = res.col_duals = None
@@ -287,9 +288,7 @@ def _solve_block(data: _Block, options: dict[str, Any], deadline: float) -> tupl
     left = deadline - time.time()
     if left <= 0:
         return (False, None, True, None, None)
-    h = _highs({**options, "time_limit": left})
-    h.passModel(lp)
-    h.run()
+    h = run_lp(lp, {**options, "time_limit": left})
     info = h.getInfo()
     timed_out = str(h.getModelStatus()).endswith("kTimeLimit")
     if info.primal_solution_status != 2:
@@ -343,7 +342,7 @@ def _solve_blocks(
     x: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
-    link: tuple[str, float],
+    link: Link,
     options: dict[str, Any],
     block_size: int = BLOCKS_ABOVE,
     workers: int = 1,
@@ -357,12 +356,9 @@ def _solve_blocks(
     with the largest remainders (ties: lower block number), so the totals stay exact.
     The blocks' MIPs then run independently, in ``workers`` processes when more than one.
     """
-    lm = comp.model
-    name, unit = link
-    if name not in lm.rows:
+    link_rows, unit = link
+    if not len(link_rows):
         return None
-    lb = lm.rows[name]
-    link_rows = np.arange(lb.start, lb.start + len(lb))
     t0 = time.perf_counter()
     deadline = time.time() + float(options.get("time_limit", 1e9))
     a = comp.matrix

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.model.linear import LinearModel
-from allocopt.solve.blocks import BLOCKS_ABOVE, _solve_neighbourhood
+from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood
 from allocopt.solve.highs import (
     Compiled,
     Progress,
@@ -30,7 +30,7 @@ def solve(
     *,
     write_model: Path | None = None,
     neighbourhood: bool = False,
-    link: tuple[str, float] | None = None,
+    link_unit: float | None = None,
     progress: Progress | None = None,
     block_size: int | None = None,
     workers: int = 1,
@@ -40,11 +40,12 @@ def solve(
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
     value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
-    With ``link = (row block, unit)`` and more than ``block_size`` general integers, the
-    restricted MIP is split into independent blocks of at most that many (default: above
-    :data:`BLOCKS_ABOVE`, one connected component per block)
-    (the rows of ``row block`` — company totals — split across blocks by largest remainder in
-    multiples of ``unit``), solved in ``workers`` processes when more than one.
+    With ``link_unit`` and more than ``block_size`` general integers, the restricted MIP is split
+    into independent blocks of at most that many (default: above :data:`BLOCKS_ABOVE`, one
+    connected component per block), the model's linking rows
+    (:meth:`~allocopt.model.linear.LinearModel.linking_rows` — company totals) split across blocks
+    by largest remainder in multiples of ``link_unit``, solved in ``workers`` processes when more
+    than one.
     The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
     gives the plan. Values, duals and objectives are in the model's units (currency).
     ``write_model`` gets the model in those units too.
@@ -60,8 +61,11 @@ def solve(
             _write(comp, write_model)
         except Exception as exc:  # a model file is a by-product: report, never crash
             return SolveResult("error", False, message=f"could not write the model: {exc}"), comp
-    if link is not None and link[0] in model.rows and model.rows[link[0]].money:
-        link = (link[0], float(link[1]) / comp.money_scale)
+    link: Link | None = None
+    rows = model.linking_rows()
+    if link_unit is not None and len(rows):
+        money = all(b.money for b in model.rows.values() if b.linking)
+        link = (rows, float(link_unit) / comp.money_scale if money else float(link_unit))
     if neighbourhood and comp.is_mip:
         # default: split above BLOCKS_ABOVE, one component per block (packs of 20,000 integers
         # measured several times slower than single components; benchmarks/README.md)

@@ -21,7 +21,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,35 @@ def _highs(options: dict[str, Any]) -> highspy.Highs:
     for k, v in options.items():
         h.setOptionValue(k, v)
     return h
+
+
+def run_lp(lp: Any, options: dict[str, Any] | None = None) -> highspy.Highs:
+    """A fresh silent HiGHS instance with ``options`` (HiGHS names), ``lp`` passed and run.
+
+    The one way a HighsLp is solved outside :func:`run_highs` (block MIPs, the pre-check bounds,
+    the IIS and its check); the instance is returned for its status, info, solution or IIS.
+    Exceptions are the caller's to catch.
+    """
+    h = _highs(options or {})
+    h.passModel(lp)
+    h.run()
+    return h
+
+
+def is_optimal(h: highspy.Highs) -> bool:
+    """HiGHS reached an optimum (for a zero objective: the model is feasible)."""
+    return bool(h.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+
+
+@contextmanager
+def lp_relaxation(lp: Any) -> Iterator[Any]:
+    """``lp`` with its integrality dropped for the ``with`` block (restored after)."""
+    integ = list(lp.integrality_)
+    lp.integrality_ = []
+    try:
+        yield lp
+    finally:
+        lp.integrality_ = integ
 
 
 def highs_options(time_limit: float, mip_gap: float, threads: int, seed: int) -> dict[str, Any]:
