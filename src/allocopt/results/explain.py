@@ -16,7 +16,7 @@ Public entry points: :func:`explain_plan` and :func:`explain_rep`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,8 +311,14 @@ class PlanExplanation:
         }
 
 
-def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
-    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP."""
+Relaxed = Callable[[Path, dict[str, Any]], float | None]
+"""A run's quota LP objective (rounding relaxed) with dotted scenario changes applied; None if
+infeasible. The pipeline composes it (:func:`allocopt.pipeline.relaxed_objective`)."""
+
+
+def explain_plan(run_dir: Path, *, relaxed: Relaxed | None = None) -> PlanExplanation:
+    """Plan-level view; with ``relaxed`` the price of fairness and the +1% target steps are
+    measured by re-solving the LP (:func:`allocopt.pipeline.explain_plan` passes it)."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -361,15 +367,17 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     if sc.get("incentives"):
         out.incentives = _expected_payout(run_dir)
     out.attainability = dict(summary.get("attainability") or {})
-    if resolve:
-        out.price_of_fairness = price_of_fairness(run_dir)
+    if relaxed is not None:
+        out.price_of_fairness = price_of_fairness(run_dir, relaxed)
         base = out.price_of_fairness.get("objective_lp")
         for row in tgt:
-            row.update(target_step(run_dir, str(row["product"]), base))
+            row.update(target_step(run_dir, str(row["product"]), base, relaxed))
     return out
 
 
-def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, Any]:
+def target_step(
+    run_dir: Path, product: str, base: float | None, relaxed_objective: Relaxed
+) -> dict[str, Any]:
     """The +1% target cost re-solved, and how far the derivative holds, for one product.
 
     f(s) = LP objective with the product's target × (1 + s) (the reference split scales with
@@ -379,8 +387,6 @@ def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, An
     starting to bind) lies in (0, 1%] and ``valid_up_to_pct`` is found by bisection on that
     test (8 re-solves: the largest s checked where f is still linear, 1/256 % resolution).
     """
-    from allocopt.pipeline import relaxed_objective
-
     manifest = _manifest(run_dir)
     sc = manifest["resolved_scenario"]
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -422,10 +428,8 @@ def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, An
     return out
 
 
-def price_of_fairness(run_dir: Path) -> dict[str, Any]:
+def price_of_fairness(run_dir: Path, relaxed_objective: Relaxed) -> dict[str, Any]:
     """LP objective with the fairness rule as in the run, without it, and the band ±5 points."""
-    from allocopt.pipeline import relaxed_objective
-
     manifest = _manifest(run_dir)
     sc = manifest["resolved_scenario"]
     fair = sc["rules"]["fairness"]
