@@ -20,12 +20,34 @@ from statistics import NormalDist
 import numpy as np
 
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "attainability"
-STAGE = "quotas"
-COMPONENTS = ("attainability_max", "attainability_min")
+RULE = Rule(
+    name="attainability",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="held to what it can reach with the set probability (attainability)",
+    components={
+        "attainability_max": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at most {r.money(r.up)} (reached with probability ≥ p)"
+            ),
+            relax=("rules.attainability.p", "rules.attainability.growth"),
+            what="attainable quota (sales quantile at probability p)",
+            explain="own",
+        ),
+        "attainability_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (reached with probability ≤ max_p)"
+            ),
+            relax=("rules.attainability.max_p",),
+            what="least quota (sales quantile at probability max_p)",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

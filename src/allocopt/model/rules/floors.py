@@ -8,12 +8,24 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "floors"
-STAGE = "quotas"
-COMPONENTS = ("floor",)
+RULE = Rule(
+    name="floors",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="lifted to its role's floor",
+    components={
+        "floor": Component(
+            phrase=lambda r: f"{r.who}: quota at least the floor {r.money(r.lo)}",
+            relax=("rules.floors.by_role",),
+            what="floor",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

@@ -12,12 +12,34 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "growth"
-STAGE = "quotas"
-COMPONENTS = ("growth_min", "growth_max")
+RULE = Rule(
+    name="growth",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="held within its growth band against last year",
+    components={
+        "growth_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (growth minimum against last year)"
+            ),
+            relax=("rules.growth.min",),
+            what="growth minimum",
+            explain="own",
+        ),
+        "growth_max": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at most {r.money(r.up)} (growth maximum against last year)"
+            ),
+            relax=("rules.growth.max",),
+            what="growth maximum",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

@@ -12,12 +12,32 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
-NAME = "potential"
-STAGE = "quotas"
-COMPONENTS = ("potential_max", "potential_min")
+RULE = Rule(
+    name="potential",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="held within its share of potential",
+    components={
+        "potential_max": Component(
+            phrase=lambda r: f"{r.who}: quota at most {r.money(r.up)} (max share × effective base)",
+            relax=("rules.potential.max_share",),
+            what="most quota under the potential share",
+            explain="own",
+        ),
+        "potential_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (min share × effective base)"
+            ),
+            relax=("rules.potential.min_share",),
+            what="least quota under the potential share",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:
