@@ -16,7 +16,7 @@ import pytest
 
 from allocopt import solve as solve_mod
 from allocopt.generate import generate_plan
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import verify_run
 from tests.conftest import Solve
 
 

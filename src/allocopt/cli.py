@@ -396,7 +396,7 @@ def verify(run_dir: Path, tol: float) -> None:
     any violation)."""
     from rich.text import Text
 
-    from allocopt.results.verify import verify_run
+    from allocopt.pipeline import verify_run
 
     res = verify_run(run_dir, tol=tol)
     n_rules = sum(1 for n in res.checked.values() if n)
