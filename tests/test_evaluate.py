@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 from allocopt.pipeline import run
 from allocopt.results.evaluate import evaluate, spearman, write_evaluation
 from tests.plans import BASE_TABLES, write_plan

@@ -2,7 +2,7 @@
 
 Public entry point: :func:`evaluate` (compute), with :func:`write_evaluation` to write the result
 as a folder (atomically, never over an existing one without ``force``). Actuals are read and
-measured by :func:`allocopt.track.track` (attainment = actual ÷ phased quota of the elapsed
+measured by :func:`allocopt.results.track.track` (attainment = actual ÷ phased quota of the elapsed
 periods; over a whole year, actual ÷ annual quota).
 
 * **distribution** — attainment of the company, each region and team (their summed amounts) and
@@ -39,7 +39,7 @@ import pandas as pd
 from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import Content, write_run
 from allocopt.results.payout import round_frame
-from allocopt.track import ALL, track
+from allocopt.results.track import ALL, track
 
 __all__ = ["Evaluation", "evaluate", "write_evaluation"]
 

@@ -202,7 +202,7 @@ def payout(
     warnings: list[str] = []
     track_info: dict[str, Any] | None = None
     if actuals is not None:
-        from allocopt.track import ALL, track
+        from allocopt.results.track import ALL, track
 
         tr = track(run_dir, actuals, as_of=as_of)
         elapsed = min(1.0, tr.elapsed_share)
