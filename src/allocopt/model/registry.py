@@ -25,9 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
 
 from allocopt.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from allocopt.data.prepare import ModelData
 
 Stage = Literal["alignment", "quotas"]
 Kind = Literal["row", "var"]
@@ -85,8 +90,31 @@ class Component:
 
 
 @dataclass(frozen=True)
+class RepBound:
+    """A bound a rule puts on every rep's total quota, for the pre-checks (before any model).
+
+    ``total`` (R,) bounds Σ_p quota[r,p] on ``side`` (inf / 0 where the rule does not bind);
+    ``per_product`` (R, P) bounds each quota[r,p] when the rule has one; ``why`` names the rule
+    and its setting in a finding.
+    """
+
+    side: Literal["lower", "upper"]
+    total: np.ndarray
+    why: str
+    per_product: np.ndarray | None = None
+
+
+RepBounds = Callable[["ModelData", np.ndarray, np.ndarray], tuple[RepBound, ...]]
+"""(model data, lowest and highest effective base per rep × product) → the rule's rep bounds."""
+
+
+@dataclass(frozen=True)
 class Rule:
-    """A business rule's declaration (see the module docstring)."""
+    """A business rule's declaration (see the module docstring).
+
+    ``rep_bounds``: the bounds the rule puts on each rep's quota whatever the alignment, used by
+    the pre-checks to prove infeasibility before solving (None: the rule has none).
+    """
 
     name: str
     stage: Stage
@@ -95,6 +123,7 @@ class Rule:
     requires: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
     provides: tuple[str, ...] = field(default=())
+    rep_bounds: RepBounds | None = None
 
 
 class RuleOrderError(RuntimeError):

@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel
-from allocopt.model.registry import Component, Rule
+from allocopt.model.registry import Component, RepBound, Rule
 from allocopt.model.rules import phasing
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if not enabled(md.scenario):
+        return ()
+    return (RepBound("upper", md.capacity, "capacity", md.capacity[:, None]),)
+
+
 RULE = Rule(
     name="capacity",
     stage="quotas",
+    rep_bounds=_rep_bounds,
     requires=("quota",),
     uses=("period_quota",),
     explain_word="capped by its ramped capacity",
