@@ -161,3 +161,35 @@ def test_build_stops_when_a_requirement_is_not_built(
     ).md
     build.build_quotas(quota_sets(md, alignment_from_incumbents(md)))
     assert added == ["added"]
+
+
+def test_the_verifier_stays_independent() -> None:
+    """results/verify imports no model code, no registry, no solver and no run-folder reader:
+    its checkers re-derive every rule from the formulation text."""
+    import ast
+
+    import allocopt.results.verify as verify_pkg
+
+    banned = (
+        "allocopt.model",
+        "allocopt.data.prepare",
+        "allocopt.solve",
+        "allocopt.results.extract",
+        "allocopt.outputs",
+        "allocopt.pipeline",
+    )
+    folder = Path(verify_pkg.__file__).parent
+    files = sorted(folder.glob("*.py"))
+    for r in RULES:  # one checker module per rule, named after it
+        assert (folder / f"{r.name}.py").is_file(), f"no results/verify/{r.name}.py"
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(banned), f"{path.name} imports {name}"
