@@ -42,7 +42,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
         ("allocopt.results.explain", "allocopt.outputs.runfolder"),
         ("allocopt.results.payout", "allocopt.outputs.runfolder"),
         ("allocopt.results.track", "allocopt.outputs.runfolder"),
-        ("allocopt.results.verify", "allocopt.outputs.runfolder"),
         # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
         ("allocopt.results.explain", "allocopt.pipeline"),
     }
