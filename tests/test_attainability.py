@@ -125,6 +125,51 @@ def test_team_spread_from_last_years_attainment(tmp_path: Path) -> None:
     assert list(md.sales_median) == pytest.approx([275, 270])
 
 
+def test_rep_spread_from_its_own_history_shrunk_toward_the_team(tmp_path: Path) -> None:
+    """Team σ_T = |log 1.1 − log 0.9| / √2 = 0.141896 (last year, as above). A also has two
+    earlier years (200 of 250 → log 0.8; 240 of 200 → log 1.2): its three log attainments
+    −0.223144, 0.182322, 0.095310 have s_A = 0.213458 (ddof 1), ν = 2, and with the team's σ
+    worth k = 4 years σ_A = √((2·s_A² + 4·σ_T²)/6) = 0.169148; k = 1 gives 0.192582. B has
+    no earlier year (one year: no own spread) and keeps the team's σ; a row of an unknown rep is
+    ignored."""
+    hist = [
+        {"rep_id": "A", "year": "2024", "quota": 250, "actual": 200},
+        {"rep_id": "A", "year": "2025", "quota": 200, "actual": 240},
+        {"rep_id": "Z", "year": "2025", "quota": 100, "actual": 300},
+    ]
+    team = abs(math.log(1.1) - math.log(0.9)) / math.sqrt(2)
+    for k, want_a in ((None, 0.169148), (1.0, 0.192582)):
+        rule: dict[str, Any] = {"enabled": True}
+        if k is not None:
+            rule["history_weight"] = k
+        path = write_plan(
+            tmp_path / f"p{k}",
+            tables={
+                "reps": [_rep("A", 275, 250), _rep("B", 270, 300)],
+                "attainment_history": hist,
+            },
+            extra={"rules": {"attainability": rule}},
+        )
+        md = validate(path).md
+        assert md.sales_sigma is not None
+        assert list(md.sales_sigma) == pytest.approx([want_a, team], abs=1e-6)
+
+
+def test_bad_history_table_is_located(tmp_path: Path) -> None:
+    """A negative quota in the history table is exit 2 naming the file, row and column."""
+    path = write_plan(
+        tmp_path / "p",
+        tables={
+            "reps": [_rep("A", 275, 250), _rep("B", 270, 300)],
+            "attainment_history": [{"rep_id": "A", "year": "2024", "quota": -5, "actual": 1}],
+        },
+        extra={"rules": {"attainability": {"enabled": True}}},
+    )
+    r = CliRunner().invoke(main, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "attainment_history" in r.output and "quota" in r.output
+
+
 def test_verifier_catches_a_quota_above_the_ceiling(tmp_path: Path, solve: Solve) -> None:
     import pandas as pd
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import read_manifest
+from allocopt.results.payout import PayoutResult
 
 OWN = {
     "capacity": "capacity",
@@ -334,8 +335,11 @@ class PlanExplanation:
         }
 
 
-def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
-    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP."""
+def explain_plan(
+    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
+) -> PlanExplanation:
+    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP.
+    ``payout``: the plan's expected payout (results/payout.py) when the run has incentives."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -381,8 +385,8 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
-    if sc.get("incentives"):
-        out.incentives = _expected_payout(run_dir)
+    if sc.get("incentives") and payout is not None:
+        out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
@@ -474,11 +478,9 @@ def price_of_fairness(run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _expected_payout(run_dir: Path) -> dict[str, Any]:
-    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
-    from allocopt.results.payout import payout
-
-    s = payout(run_dir, draws=1000, seed=0).summary
+def expected_payout(payout: PayoutResult) -> dict[str, Any]:
+    """What explain shows of a plan's expected variable pay (results/payout.py)."""
+    s = payout.summary
     keys = [
         "expected_payout",
         "payout_p10",
