@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,7 +83,7 @@ def grid(items: int, tmp: Path) -> dict[str, object]:
 
 
 def draws(reps: int, n_draws: int, workers: list[int], tmp: Path) -> dict[str, object]:
-    from allocopt.generate import generate_plan
+    from allocopt.examples.generate import generate_plan
 
     plan = tmp / f"plan{reps}"
     teams = max(1, reps // 20)  # as benchmarks/generate.py: teams of 20, 25 teams per region

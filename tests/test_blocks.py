@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 from allocopt.pipeline import run
 from allocopt.results.verify import verify_run
 from tests.conftest import Solve

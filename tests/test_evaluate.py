@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 from allocopt.pipeline import evaluate_run, run, write_evaluation
 from allocopt.results.evaluate import spearman
 from tests.plans import BASE_TABLES, write_plan

@@ -1,4 +1,4 @@
-"""Tests for the synthetic plan generator (`allocopt.generate`)."""
+"""Tests for the synthetic plan generator (`allocopt.examples.generate`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import yaml
 from scipy.optimize import linprog
 
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("org_units", "reps", "potential", "accounts", "candidates", "seasonality", "actuals")

@@ -20,8 +20,8 @@ from allocopt.data.checks import MAX_PER_COLUMN
 from allocopt.data.tables import MAX_ABS, SPECS, TableSource, clip, read_table
 from allocopt.errors import InputError
 from allocopt.pipeline import validate
-from allocopt.scenario.loader import load_yaml
 from allocopt.scenario.schema import MAX_AMOUNT, Scenario
+from allocopt.scenario.strict_yaml import load_yaml
 from tests.plans import BASE_TABLES, write_plan
 
 CORPUS = Path(__file__).parent / "bad_inputs"

@@ -30,7 +30,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 from allocopt.pipeline import RunOutcome
 from tests.conftest import Solve
 from tests.plans import BASE_TABLES, write_plan

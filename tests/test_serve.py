@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from allocopt.cli import main
 from allocopt.errors import InputError
 from allocopt.pipeline import run
-from allocopt.track import track
+from allocopt.results.track import track
 from tests.plans import BASE_TABLES, write_plan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -133,9 +133,10 @@ def test_stress_payout_is_the_draws_priced_and_payout_reuses_them(tmp_path: Path
     )
     _ok(r)
     assert "300 draws of the sweep" in r.output
-    assert pd.read_csv(folder / "payout_reps.csv").set_index("rep_id")[
-        "expected_payout"
-    ].to_dict() == reps["expected_payout"].to_dict()
+    assert (
+        pd.read_csv(folder / "payout_reps.csv").set_index("rep_id")["expected_payout"].to_dict()
+        == reps["expected_payout"].to_dict()
+    )
     acts = tmp_path / "acts.csv"
     acts.write_text("rep_id,product,period,amount\nA,P,Q1,10\n", encoding="utf-8")
     r = CliRunner().invoke(

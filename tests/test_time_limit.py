@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from allocopt import solve as solve_mod
-from allocopt.generate import generate_plan
+from allocopt.examples.generate import generate_plan
 from allocopt.results.verify import verify_run
 from tests.conftest import Solve
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from allocopt.cli import main
 from allocopt.errors import InputError
 from allocopt.pipeline import run
-from allocopt.track import ALL, TrackResult, track, write_track
+from allocopt.results.track import ALL, TrackResult, track, write_track
 from tests.plans import write_plan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocopt.errors import InputError, Problem
-from allocopt.scenario.loader import LoadedYaml, dotted, load_yaml, locate
+from allocopt.scenario.strict_yaml import LoadedYaml, dotted, load_yaml, locate
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "scenario.yaml") -> Path:

@@ -623,7 +623,9 @@ def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise InputError(Problem(str(path), "", "", f"cannot be read: {exc}"), header=rf.header)
+        raise InputError(
+            Problem(str(path), "", "", f"cannot be read: {exc}"), header=rf.header
+        ) from None
     reps = tuple(sorted(df["rep_id"].astype(str).unique()))
     prods = tuple(dict.fromkeys(df["product"].astype(str)))
     n_d = int(df["draw"].max()) + 1 if len(df) else 0
@@ -682,9 +684,11 @@ def payout_run(
         sales, warnings = sweep_sales(sweep_dir, run_dir)
     outlook = None
     if sales is None and (actuals is not None or tracked is not None):
-        from allocopt.track import ALL, track
+        from allocopt.results.track import ALL, track
 
-        tr = tracked if tracked is not None else track(Path(run_dir), Path(actuals or ""), as_of=as_of)
+        tr = tracked
+        if tr is None:
+            tr = track(Path(run_dir), Path(actuals or ""), as_of=as_of)
         info = {
             "as_of": tr.as_of.isoformat(),
             "elapsed_share": round(min(1.0, tr.elapsed_share), 6),
@@ -693,13 +697,30 @@ def payout_run(
         rows = tr.reps[tr.reps["product"] != ALL]
         outlook = outlook_from_tracking(rows, tr.elapsed_share, info, tuple(tr.warnings))
     res = payout_of(
-        t.scenario, t.reps, t.annual, outlook=outlook, sales=sales, draws=draws, seed=seed,
+        t.scenario,
+        t.reps,
+        t.annual,
+        outlook=outlook,
+        sales=sales,
+        draws=draws,
+        seed=seed,
         **t.kwargs(),
     )
     if warnings:
         res.warnings = [*warnings, *res.warnings]
         res.summary["warnings"] = list(res.warnings)
     return res
+
+
+def plan_payout(run_dir: Path, draws: int = 1000) -> Any:
+    """The plan's expected payout without actuals (``explain``, the run report: 1,000 draws,
+    seed 0), or None when the run has no ``incentives:`` or no readable manifest (the caller
+    reports that)."""
+    if not (Path(run_dir) / "manifest.json").is_file():
+        return None
+    if RunFolder.open(Path(run_dir)).scenario().incentives is None:
+        return None
+    return payout_run(run_dir, draws=draws, seed=0)
 
 
 def default_payout_dir(run_dir: Path) -> Path:
@@ -728,7 +749,7 @@ def evaluate_run(
     (with incentives) the payout on these actuals, passed to
     :func:`allocopt.results.evaluate.evaluate_of`."""
     from allocopt.results.evaluate import check_settings, evaluate_of
-    from allocopt.track import track
+    from allocopt.results.track import track
 
     check_settings(low, high_quantile)
     run_dir = Path(run_dir)

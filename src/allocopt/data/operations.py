@@ -32,7 +32,6 @@ import pandas as pd
 
 from allocopt.data.tables import MAX_ABS, MAX_ABS_TEXT, ROW, SPECS, Col
 from allocopt.errors import Problem
-from allocopt.scenario.loader import dotted
 from allocopt.scenario.schema import (
     AddRepsOp,
     MoveRepOp,
@@ -42,6 +41,7 @@ from allocopt.scenario.schema import (
     SetOp,
     Where,
 )
+from allocopt.scenario.strict_yaml import dotted
 
 __all__ = ["apply_operations"]
 

@@ -46,7 +46,10 @@ def _need(df: pd.DataFrame, rf: RunFolder, name: str, cols: tuple[str, ...]) -> 
     absent = [c for c in cols if c not in df.columns]
     if absent:
         raise InputError(
-            [Problem(str(rf.path / name), "row 1", c, "required column is missing") for c in absent],
+            [
+                Problem(str(rf.path / name), "row 1", c, "required column is missing")
+                for c in absent
+            ],
             header=rf.header,
         )
     return df

@@ -38,10 +38,9 @@ import pandas as pd
 
 from allocopt.errors import InputError, Problem
 from allocopt.results.payout import PayoutResult, round_frame
+from allocopt.results.track import ALL, TrackResult
 
 __all__ = ["Evaluation", "evaluate_of"]
-
-ALL = "ALL"  # the tracking's product label of totals over all products
 
 FACTOR_CLIP = (0.5, 1.5)
 CATEGORIES = ("set_up_to_fail", "under_performer", "near_quota", "at_or_above_quota")
@@ -128,7 +127,7 @@ def check_settings(low: float, high_quantile: float) -> None:
 
 
 def evaluate_of(
-    tr: Any,
+    tr: TrackResult,
     reps_run: pd.DataFrame,
     quotas: pd.DataFrame,
     *,

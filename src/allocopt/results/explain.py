@@ -339,7 +339,8 @@ def explain_plan(
     run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
 ) -> PlanExplanation:
     """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP.
-    ``payout``: the plan's expected payout (results/payout.py) when the run has incentives."""
+    ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
+    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

@@ -381,8 +381,9 @@ def payout_of(
     up = np.percentile(unit_totals, [10, 50, 90], axis=0)
     pos = {key: i for i, key in enumerate(unit_keys)}
     at = [pos[(lv, str(u))] for lv, u in zip(units["level"], units["unit_id"], strict=True)]
+    where = list(units.columns).index("expected_payout") + 1
     for j, name in enumerate(("payout_p10", "payout_p50", "payout_p90")):
-        units.insert(units.columns.get_loc("expected_payout") + 1 + j, name, up[j][at])
+        units.insert(where + j, name, up[j][at])
     exp_total = float(totals.mean())
     exp_rev = float(revenue_totals.mean())
     budget = inc.budget

@@ -17,9 +17,9 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from allocopt.errors import InputError, Problem
-from allocopt.scenario.loader import LoadedYaml, dotted, locate
 from allocopt.scenario.overrides import Resolved, SourceMap, read_tree, resolve
 from allocopt.scenario.schema import Scenario
+from allocopt.scenario.strict_yaml import LoadedYaml, dotted, locate
 
 
 @dataclass

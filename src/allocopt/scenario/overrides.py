@@ -52,8 +52,8 @@ import yaml
 from pydantic import BaseModel
 
 from allocopt.errors import InputError, Problem
-from allocopt.scenario.loader import LoadedYaml, dotted, load_yaml
 from allocopt.scenario.schema import Scenario
+from allocopt.scenario.strict_yaml import LoadedYaml, dotted, load_yaml
 
 __all__ = [
     "UNSET",
@@ -398,7 +398,7 @@ def parse_value(text: str) -> Any:
 
     Raises :class:`InputError` for YAML syntax errors or disallowed tags.
     """
-    from allocopt.scenario import loader as _ld  # the strict loader's own scalar rules
+    from allocopt.scenario import strict_yaml as _ld  # the strict loader's own scalar rules
 
     try:
         ldr = _ld._StrictLoader(text)

@@ -3,8 +3,9 @@
 Public entry point: :class:`Monitor`. :meth:`Monitor.poll` (called about once a second by the
 server's watcher thread) fingerprints the actuals — path, mtime, size and, when those move or every
 few polls, the SHA-256 of the bytes — and, when the fingerprint changes, recomputes tracking with
-:func:`allocopt.track.track` (the same numbers as ``allocopt track``). A bad file keeps the last
-good numbers and records the located error (the message ``allocopt track`` prints, exit 2 style).
+:func:`allocopt.results.track.track` (the same numbers as ``allocopt track``). A bad file keeps
+the last good numbers and records the located error (the message ``allocopt track`` prints,
+exit 2 style).
 :meth:`Monitor.snapshot` hands the server an immutable :class:`Snapshot`; its ``version`` goes up by
 one whenever anything shown changes, so pages can poll a version number and refresh themselves.
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from allocopt.data.tables import SPECS, TableSource, read_table
 from allocopt.errors import AllocoptError, InputError, Problem
-from allocopt.track import TrackResult, track
+from allocopt.results.track import TrackResult, track
 
 __all__ = ["EXTRACT_SUFFIXES", "Monitor", "Plan", "Snapshot", "load_plan"]
 

@@ -110,8 +110,7 @@ def _payout_section(folder: Path, manifest: dict[str, Any], summary: dict[str, A
         )
         if budget is not None:
             line += (
-                f"; budget {budget:,.0f}: chance of exceeding it "
-                f"{100 * pay['p_over_budget']:.1f}%"
+                f"; budget {budget:,.0f}: chance of exceeding it {100 * pay['p_over_budget']:.1f}%"
             )
         out = ["<h2>Variable pay over the same draws</h2>", line + ".</p>"]
         sweep = pd.read_csv(folder / "sweep.csv")

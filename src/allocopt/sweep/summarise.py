@@ -462,6 +462,7 @@ def _stress_payout(
     from allocopt.results.payout import SalesDraws, payout_of
 
     md = defn.base.md
+    sales = _money(sales)  # priced as kept: `allocopt payout --sweep` gives the same numbers
     n_d, n_r, n_p = sales.shape
     if n_d * n_r * n_p <= SALES_DRAWS_MAX:
         files[SALES_DRAWS] = _parquet(
@@ -470,7 +471,7 @@ def _stress_payout(
                     "draw": np.repeat(np.arange(n_d), n_r * n_p),
                     "rep_id": np.tile(np.repeat(np.asarray(md.rep_ids, dtype=object), n_p), n_d),
                     "product": np.tile(np.asarray(md.products, dtype=object), n_d * n_r),
-                    "sales": _money(sales.reshape(-1)),
+                    "sales": sales.reshape(-1),
                 }
             )
         )

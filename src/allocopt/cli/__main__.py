@@ -1,0 +1,5 @@
+"""``python -m allocopt.cli``."""
+
+from allocopt.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""``allocopt solve``: Solve a scenario and write a new run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from allocopt.cli.options import _guard, _scenario_options
+from allocopt.cli.render import _Progress, console, err
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Run folder (default: output dir/name-time)."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace --out if it is a run folder allocopt wrote (never an input or another folder).",
+)
+@click.option(
+    "--diagnosis-out",
+    type=click.Path(path_type=Path),
+    help="Where an infeasible plan's diagnosis goes (default: --out; beside it when --force "
+    "would replace a plan, which is kept).",
+)
+@click.option(
+    "--write-model",
+    type=click.Path(path_type=Path),
+    help="Write the solved model: .mps (HiGHS) or .lp (Pyomo, readable names).",
+)
+@click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@_scenario_options
+@_guard
+def solve(
+    scenario: Path,
+    scenario_names: tuple[str, ...],
+    sets: tuple[str, ...],
+    out: Path | None,
+    force: bool,
+    write_model: Path | None,
+    quiet: bool,
+    as_json: bool,
+    no_report: bool,
+    diagnosis_out: Path | None = None,
+) -> None:
+    """Solve a scenario and write a new run folder."""
+    from allocopt.pipeline import run
+
+    with _Progress(quiet or as_json or not err.is_terminal) as progress:
+        res = run(
+            scenario,
+            out=out,
+            force=force,
+            write_model=write_model,
+            progress=progress,
+            scenarios=scenario_names,
+            sets=sets,
+            report=not no_report,
+            diagnosis_out=diagnosis_out,
+        )
+    changes = list(res.manifest.get("changes") or [])
+    data_changes = list(res.manifest.get("data_changes") or [])
+    if not (quiet or as_json):
+        for change in [*changes, *data_changes]:
+            err.print(f"applied: {change}", markup=False)
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "run_dir": str(res.run_dir),
+                    "status": res.status,
+                    "gap": res.gap,
+                    "timings": res.timings,
+                    "summary": res.results.summary,
+                    "changes": changes,
+                    "data_changes": data_changes,
+                },
+                default=str,
+            )
+        )
+        return
+    s = res.results.summary
+    gap = f", gap {res.gap:.4%}" if res.gap else ""
+    console.print(f"[green]{res.status}[/]{gap} → {res.run_dir}", markup=True)
+    t = Table(title="company totals")
+    rounded = any(d.get("target_rounded", d["target"]) != d["target"] for d in s["totals"].values())
+    cols = ["product", "target with cushion"] + (["rounded to the unit"] if rounded else [])
+    for c in [*cols, "quota"]:
+        t.add_column(c, justify="right" if c != "product" else "left")
+    for p, d in s["totals"].items():
+        extra = [f"{d['target_rounded']:,.0f}"] if rounded else []
+        t.add_row(escape(p), f"{d['target']:,.0f}", *extra, f"{d['quota']:,.0f}")
+    console.print(t)
+    f = s.get("fairness") or {}
+    if f:
+        console.print(
+            f"difficulty {f['difficulty_min']:.3f}–{f['difficulty_max']:.3f}, "
+            f"Gini {f['difficulty_gini']:.3f}, "
+            f"max spread in a group {f['max_group_spread']:.3f}; key accounts moved "
+            f"{s['key_accounts']['moved']}/{s['key_accounts']['count']}"
+        )
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {w}", markup=True)
