@@ -9,6 +9,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -232,3 +233,47 @@ def test_floors_above_the_target_are_named(tmp_path: Path) -> None:
         run(_plan(tmp_path / "p", 500, max_p=0.7), out=tmp_path / "run")
     assert "rules.attainability.max_p" in info.value.render()
     assert "probability ≤ 0.7" in info.value.render()
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example"
+
+
+def test_generator_attainment_history_is_an_extra_file(tmp_path: Path) -> None:
+    """The option adds data/attainment_history.csv and leaves every plan file unchanged; rows
+    are earlier years (before last year) of reps with last year's history; the shipped file is
+    the generator's."""
+    from allocopt.examples.generate import generate_plan
+
+    a = generate_plan(tmp_path / "a", reps=30, regions=2, reps_per_team=10)
+    b = generate_plan(tmp_path / "b", reps=30, regions=2, reps_per_team=10, attainment_history=True)
+    for f in sorted((a.parent / "data").glob("*.csv")):
+        assert f.read_bytes() == (b.parent / "data" / f.name).read_bytes(), f.name
+    hist = pd.read_csv(b.parent / "data" / "attainment_history.csv", dtype={"year": str})
+    reps = pd.read_csv(b.parent / "data" / "reps.csv").set_index("rep_id")
+    assert len(hist) and set(hist["year"]) <= {"2023", "2024", "2025"}
+    assert reps.loc[hist["rep_id"].unique(), "ly_quota"].notna().all()
+    assert not hist.duplicated(["rep_id", "year"]).any()
+    ex = generate_plan(tmp_path / "ex", full_year_actuals=True, attainment_history=True)
+    shipped = EXAMPLE / "data" / "attainment_history.csv"
+    assert (ex.parent / "data" / "attainment_history.csv").read_bytes() == shipped.read_bytes()
+
+
+def test_shipped_attainable_example(solve: Solve) -> None:
+    """attainable.yaml solves (verified) with every bounded rep's chance ≥ 0.6; reps with
+    earlier years get their own spread (differs from the team's unless both are at
+    min_spread 0.05), the others keep the team's."""
+    path = EXAMPLE / "attainable.yaml"
+    res = solve(path)
+    att = res.results.summary["attainability"]
+    assert att["reps_bounded"] > 0 and att["min_chance"] >= 0.6 - 1e-6
+    with_h = validate(path).md
+    without = validate(path, sets=["data.attainment_history=null"]).md
+    assert with_h.sales_sigma is not None and without.sales_sigma is not None
+    hist = pd.read_csv(EXAMPLE / "data" / "attainment_history.csv")
+    own = np.isin(np.asarray(with_h.rep_ids), hist["rep_id"].unique())
+    bounded = np.isfinite(with_h.sales_sigma)
+    a, b = with_h.sales_sigma, without.sales_sigma
+    moved = own & bounded & (np.maximum(a, b) > 0.05 + 1e-9)  # above min_spread on a side
+    assert moved.sum() >= 10 and (a[moved] != b[moved]).all()
+    same = ~own & bounded
+    assert with_h.sales_sigma[same] == pytest.approx(without.sales_sigma[same])

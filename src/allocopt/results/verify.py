@@ -251,6 +251,7 @@ class _Plan:
     candidates: dict[tuple[str, str], float] | None  # eligible pair → workload (None: no table)
     replan: _Published | None = None
     performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0)
+    attainment_history: pd.DataFrame | None = None  # earlier years: rep_id, year, quota, actual
 
 
 @dataclass
@@ -428,6 +429,7 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
         candidates,
     )
     pl.performance = _performance(sc, ds.tables.get("performance"), rep_ids, history)
+    pl.attainment_history = ds.tables.get("attainment_history")
     return pl
 
 
@@ -1007,6 +1009,25 @@ def _check_attainability(pl: _Plan, run: _Run, log: _Log) -> None:
         sigma = np.array(
             [float(np.std(logs[t], ddof=1)) if len(logs[t]) >= 2 else company for t in team]
         )
+        if pl.attainment_history is not None:  # the rep's own years, shrunk toward the team
+            own: dict[str, list[float]] = {}
+            for i in np.flatnonzero(ok):
+                own.setdefault(str(pl.rep_ids[i]), []).append(float(np.log(act[i] / lyq[i])))
+            for r, q, a in zip(
+                pl.attainment_history["rep_id"].astype(str),
+                pl.attainment_history["quota"].astype(float),
+                pl.attainment_history["actual"].astype(float),
+                strict=True,
+            ):
+                if q > 0 and a > 0:
+                    own.setdefault(r, []).append(float(np.log(a / q)))
+            k = rule.history_weight
+            for j, rid in enumerate(pl.rep_ids):
+                xs = own.get(str(rid), [])
+                if len(xs) >= 2:
+                    nu = len(xs) - 1
+                    s2 = float(np.var(xs, ddof=1))
+                    sigma[j] = float(np.sqrt((nu * s2 + k * sigma[j] ** 2) / (nu + k)))
         sigma = np.maximum(sigma, rule.min_spread)
     median = np.nan_to_num(act) * pl.active * (1 + rule.growth)
     idx = np.flatnonzero(has)
