@@ -78,8 +78,8 @@ def payout_cmd(
 def print_units(u: Any, s: dict[str, Any]) -> None:
     """The company and region rows of a payout (units frame) and the company distribution."""
 
-    def pct(v: Any) -> str:
-        return "–" if v is None or v != v else f"{v:.1%}"
+    def pct(v: Any, digits: int = 1) -> str:
+        return "–" if v is None or v != v else f"{v:.{digits}%}"
 
     t = Table(title=f"expected variable pay ({escape(str(s['currency']))})")
     rows = [
@@ -91,7 +91,7 @@ def print_units(u: Any, s: dict[str, Any]) -> None:
             f"{rec['expected_payout']:,.0f}",
             f"{rec['payout_p10']:,.0f}",
             f"{rec['payout_p90']:,.0f}",
-            pct(rec["cost_of_sales"]),
+            pct(rec["cost_of_sales"], 2),
             pct(rec["share_at_or_above_quota"]),
         )
         for rec in u[u["level"] != "team"].to_dict("records")

@@ -182,8 +182,8 @@ def _print_payout_curve(folder: Path) -> None:
         if r["payout_expected"] == "":
             continue
 
-        def pct(v: Any) -> str:
-            return "–" if v == "" or v is None else f"{float(v):.1%}"
+        def pct(v: Any, digits: int = 1) -> str:
+            return "–" if v == "" or v is None else f"{float(v):.{digits}%}"
 
         rows.append(
             (
@@ -191,7 +191,7 @@ def _print_payout_curve(folder: Path) -> None:
                 f"{float(r['payout_expected']):,.0f}",
                 f"{float(r['payout_p10']):,.0f}",
                 f"{float(r['payout_p90']):,.0f}",
-                pct(r["payout_cost_of_sales"]),
+                pct(r["payout_cost_of_sales"], 2),
                 pct(r["payout_share_at_quota"]),
                 pct(r["payout_p_over_budget"]),
             )
