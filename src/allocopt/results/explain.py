@@ -25,42 +25,20 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
+from allocopt.model.rules import RULES, components
 from allocopt.outputs.runfolder import read_manifest
+from allocopt.results.payout import PayoutResult
 from allocopt.solve.rounding import round_to_sum
 
-OWN = {
-    "capacity": "capacity",
-    "period_capacity": "capacity",
-    "potential_max": "potential",
-    "potential_min": "potential",
-    "growth_min": "growth",
-    "growth_max": "growth",
-    "floor": "floors",
-    "fairness_low": "fairness",
-    "fairness_high": "fairness",
-    "spread_low": "fairness",
-    "spread_high": "fairness",
-    "phasing_sum": "phasing",
-    "phasing_low": "phasing",
-    "phasing_high": "phasing",
-    "frozen": "stability",
-    "stability": "stability",
-    "attainability_max": "attainability",
-    "attainability_min": "attainability",
-}
-LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
+OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
+"""Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
+LINK = {c: r.name for c, (r, comp) in components().items() if comp.explain == "link"}
+"""Rows that redistribute quota across reps (targets, a fairness group's total) → their rule."""
 WORDS = {
-    "capacity": "capped by its ramped capacity",
-    "potential": "held within its share of potential",
-    "growth": "held within its growth band against last year",
-    "floors": "lifted to its role's floor",
-    "fairness": "kept within the fairness band of its group",
-    "phasing": "period phasing band",
-    "stability": "held within the re-plan's stability budget",
-    "attainability": "held to what it can reach with the set probability (attainability)",
-    "target": "redistribution so the company and unit targets add up (other reps are bound)",
+    **{r.name: r.explain_word for r in RULES if r.explain_word is not None},
     "reference": "no rule moved it: it sits at its reference share",
 }
+"""What an adjustment attributed to a rule means, in words (declared by each rule)."""
 
 
 def _rows(df: pd.DataFrame) -> Iterator[Any]:
@@ -316,9 +294,13 @@ Relaxed = Callable[[Path, dict[str, Any]], float | None]
 infeasible. The pipeline composes it (:func:`allocopt.pipeline.relaxed_objective`)."""
 
 
-def explain_plan(run_dir: Path, *, relaxed: Relaxed | None = None) -> PlanExplanation:
+def explain_plan(
+    run_dir: Path, *, relaxed: Relaxed | None = None, payout: PayoutResult | None = None
+) -> PlanExplanation:
     """Plan-level view; with ``relaxed`` the price of fairness and the +1% target steps are
-    measured by re-solving the LP (:func:`allocopt.pipeline.explain_plan` passes it)."""
+    measured by re-solving the LP (:func:`allocopt.pipeline.explain_plan` passes it).
+    ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
+    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -364,8 +346,8 @@ def explain_plan(run_dir: Path, *, relaxed: Relaxed | None = None) -> PlanExplan
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
-    if sc.get("incentives"):
-        out.incentives = _expected_payout(run_dir)
+    if sc.get("incentives") and payout is not None:
+        out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
     if relaxed is not None:
         out.price_of_fairness = price_of_fairness(run_dir, relaxed)
@@ -455,11 +437,9 @@ def price_of_fairness(run_dir: Path, relaxed_objective: Relaxed) -> dict[str, An
     return out
 
 
-def _expected_payout(run_dir: Path) -> dict[str, Any]:
-    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
-    from allocopt.results.payout import payout
-
-    s = payout(run_dir, draws=1000, seed=0).summary
+def expected_payout(payout: PayoutResult) -> dict[str, Any]:
+    """What explain shows of a plan's expected variable pay (results/payout.py)."""
+    s = payout.summary
     keys = [
         "expected_payout",
         "payout_p10",
