@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ import pandas as pd
 from allocopt import __version__
 from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
-from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks, rounding_conflict
+from allocopt.diagnose import Finding, diagnose_infeasible, prechecks, reach_warnings
 from allocopt.errors import InfeasibleError, InputError, Problem, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
@@ -34,13 +34,22 @@ from allocopt.outputs.runfolder import (
     input_record,
     write_run,
 )
-from allocopt.results.explain import PlanExplanation
-from allocopt.results.extract import Results, extract
-from allocopt.results.payout import PayoutResult
+from allocopt.results.extract import Results, alignment_owner, extract
 from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, quota_objective
-from allocopt.solve import solve as _solve_direct
+from allocopt.solve import (
+    Compiled,
+    SolveResult,
+    check_solver,
+    highs_options,
+    highs_version,
+    quota_objective,
+    solve,
+)
+
+if TYPE_CHECKING:
+    from allocopt.results.explain import PlanExplanation
+    from allocopt.results.payout import PayoutResult
 
 Progress = Callable[[str], None]
 
@@ -112,31 +121,18 @@ def _with_scenario(dataset: Dataset, loaded: LoadedScenario) -> Dataset:
 def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
     sc = md.scenario
     eff = quota_sets(md, alignment_from_incumbents(md)).eff_base
-    products = {}
-    warnings: list[str] = []
-    for j, p in enumerate(md.products):
-        products[p] = {
+    products = {
+        p: {
             "target": float(sc.targets.by_product[p]),
             "target_with_cushion": float(md.target[j]),
             "potential": float(md.potential[:, j].sum()),
             "key_account_revenue": float(md.ka_revenue[:, j].sum()),
             "effective_base": float(eff[:, j].sum()),
         }
-        if sc.rules.potential.enabled:
-            reach = sc.rules.potential.max_share * eff[:, j].sum()
-            if md.target[j] > reach + 1e-6:
-                warnings.append(
-                    f"product {p}: target with cushion {md.target[j]:,.0f} is above "
-                    f"{sc.rules.potential.max_share:g} × effective base {eff[:, j].sum():,.0f} = "
-                    f"{reach:,.0f}: out of reach under the potential rule"
-                )
+        for j, p in enumerate(md.products)
+    }
     total_target = float(md.target.sum())
     cap = float(md.capacity.sum())
-    if sc.rules.capacity.enabled and total_target > cap + 1e-6:
-        warnings.append(
-            f"total target with cushion {total_target:,.0f} is above the reps' total ramped "
-            f"capacity {cap:,.0f}: out of reach under the capacity rule"
-        )
     summary = {
         "scenario": sc.name,
         "rows": table_counts(ds),
@@ -148,7 +144,7 @@ def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
         "total_ramped_capacity": cap,
         "capacity_cover": cap / total_target if total_target else None,
     }
-    return summary, warnings
+    return summary, reach_warnings(md, eff)
 
 
 @dataclass
@@ -250,27 +246,7 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
     if res.has_solution:
         return
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
-        iis = compute_iis(comp)
-        findings = explain_iis(comp.model, iis, md) if iis is not None else []
-        if not findings:
-            findings = rounding_conflict(comp, md)
-        extra = {}
-        if iis is not None:
-            extra["iis"] = {
-                "rows": [
-                    {"component": c, "index": i, "side": side}
-                    for (c, i), side in zip(
-                        (comp.model.row_name(int(r)) for r in iis.rows), iis.row_sides, strict=True
-                    )
-                ],
-                "columns": [
-                    {"component": c, "index": i, "side": side}
-                    for (c, i), side in zip(
-                        (comp.model.col_name(int(j)) for j in iis.cols), iis.col_sides, strict=True
-                    )
-                ],
-            }
-        raise Infeasible(stage, findings, extra)
+        raise Infeasible(stage, *diagnose_infeasible(comp, md))
     if res.status == "time_limit":
         if res.message.startswith("time limit reached"):  # solve says which step ran out
             raise SolverError(f"the {stage} model: {res.message}")
@@ -278,30 +254,6 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
         )
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
-
-
-def solve(
-    model: Any,
-    options: dict[str, Any],
-    *,
-    solver: str = "highs",
-    write_model: Path | None = None,
-    **kwargs: Any,
-) -> tuple[SolveResult, Compiled | None]:
-    """Dispatch: ``highs`` → the direct path; any other name → Pyomo (the full model, with an LP
-    relaxation first when rounding would use the neighbourhood). ``*.lp`` → Pyomo's LP writer."""
-    if write_model is not None and write_model.suffix.lower() == ".lp":
-        from allocopt.solve.pyomo import write_lp
-
-        write_lp(model, write_model)
-        write_model = None
-    if solver == "highs":
-        return _solve_direct(model, options, write_model=write_model, **kwargs)
-    from allocopt.solve.pyomo import solve_pyomo
-
-    if write_model is not None:  # .mps: written by HiGHS, as on the direct path
-        _solve_direct(model, {**options, "time_limit": 1e-3}, write_model=write_model)
-    return solve_pyomo(model, solver, options, relax_first=bool(kwargs.get("neighbourhood")))
 
 
 @dataclass
@@ -351,10 +303,7 @@ def solve_prepared(
                 built_a.model, opts, solver=sc.solver.name, write_model=wm, progress=progress
             )
         _check(res_a, comp_a, "key-account alignment", md)
-        assert res_a.col_values is not None
-        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
-        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
-        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+        owner = alignment_owner(md, built_a, res_a)
     else:
         owner = alignment_from_incumbents(md)
     qs = quota_sets(md, owner)
@@ -427,10 +376,7 @@ def run(
     md = v.md
     sc = md.scenario
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
-    if sc.solver.name != "highs":
-        from allocopt.solve.pyomo import check_solver
-
-        check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
+    check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
     protect = _protected(v)
     if md.replan is not None:
         _check_published(md.replan.run_dir)

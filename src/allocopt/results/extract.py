@@ -1,6 +1,7 @@
 """Turn solved models into tidy DataFrames and a summary.
 
-Public entry point: :func:`extract`. Money is rounded to cents and ratios to 6 decimals so the
+Public entry point: :func:`extract` (and :func:`alignment_owner`, the key-account owners the
+quota stage is built on). Money is rounded to cents and ratios to 6 decimals so the
 files are byte-stable; period quotas come from the per-rep phasing profile (or the band
 variables) and, with rounding on, are rounded per rep by largest remainder.
 """
@@ -52,6 +53,16 @@ def _money(a: Any) -> Any:
 
 def _ratio(a: Any) -> Any:
     return np.round(np.asarray(a, dtype=float), 6) + 0.0
+
+
+def alignment_owner(md: ModelData, built: Built, res: SolveResult) -> np.ndarray:
+    """Each key account's owner (index into the reps; −1 none) from the solved alignment: the
+    eligible pair whose assignment variable is 1."""
+    assert res.col_values is not None
+    chosen = built.model.vars["assign"].values(res.col_values) > 0.5
+    owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+    owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+    return owner
 
 
 def binding_rows(
