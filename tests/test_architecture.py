@@ -18,14 +18,14 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 #: → ``data``); ``""`` is the package itself (``allocopt/__init__.py``: the version).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("", "errors", "calendar"),
-    ("scenario", "examples"),  # examples write scenario files (allocopt init, benchmarks)
+    ("scenario",),
     ("data",),
     ("model",),
     ("solve", "solve_pyomo"),
     ("diagnose",),
     ("results",),
     ("outputs",),
-    ("pipeline",),
+    ("pipeline", "examples"),  # examples: generated inputs, written through outputs (init)
     ("sweep", "serve"),
     ("cli", "__main__"),
 )

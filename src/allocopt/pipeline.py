@@ -289,13 +289,13 @@ def solve(
     """Dispatch: ``highs`` → the direct path; any other name → Pyomo (the full model, with an LP
     relaxation first when rounding would use the neighbourhood). ``*.lp`` → Pyomo's LP writer."""
     if write_model is not None and write_model.suffix.lower() == ".lp":
-        from allocopt.solve_pyomo import write_lp
+        from allocopt.solve.pyomo import write_lp
 
         write_lp(model, write_model)
         write_model = None
     if solver == "highs":
         return _solve_direct(model, options, write_model=write_model, **kwargs)
-    from allocopt.solve_pyomo import solve_pyomo
+    from allocopt.solve.pyomo import solve_pyomo
 
     if write_model is not None:  # .mps: written by HiGHS, as on the direct path
         _solve_direct(model, {**options, "time_limit": 1e-3}, write_model=write_model)
@@ -366,7 +366,7 @@ def solve_prepared(
             solver=sc.solver.name,
             write_model=write_model,
             neighbourhood=True,
-            link=("target", sc.rules.rounding.unit) if sc.rules.rounding.enabled else None,
+            link_unit=sc.rules.rounding.unit if sc.rules.rounding.enabled else None,
             progress=progress,
             block_size=sc.solver.block_size,
             workers=sc.solver.workers,
@@ -426,7 +426,7 @@ def run(
     sc = md.scenario
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
     if sc.solver.name != "highs":
-        from allocopt.solve_pyomo import check_solver
+        from allocopt.solve.pyomo import check_solver
 
         check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
     protect = _protected(v)

@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix
 from allocopt.data.prepare import ModelData
 from allocopt.diagnose.findings import TOL, Finding, _m
 from allocopt.model.rules import RULES
-from allocopt.solve import highs_lp, new_highs
+from allocopt.solve import highs_lp, run_lp
 
 # --- pre-checks ---------------------------------------------------------------------------------
 
@@ -302,12 +302,11 @@ def _feasible_value(
 def _run_small(lp: Any, *, integral: bool) -> float | None:
     """Optimum (LP) or dual bound (MIP, deterministic node limit) of a pre-check model."""
     try:
-        hs = new_highs()
-        hs.setOptionValue("mip_rel_gap", 1e-7)
-        hs.setOptionValue("mip_max_nodes", 2000)  # deterministic work limit, not a time limit
-        hs.setOptionValue("random_seed", 0)
-        hs.passModel(lp)
-        hs.run()
+        hs = run_lp(
+            lp,
+            # deterministic work limit (nodes), not a time limit
+            {"mip_rel_gap": 1e-7, "mip_max_nodes": 2000, "random_seed": 0},
+        )
         status = hs.getModelStatus()
         info = hs.getInfo()
     except Exception:  # a pre-check never crashes the solve; the caller falls back

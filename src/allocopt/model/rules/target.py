@@ -4,6 +4,8 @@
     unit_target[k]:     lo_k ≤ Σ_{r ∈ unit_k} Σ_{p ∈ P_k} quota[r,p] ≤ hi_k   ∀ unit targets k
 
 Roll-ups per org unit are sums over the unit's reps, so they are exact by construction.
+The company target rows are the model's linking rows (``linking=True``): they alone tie the teams
+together, so the solver may split their right-hand sides over independent blocks.
 With rounding on, T_p·(1+c) is rounded to the nearest rounding unit first.
 """
 
@@ -64,7 +66,9 @@ def add(lm: LinearModel, qs: QuotaSets) -> None:
     q = lm.vars["quota"]
     n_r, n_p = md.n_reps, len(md.products)
     rows = np.tile(np.arange(n_p), n_r)
-    lm.add_rows("target", Index.of(md.products), [(rows, q.cols(), 1.0)], qs.target, qs.target)
+    lm.add_rows(
+        "target", Index.of(md.products), [(rows, q.cols(), 1.0)], qs.target, qs.target, linking=True
+    )
     units = md.scenario.targets.units
     if not units:
         return
