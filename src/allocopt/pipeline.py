@@ -641,3 +641,192 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
         notes=rf.notes(),
     )
     return v.verify(inputs, tol=tol)
+
+# ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
+
+SALES_DRAWS = "sales_draws.parquet"  # a plan stress sweep's sales per draw × rep × product
+
+
+def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list[str]]:
+    """The sales draws of a finished plan stress sweep (``allocopt sweep --plan RUN --draws N``)
+    as :class:`~allocopt.results.payout.SalesDraws`, and warnings (e.g. the sweep stressed
+    another plan folder). InputError (exit 2) for a folder that is not such a sweep."""
+    from allocopt.results.payout import SalesDraws
+
+    sweep_dir = Path(sweep_dir)
+    rf = RunFolder.open(sweep_dir, f"cannot read the sweep folder {sweep_dir}")
+    summary = rf.manifest.get("summary") or {}
+    if rf.kind != "sweep" or summary.get("kind") != "plan":
+        raise InputError(
+            Problem(
+                str(rf.manifest_path),
+                "",
+                "summary.kind",
+                "is not a plan stress sweep; give the --out folder of "
+                "`allocopt sweep S.yaml --plan RUN --draws N`",
+                str(summary.get("kind") or rf.kind),
+            ),
+            header=rf.header,
+        )
+    path = rf.file(SALES_DRAWS)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            Problem(str(path), "", "", f"cannot be read: {exc}"), header=rf.header
+        ) from None
+    reps = tuple(sorted(df["rep_id"].astype(str).unique()))
+    prods = tuple(dict.fromkeys(df["product"].astype(str)))
+    n_d = int(df["draw"].max()) + 1 if len(df) else 0
+    sales = np.zeros((n_d, len(reps), len(prods)))
+    ri = {r: i for i, r in enumerate(reps)}
+    pj = {p: j for j, p in enumerate(prods)}
+    sales[
+        df["draw"].to_numpy(dtype=np.int64),
+        df["rep_id"].astype(str).map(ri).to_numpy(dtype=np.int64),
+        df["product"].astype(str).map(pj).to_numpy(dtype=np.int64),
+    ] = df["sales"].to_numpy(dtype=float)
+    spec = rf.manifest.get("sweep") or {}
+    warnings: list[str] = []
+    plan = spec.get("plan")
+    if run_dir is not None and plan and Path(plan).resolve() != Path(run_dir).resolve():
+        warnings.append(
+            f"the sweep {sweep_dir} stressed the plan {plan}, not {run_dir}: the payout prices "
+            f"{run_dir}'s quotas against that sweep's sales draws"
+        )
+    source = {"folder": str(sweep_dir), "plan": plan, "seed": spec.get("seed"), "draws": n_d}
+    return SalesDraws(sales, reps, prods, source), warnings
+
+
+def payout_run(
+    run_dir: Path,
+    actuals: Path | None = None,
+    *,
+    sweep_dir: Path | None = None,
+    sales: Any = None,
+    tracked: Any = None,
+    draws: int = 2000,
+    seed: int = 0,
+    as_of: dt.date | None = None,
+) -> Any:
+    """Expected variable pay of a run folder (``allocopt payout``): opens the run
+    (:func:`allocopt.outputs.plan_tables.payout_tables`), measures ``actuals`` with
+    ``allocopt track`` (or takes an already ``tracked`` result), or reads a plan stress
+    sweep's sales draws (``sweep_dir``; or ``sales`` given in memory), and calls
+    :func:`allocopt.results.payout.payout_of`."""
+    from allocopt.outputs.plan_tables import payout_tables
+    from allocopt.results.payout import outlook_from_tracking, payout_of
+
+    if actuals is not None and (sweep_dir is not None or sales is not None):
+        raise InputError(
+            Problem(
+                "--sweep",
+                "",
+                "",
+                "give either --actuals (sales to date + uncertainty) or --sweep (the sweep's "
+                "draws), not both",
+            )
+        )
+    t = payout_tables(run_dir)
+    warnings: list[str] = []
+    if sweep_dir is not None:
+        sales, warnings = sweep_sales(sweep_dir, run_dir)
+    outlook = None
+    if sales is None and (actuals is not None or tracked is not None):
+        from allocopt.results.track import ALL, track
+
+        tr = tracked
+        if tr is None:
+            tr = track(Path(run_dir), Path(actuals or ""), as_of=as_of)
+        info = {
+            "as_of": tr.as_of.isoformat(),
+            "elapsed_share": round(min(1.0, tr.elapsed_share), 6),
+            "actuals": tr.summary["actuals"],
+        }
+        rows = tr.reps[tr.reps["product"] != ALL]
+        outlook = outlook_from_tracking(rows, tr.elapsed_share, info, tuple(tr.warnings))
+    res = payout_of(
+        t.scenario,
+        t.reps,
+        t.annual,
+        outlook=outlook,
+        sales=sales,
+        draws=draws,
+        seed=seed,
+        **t.kwargs(),
+    )
+    if warnings:
+        res.warnings = [*warnings, *res.warnings]
+        res.summary["warnings"] = list(res.warnings)
+    return res
+
+
+def plan_payout(run_dir: Path, draws: int = 1000) -> Any:
+    """The plan's expected payout without actuals (``explain``, the run report: 1,000 draws,
+    seed 0), or None when the run has no ``incentives:`` or no readable manifest (the caller
+    reports that)."""
+    if not (Path(run_dir) / "manifest.json").is_file():
+        return None
+    if RunFolder.open(Path(run_dir)).scenario().incentives is None:
+        return None
+    return payout_run(run_dir, draws=draws, seed=0)
+
+
+def default_payout_dir(run_dir: Path) -> Path:
+    """``<RUN_DIR>-payout`` beside the run folder (run folders are never modified)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}-payout")
+
+
+def write_payout(result: Any, out: Path | None = None, *, force: bool = False) -> Path:
+    """Write a payout folder atomically; exit 3 if it exists and ``force`` is not given."""
+    return write_run(out or default_payout_dir(result.run_dir), result.files(), force=force)
+
+
+# ---- year-end evaluation: open the run folder, track the actuals, evaluate in memory ----
+
+
+def evaluate_run(
+    run_dir: Path,
+    actuals: Path,
+    *,
+    low: float = 0.9,
+    high_quantile: float = 0.75,
+    as_of: dt.date | None = None,
+) -> Any:
+    """``allocopt evaluate``: the actuals tracked against the run, the run's reps and quotas, and
+    (with incentives) the payout on these actuals, passed to
+    :func:`allocopt.results.evaluate.evaluate_of`."""
+    from allocopt.results.evaluate import check_settings, evaluate_of
+    from allocopt.results.track import track
+
+    check_settings(low, high_quantile)
+    run_dir = Path(run_dir)
+    tr = track(run_dir, Path(actuals), as_of=as_of)
+    rf = RunFolder.open(run_dir, f"cannot evaluate {run_dir}")
+    pay = None
+    if rf.scenario().incentives is not None:
+        pay = payout_run(run_dir, tracked=tr, draws=200, seed=0)
+    return evaluate_of(
+        tr,
+        rf.table("reps.csv"),
+        rf.table("quotas.csv"),
+        payout=pay,
+        low=low,
+        high_quantile=high_quantile,
+        run_dir=run_dir,
+    )
+
+
+def write_evaluation(
+    result: Any,
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    finish: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the evaluation folder (default ``<RUN_DIR>-evaluate``) atomically; ``finish`` (e.g.
+    the report renderer) runs on the complete folder before it is moved into place. Exit 3 if
+    it exists without ``force``."""
+    target = out or result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
+    return write_run(target, result.files(), force=force, finish=finish)

@@ -51,7 +51,9 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
                 f"(revenue {a['revenue']:,.0f}): {escape(a['why'])}"
             )
         return
-    e = explain_plan(run_dir, resolve=not no_resolve)
+    from allocopt.pipeline import plan_payout
+
+    e = explain_plan(run_dir, resolve=not no_resolve, payout=plan_payout(run_dir))
     if as_json:
         console.print_json(json.dumps(e.as_dict(), default=str))
         return

@@ -27,6 +27,7 @@ import pandas as pd
 from allocopt.errors import InputError, Problem
 from allocopt.model.rules import RULES, components
 from allocopt.outputs.runfolder import read_manifest
+from allocopt.results.payout import PayoutResult
 
 OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
 """Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
@@ -311,8 +312,12 @@ class PlanExplanation:
         }
 
 
-def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
-    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP."""
+def explain_plan(
+    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
+) -> PlanExplanation:
+    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP.
+    ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
+    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -358,8 +363,8 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
-    if sc.get("incentives"):
-        out.incentives = _expected_payout(run_dir)
+    if sc.get("incentives") and payout is not None:
+        out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
     if resolve:
         out.price_of_fairness = price_of_fairness(run_dir)
@@ -451,11 +456,9 @@ def price_of_fairness(run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _expected_payout(run_dir: Path) -> dict[str, Any]:
-    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
-    from allocopt.results.payout import payout
-
-    s = payout(run_dir, draws=1000, seed=0).summary
+def expected_payout(payout: PayoutResult) -> dict[str, Any]:
+    """What explain shows of a plan's expected variable pay (results/payout.py)."""
+    s = payout.summary
     keys = [
         "expected_payout",
         "payout_p10",

@@ -176,6 +176,7 @@ class _Plan:
     candidates: dict[tuple[str, str], float] | None  # eligible pair → workload (None: no table)
     replan: _Published | None = None
     performance: np.ndarray | None = None  # (R,) shrunk performance factors (weight > 0)
+    attainment_history: pd.DataFrame | None = None  # earlier years: rep_id, year, quota, actual
 
 
 @dataclass
@@ -360,6 +361,7 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
         candidates,
     )
     pl.performance = _performance(sc, ds.tables.get("performance"), rep_ids, history)
+    pl.attainment_history = ds.tables.get("attainment_history")
     return pl
 
 

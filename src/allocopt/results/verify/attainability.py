@@ -31,6 +31,25 @@ def check(pl: _Plan, run: _Run, log: _Log) -> None:
         sigma = np.array(
             [float(np.std(logs[t], ddof=1)) if len(logs[t]) >= 2 else company for t in team]
         )
+        if pl.attainment_history is not None:  # the rep's own years, shrunk toward the team
+            own: dict[str, list[float]] = {}
+            for i in np.flatnonzero(ok):
+                own.setdefault(str(pl.rep_ids[i]), []).append(float(np.log(act[i] / lyq[i])))
+            for r, q, a in zip(
+                pl.attainment_history["rep_id"].astype(str),
+                pl.attainment_history["quota"].astype(float),
+                pl.attainment_history["actual"].astype(float),
+                strict=True,
+            ):
+                if q > 0 and a > 0:
+                    own.setdefault(r, []).append(float(np.log(a / q)))
+            k = rule.history_weight
+            for j, rid in enumerate(pl.rep_ids):
+                xs = own.get(str(rid), [])
+                if len(xs) >= 2:
+                    nu = len(xs) - 1
+                    s2 = float(np.var(xs, ddof=1))
+                    sigma[j] = float(np.sqrt((nu * s2 + k * sigma[j] ** 2) / (nu + k)))
         sigma = np.maximum(sigma, rule.min_spread)
     median = np.nan_to_num(act) * pl.active * (1 + rule.growth)
     idx = np.flatnonzero(has)
