@@ -35,6 +35,7 @@ from allocopt.outputs.runfolder import (
     write_run,
 )
 from allocopt.results.extract import Results, extract
+from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
 from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
 from allocopt.solve import solve as _solve_direct
@@ -212,9 +213,7 @@ def _infeasible(
     keep = claim.replacing and _holds_plan(claim.target)
     if claim.diagnosis_out is not None:
         claim.abandon()
-        where = write_run(
-            claim.diagnosis_out, files, force=claim.force, protect=claim.protect
-        )
+        where = write_run(claim.diagnosis_out, files, force=claim.force, protect=claim.protect)
         note = f"diagnosis written to {where}"
     elif keep:
         claim.abandon()
@@ -781,3 +780,54 @@ def write_evaluation(
     it exists without ``force``."""
     target = out or result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
     return write_run(target, result.files(), force=force, finish=finish)
+
+
+def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
+    """Open a run folder and hand its tables to the independent verifier
+    (:func:`allocopt.results.verify.verify`); returns its ``Verification``.
+
+    Raises :class:`~allocopt.errors.InputError` (exit 2) when the run folder, one of its files or
+    columns, or an input table is missing. Inputs are located relative to the run folder (then
+    at their absolute path) and checked by sha256: a changed input is a violation (checked
+    against the current file), a missing one exit 2.
+    """
+    from allocopt.results import verify as v
+
+    run_dir = Path(run_dir)
+    header = f"the run folder {run_dir} cannot be verified"
+    rf = RunFolder.open(run_dir, header)
+    manifest = rf.manifest
+    v.check_manifest(run_dir, manifest)
+    tables = {name: v.typed_table(run_dir, name, rf.table(name)) for name in v.RUN_FILES}
+    v.recorded_scenario(run_dir, manifest)
+    sc, located = rf.data_scenario(strict=False)
+    published = None
+    summary: dict[str, Any] = {}
+    if sc.replan is not None:
+        pub_dir = (run_dir / sc.replan.published).resolve()
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        published = v.PublishedTables(
+            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
+            pd.read_csv(
+                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
+            ),
+            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
+        )
+    checks = [
+        v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
+        for loc in located
+    ]
+    inputs = v.RunInputs(
+        run_dir,
+        manifest,
+        tables,
+        sc,
+        checks,
+        base_dir=run_dir,
+        published=published,
+        summary=summary,
+        integrity=rf.integrity(),
+        sealed=rf.sealed,
+        notes=rf.notes(),
+    )
+    return v.verify(inputs, tol=tol)

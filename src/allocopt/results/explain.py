@@ -25,42 +25,19 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
+from allocopt.model.rules import RULES, components
 from allocopt.outputs.runfolder import read_manifest
 from allocopt.results.payout import PayoutResult
 
-OWN = {
-    "capacity": "capacity",
-    "period_capacity": "capacity",
-    "potential_max": "potential",
-    "potential_min": "potential",
-    "growth_min": "growth",
-    "growth_max": "growth",
-    "floor": "floors",
-    "fairness_low": "fairness",
-    "fairness_high": "fairness",
-    "spread_low": "fairness",
-    "spread_high": "fairness",
-    "phasing_sum": "phasing",
-    "phasing_low": "phasing",
-    "phasing_high": "phasing",
-    "frozen": "stability",
-    "stability": "stability",
-    "attainability_max": "attainability",
-    "attainability_min": "attainability",
-}
-LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
+OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
+"""Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
+LINK = {c: r.name for c, (r, comp) in components().items() if comp.explain == "link"}
+"""Rows that redistribute quota across reps (targets, a fairness group's total) → their rule."""
 WORDS = {
-    "capacity": "capped by its ramped capacity",
-    "potential": "held within its share of potential",
-    "growth": "held within its growth band against last year",
-    "floors": "lifted to its role's floor",
-    "fairness": "kept within the fairness band of its group",
-    "phasing": "period phasing band",
-    "stability": "held within the re-plan's stability budget",
-    "attainability": "held to what it can reach with the set probability (attainability)",
-    "target": "redistribution so the company and unit targets add up (other reps are bound)",
+    **{r.name: r.explain_word for r in RULES if r.explain_word is not None},
     "reference": "no rule moved it: it sits at its reference share",
 }
+"""What an adjustment attributed to a rule means, in words (declared by each rule)."""
 
 
 def _rows(df: pd.DataFrame) -> Iterator[Any]:
