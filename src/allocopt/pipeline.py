@@ -592,6 +592,56 @@ def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     return res.objective if res.has_solution else None
 
 
+def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
+    """Open a run folder and hand its tables to the independent verifier
+    (:func:`allocopt.results.verify.verify`); returns its ``Verification``.
+
+    Raises :class:`~allocopt.errors.InputError` (exit 2) when the run folder, one of its files or
+    columns, or an input table is missing. Inputs are located relative to the run folder (then
+    at their absolute path) and checked by sha256: a changed input is a violation (checked
+    against the current file), a missing one exit 2.
+    """
+    from allocopt.results import verify as v
+
+    run_dir = Path(run_dir)
+    header = f"the run folder {run_dir} cannot be verified"
+    rf = RunFolder.open(run_dir, header)
+    manifest = rf.manifest
+    v.check_manifest(run_dir, manifest)
+    tables = {name: v.typed_table(run_dir, name, rf.table(name)) for name in v.RUN_FILES}
+    v.recorded_scenario(run_dir, manifest)
+    sc, located = rf.data_scenario(strict=False)
+    published = None
+    summary: dict[str, Any] = {}
+    if sc.replan is not None:
+        pub_dir = (run_dir / sc.replan.published).resolve()
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        published = v.PublishedTables(
+            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
+            pd.read_csv(
+                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
+            ),
+            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
+        )
+    checks = [
+        v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
+        for loc in located
+    ]
+    inputs = v.RunInputs(
+        run_dir,
+        manifest,
+        tables,
+        sc,
+        checks,
+        base_dir=run_dir,
+        published=published,
+        summary=summary,
+        integrity=rf.integrity(),
+        sealed=rf.sealed,
+        notes=rf.notes(),
+    )
+    return v.verify(inputs, tol=tol)
+
 # ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
 
 SALES_DRAWS = "sales_draws.parquet"  # a plan stress sweep's sales per draw × rep × product
@@ -792,54 +842,3 @@ def write_evaluation(
     it exists without ``force``."""
     target = out or result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
     return write_run(target, result.files(), force=force, finish=finish)
-
-
-def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
-    """Open a run folder and hand its tables to the independent verifier
-    (:func:`allocopt.results.verify.verify`); returns its ``Verification``.
-
-    Raises :class:`~allocopt.errors.InputError` (exit 2) when the run folder, one of its files or
-    columns, or an input table is missing. Inputs are located relative to the run folder (then
-    at their absolute path) and checked by sha256: a changed input is a violation (checked
-    against the current file), a missing one exit 2.
-    """
-    from allocopt.results import verify as v
-
-    run_dir = Path(run_dir)
-    header = f"the run folder {run_dir} cannot be verified"
-    rf = RunFolder.open(run_dir, header)
-    manifest = rf.manifest
-    v.check_manifest(run_dir, manifest)
-    tables = {name: v.typed_table(run_dir, name, rf.table(name)) for name in v.RUN_FILES}
-    v.recorded_scenario(run_dir, manifest)
-    sc, located = rf.data_scenario(strict=False)
-    published = None
-    summary: dict[str, Any] = {}
-    if sc.replan is not None:
-        pub_dir = (run_dir / sc.replan.published).resolve()
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        published = v.PublishedTables(
-            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
-            pd.read_csv(
-                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
-            ),
-            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
-        )
-    checks = [
-        v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
-        for loc in located
-    ]
-    inputs = v.RunInputs(
-        run_dir,
-        manifest,
-        tables,
-        sc,
-        checks,
-        base_dir=run_dir,
-        published=published,
-        summary=summary,
-        integrity=rf.integrity(),
-        sealed=rf.sealed,
-        notes=rf.notes(),
-    )
-    return v.verify(inputs, tol=tol)
