@@ -40,8 +40,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
         ("allocopt.results.compare", "allocopt.outputs.runfolder"),
         ("allocopt.results.explain", "allocopt.outputs.runfolder"),
         ("allocopt.results.track", "allocopt.outputs.runfolder"),
-        # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
-        ("allocopt.results.explain", "allocopt.pipeline"),
     }
 )
 

@@ -34,10 +34,12 @@ from allocopt.outputs.runfolder import (
     input_record,
     write_run,
 )
+from allocopt.results.explain import PlanExplanation
 from allocopt.results.extract import Results, extract
+from allocopt.results.payout import PayoutResult
 from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, quota_objective
 from allocopt.solve import solve as _solve_direct
 
 Progress = Callable[[str], None]
@@ -585,11 +587,18 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
     md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
-    sc = md.scenario
-    built = build_quotas(quota_sets(md, owner))
-    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    res, _ = solve(built.model, opts)
-    return res.objective if res.has_solution else None
+    return quota_objective(md, owner)
+
+
+def explain_plan(
+    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
+) -> PlanExplanation:
+    """:func:`allocopt.results.explain.explain_plan` of a run folder; with ``resolve`` its
+    re-solves (price of fairness, +1% target steps) go through :func:`relaxed_objective`;
+    ``payout`` as there (:func:`plan_payout`)."""
+    from allocopt.results.explain import explain_plan as _explain_plan
+
+    return _explain_plan(run_dir, relaxed=relaxed_objective if resolve else None, payout=payout)
 
 
 def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
