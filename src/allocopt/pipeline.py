@@ -623,6 +623,18 @@ def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list
             ),
             header=rf.header,
         )
+    if not (sweep_dir / SALES_DRAWS).is_file() and summary.get("sales_draws_kept") is False:
+        raise InputError(
+            Problem(
+                str(sweep_dir / SALES_DRAWS),
+                "",
+                "",
+                "the sweep did not keep its draws (more than 5 million draw × rep × product "
+                "sales); its payout_reps.csv / payout_units.csv already price them, or sweep "
+                "again with fewer --draws",
+            ),
+            header=rf.header,
+        )
     path = rf.file(SALES_DRAWS)
     try:
         df = pd.read_parquet(path)
