@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenario",),
     ("data",),
     ("model",),
-    ("solve", "solve_pyomo"),
+    ("solve",),
     ("diagnose",),
     ("results",),
     ("outputs",),
