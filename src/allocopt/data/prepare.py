@@ -8,12 +8,14 @@ Rows are sorted by ID, so the model never depends on the order of input rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import month_starts, period_of_month
 from allocopt.data.attainability import sales_distribution
 from allocopt.data.checks import Dataset
 from allocopt.data.performance import shrunk_factors
@@ -108,10 +110,9 @@ class ModelData:
         return {r: i for i, r in enumerate(self.rep_ids)}
 
 
-def _months(fy0: pd.Timestamp) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    starts = pd.date_range(fy0, periods=12, freq=pd.DateOffset(months=1))
-    ends = pd.date_range(fy0 + pd.DateOffset(months=1), periods=12, freq=pd.DateOffset(months=1))
-    return starts, ends
+def _days(dates: tuple[dt.date, ...]) -> np.ndarray:
+    """Dates as day numbers since the epoch (int64)."""
+    return np.array(dates, dtype="datetime64[D]").astype(np.int64)
 
 
 def monthly_availability(
@@ -124,9 +125,8 @@ def monthly_availability(
     that month) the rep has ``ramp[k]`` of full capacity, and 1 from ``len(ramp)`` months on.
     Reps without a start date are fully ramped.
     """
-    m0, m1 = _months(fy0)
-    ms = m0.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
-    me = m1.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
+    bounds = _days(month_starts(fy0.date()))
+    ms, me = bounds[None, :-1], bounds[None, 1:]
     big = np.int64(10**9)
     s = start.to_numpy().astype("datetime64[D]")
     e = end.to_numpy().astype("datetime64[D]")
@@ -138,10 +138,7 @@ def monthly_availability(
     if ramp:
         # fiscal month of the start date: the k-th fiscal month after it has ramp[k]
         back = 12 * (len(ramp) // 12 + 2)
-        grid = pd.date_range(
-            fy0 - pd.DateOffset(months=back), periods=back + 13, freq=pd.DateOffset(months=1)
-        )
-        g = grid.to_numpy().astype("datetime64[D]").astype(np.int64)
+        g = _days(month_starts(fy0.date(), -back))
         s_day = np.where(np.isnat(s), np.iinfo(np.int64).min, s.astype(np.int64))
         pos = np.searchsorted(g, s_day, side="right") - 1 - back  # fiscal month index, <0 before
         pos = np.where((np.isnat(s)) | (pos < -back), -(10**6), pos)[:, None]
@@ -153,7 +150,7 @@ def monthly_availability(
 
 def _period_groups(granularity: str) -> np.ndarray:
     """Month → period index (12,)."""
-    return np.arange(12) // 3 if granularity == "quarter" else np.arange(12)
+    return np.array(period_of_month(granularity))
 
 
 def _per_period(monthly: np.ndarray, groups: np.ndarray, n_periods: int) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import fiscal_periods
 from allocopt.errors import InputError, OutputError, Problem
 from allocopt.outputs.runfolder import Content, read_manifest, write_run
 from allocopt.scenario.schema import Scenario
@@ -121,14 +122,6 @@ def _quoted(col: pd.Series) -> pd.Series:
 # --- periods ----------------------------------------------------------------------------------
 
 
-def _add_months(d: dt.date, months: int) -> dt.date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last = (nxt - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(d.day, last))
-
-
 @dataclass(frozen=True)
 class Period:
     """One plan period: its label (``Q1``), fiscal label (``FY2027-Q1``) and first/last day."""
@@ -140,19 +133,14 @@ class Period:
 
 
 def plan_periods(sc: Scenario) -> list[Period]:
-    """The plan's periods with ISO dates, from ``fiscal_year_start`` and ``granularity``.
+    """The plan's periods with ISO dates (:func:`allocopt.calendar.fiscal_periods`).
 
     The fiscal year is named after the calendar year it ends in (start 2026-07-01 → FY2027).
     """
-    start = sc.plan.fiscal_year_start
-    step = 3 if sc.plan.granularity == "quarter" else 1
-    fy = (_add_months(start, 12) - dt.timedelta(days=1)).year
-    out = []
-    for k, label in enumerate(sc.periods):
-        first = _add_months(start, k * step)
-        last = _add_months(start, (k + 1) * step) - dt.timedelta(days=1)
-        out.append(Period(label, f"FY{fy}-{label}", first, last))
-    return out
+    return [
+        Period(p.label, p.fiscal_label, p.start, p.end)
+        for p in fiscal_periods(sc.plan.fiscal_year_start, sc.plan.granularity)
+    ]
 
 
 # --- reading the run folder -------------------------------------------------------------------

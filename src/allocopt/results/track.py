@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import fiscal_periods
 from allocopt.data.tables import ROW, SPECS, TableSource, read_table
 from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import refuse_inside, write_run
@@ -170,23 +171,10 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, str]:
 
 
 def _periods(fy0: dt.date, granularity: str, as_of: dt.date) -> list[Period]:
-    step = 3 if granularity == "quarter" else 1
-    n = 12 // step
-    out: list[Period] = []
-    start0 = pd.Timestamp(fy0)
-    for t in range(n):
-        start = (start0 + pd.DateOffset(months=t * step)).date()
-        nxt = (start0 + pd.DateOffset(months=(t + 1) * step)).date()
-        end = nxt - dt.timedelta(days=1)
-        if end <= as_of:
-            f = 1.0
-        elif start <= as_of:
-            f = ((as_of - start).days + 1) / (nxt - start).days
-        else:
-            f = 0.0
-        label = f"Q{t + 1}" if step == 3 else f"M{t + 1:02d}"
-        out.append(Period(label, start, end, step, f))
-    return out
+    return [
+        Period(p.label, p.start, p.end, p.months, p.elapsed(as_of))
+        for p in fiscal_periods(fy0, granularity)
+    ]
 
 
 # --- actuals --------------------------------------------------------------------------------
