@@ -32,6 +32,7 @@ from allocopt.outputs.runfolder import (
     RunFolder,
     default_run_dir,
     input_record,
+    published_plan,
     write_run,
 )
 from allocopt.results.extract import Results, extract
@@ -66,6 +67,15 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress) -> Iterato
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t, 4)
 
 
+def _prepare(ds: Dataset) -> ModelData:
+    """:func:`~allocopt.data.prepare.prepare`, handing a re-plan the published plan's tables
+    (the data stage never opens run folders)."""
+    rp = ds.scenario.replan
+    if rp is None:
+        return prepare(ds)
+    return prepare(ds, published_plan((ds.base_dir / rp.published).resolve()))
+
+
 def validate(
     path: Path,
     progress: Progress = _quiet,
@@ -79,7 +89,7 @@ def validate(
         loaded = load_scenario(path, scenarios, sets)
     with _timed(timings, "validate", progress):
         ds = load_data(loaded.scenario, loaded.base_dir, loaded.file, loaded.locate)
-        md = prepare(ds)
+        md = _prepare(ds)
     summary, warnings = _summary(ds, md)
     return Validated(loaded, ds, md, summary, warnings, timings)
 
@@ -92,7 +102,7 @@ def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = No
     t = time.perf_counter()
     if md is None:
         ds = dataset if dataset.scenario is loaded.scenario else _with_scenario(dataset, loaded)
-        md = prepare(ds)
+        md = _prepare(ds)
     else:
         ds = dataset
     timings["validate"] = round(time.perf_counter() - t, 4)
@@ -212,9 +222,7 @@ def _infeasible(
     keep = claim.replacing and _holds_plan(claim.target)
     if claim.diagnosis_out is not None:
         claim.abandon()
-        where = write_run(
-            claim.diagnosis_out, files, force=claim.force, protect=claim.protect
-        )
+        where = write_run(claim.diagnosis_out, files, force=claim.force, protect=claim.protect)
         note = f"diagnosis written to {where}"
     elif keep:
         claim.abandon()
@@ -564,15 +572,11 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 
     rf = RunFolder.open(run_dir, f"cannot re-solve the run folder {run_dir}")
     located, _ = rf.data_scenario(strict=True)  # inputs found from anywhere, checked by sha256
-    tree = located.model_dump(mode="json")
-    for key, value in (changes or {}).items():
-        node = tree
-        *head, last = key.split(".")
-        for part in head:
-            node = node[part]
-        node[last] = value
+    from allocopt.scenario.overrides import set_keys
+
+    tree = set_keys(located.model_dump(mode="json"), changes or {}, "rebuild")
     sc = Scenario.model_validate_json(json.dumps(tree))
-    md = prepare(load_data(sc, rf.path))
+    md = _prepare(load_data(sc, rf.path))
     asg = rf.table("assignments.csv")
     ridx = md.rep_index()
     aidx = {a: i for i, a in enumerate(md.ka_ids)}

@@ -44,6 +44,17 @@ class Pairs:
 
 
 @dataclass(frozen=True)
+class PublishedPlan:
+    """The tables of a published run folder a re-plan starts from, read by the caller (the
+    pipeline opens the folder: :func:`allocopt.outputs.runfolder.published_plan`)."""
+
+    folder: Path  # the published run folder (recorded in the re-plan's ReplanData)
+    annual: pd.DataFrame  # annual.csv: rep_id, product, quota
+    quotas: pd.DataFrame  # quotas.csv: rep_id, product, period, quota
+    assignments: pd.DataFrame  # assignments.csv: account_id, owner_rep
+
+
+@dataclass(frozen=True)
 class ReplanData:
     """A published plan to re-plan from: booked periods are frozen at its period quotas."""
 
@@ -178,8 +189,9 @@ def _hierarchy(units: pd.DataFrame, reps_team: np.ndarray) -> tuple[np.ndarray, 
     return region, rep_units
 
 
-def prepare(ds: Dataset) -> ModelData:
-    """Freeze and index the validated dataset for the model."""
+def prepare(ds: Dataset, published: PublishedPlan | None = None) -> ModelData:
+    """Freeze and index the validated dataset for the model; a re-plan (``replan:``) needs the
+    ``published`` plan's tables."""
     sc = ds.scenario
     products = tuple(sc.products)
     periods = sc.periods
@@ -231,7 +243,11 @@ def prepare(ds: Dataset) -> ModelData:
     replan_owners: dict[str, str] = {}
     replan = None
     if sc.replan is not None:
-        replan, replan_owners = _replan(ds, rep_ids, products, periods, phase)
+        if published is None:
+            raise InputError(
+                Problem("scenario", "", "replan.published", "the published plan was not given")
+            )
+        replan, replan_owners = _replan(ds, published, rep_ids, products, periods, phase)
     ka_ids, ka_rev, ka_inc, pairs = _key_accounts(ds, ridx, products, reps, replan_owners)
     teams = reps["team_id"].to_numpy(dtype=object)
     units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
@@ -349,31 +365,22 @@ def _key_accounts(
 
 def _replan(
     ds: Dataset,
+    pub: PublishedPlan,
     rep_ids: tuple[str, ...],
     products: tuple[str, ...],
     periods: tuple[str, ...],
     phase: np.ndarray,
 ) -> tuple[ReplanData, dict[str, str]]:
-    """Read the published run folder; freeze its periods up to ``as_of``."""
+    """Freeze the published plan's periods up to ``as_of``."""
     rp = ds.scenario.replan
     assert rp is not None
-    run_dir = (ds.base_dir / rp.published).resolve()
+    run_dir = pub.folder
     label = "scenario"
 
     def fail(msg: str, field_: str = "replan.published") -> InputError:
         return InputError(Problem(label, "", field_, msg))
 
-    need = ("annual.csv", "quotas.csv", "assignments.csv")
-    missing = [n for n in need if not (run_dir / n).exists()]
-    if missing:
-        raise fail(
-            f"{run_dir} is not a run folder (missing {', '.join(missing)}); give the folder "
-            "that `allocopt solve` wrote for the published plan"
-        )
-    ids = {"rep_id": str, "product": str, "period": str, "account_id": str, "owner_rep": str}
-    annual = pd.read_csv(run_dir / "annual.csv", dtype=ids, keep_default_na=False)
-    quotas = pd.read_csv(run_dir / "quotas.csv", dtype=ids, keep_default_na=False)
-    asg = pd.read_csv(run_dir / "assignments.csv", dtype=ids, keep_default_na=False)
+    annual, quotas, asg = pub.annual, pub.quotas, pub.assignments
     tidx = {t: k for k, t in enumerate(periods)}
     bad = sorted(set(quotas["period"]) - set(tidx))
     if bad:
