@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("diagnose",),
     ("results",),
     ("outputs",),
-    ("pipeline",),
+    ("pipeline", "compose"),  # compose: open a run folder, hand its tables to results
     ("sweep", "serve"),
     ("cli", "__main__"),
 )
@@ -37,14 +37,13 @@ LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # runfolder (#10.2): results stop reading run folders / importing outputs and pipeline
-        ("allocopt.results.compare", "allocopt.outputs.runfolder"),
         ("allocopt.results.evaluate", "allocopt.outputs.runfolder"),
-        ("allocopt.results.explain", "allocopt.outputs.runfolder"),
         ("allocopt.results.payout", "allocopt.outputs.runfolder"),
-        ("allocopt.results.track", "allocopt.outputs.runfolder"),
+        # runfolder: results.track.track forwards to compose.track until results.payout and
+        # results.evaluate (cycle) take a TrackResult; then the shim and this entry go
+        ("allocopt.results.track", "allocopt.compose"),
         ("allocopt.results.verify", "allocopt.outputs.runfolder"),
         # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
-        ("allocopt.results.explain", "allocopt.pipeline"),
     }
 )
 

@@ -23,7 +23,7 @@ from allocopt.cli.render import console
 @_guard
 def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) -> None:
     """Why this number: what binds, shadow prices, price of fairness; or one rep's quota."""
-    from allocopt.results.explain import explain_plan, explain_rep
+    from allocopt.compose import explain_plan, explain_rep
 
     if rep_id:
         x = explain_rep(run_dir, rep_id)

@@ -964,9 +964,7 @@ def write_report(
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-report.html")
     _check_target(target, run_dir, force)
-    text = render_report(
-        run_dir, track_dir=track_dir, run_name=run_name, evaluate_dir=evaluate_dir
-    )
+    text = render_report(run_dir, track_dir=track_dir, run_name=run_name, evaluate_dir=evaluate_dir)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

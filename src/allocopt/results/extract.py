@@ -344,7 +344,6 @@ def _attainability(md: ModelData, quota: np.ndarray) -> dict[str, Any]:
     }
 
 
-
 def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
     rep = np.asarray(md.rep_ids, dtype=object)
     inc = md.ka_incumbent
