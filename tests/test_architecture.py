@@ -18,14 +18,15 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 #: → ``data``); ``""`` is the package itself (``allocopt/__init__.py``: the version).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("", "errors", "calendar"),
-    ("scenario", "examples"),  # examples write scenario files (allocopt init, benchmarks)
+    ("scenario",),
     ("data",),
     ("model",),
     ("solve", "solve_pyomo"),
     ("diagnose",),
     ("results",),
     ("outputs",),
-    ("pipeline", "compose"),  # compose: open a run folder, hand its tables to results
+    ("pipeline", "compose", "examples"),  # compose: open a run folder, hand its tables to
+    # results; examples: generated inputs, written through outputs (init)
     ("sweep", "serve"),
     ("cli", "__main__"),
 )
@@ -37,12 +38,6 @@ LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # runfolder (#10.2): results stop reading run folders / importing outputs and pipeline
-        ("allocopt.results.evaluate", "allocopt.outputs.runfolder"),
-        ("allocopt.results.payout", "allocopt.outputs.runfolder"),
-        # runfolder: results.track.track forwards to compose.track until results.payout and
-        # results.evaluate (cycle) take a TrackResult; then the shim and this entry go
-        ("allocopt.results.track", "allocopt.compose"),
-        ("allocopt.results.verify", "allocopt.outputs.runfolder"),
         # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
     }
 )

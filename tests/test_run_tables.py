@@ -32,10 +32,6 @@ _RUN_FILES = {
     "reps.csv",
     "summary.json",
 }
-#: results modules that still read run folders themselves, owned by other branches of this
-#: session (payout/evaluate: cycle; verify: rules, which makes it a package taking frames). The
-#: list can only shrink: a listed module that reads nothing any more fails the second test.
-_STILL_READING = {"payout.py", "evaluate.py", "verify.py"}
 
 
 def _calls(path: Path) -> list[tuple[int, str]]:
@@ -55,18 +51,9 @@ def _calls(path: Path) -> list[tuple[int, str]]:
 def test_results_modules_read_no_files() -> None:
     bad = []
     for p in sorted((SRC / "results").rglob("*.py")):
-        rel = p.relative_to(SRC / "results")
-        if rel.parts[0] in _STILL_READING:
-            continue
-        bad += [f"results/{rel.as_posix()}:{line} {name}()" for line, name in _calls(p)]
+        rel = p.relative_to(SRC / "results").as_posix()
+        bad += [f"results/{rel}:{line} {name}()" for line, name in _calls(p)]
     assert not bad, "results functions must take frames, not read files:\n" + "\n".join(bad)
-
-
-def test_still_reading_list_only_shrinks() -> None:
-    for name in _STILL_READING:
-        p = SRC / "results" / name
-        if p.exists():  # (verify.py becomes the verify/ package on another branch)
-            assert _calls(p), f"results/{name} reads no file now: drop it from the list"
 
 
 def test_data_modules_name_no_run_file() -> None:

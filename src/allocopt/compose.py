@@ -90,8 +90,9 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
 def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     """``allocopt explain RUN``: the plan view; with ``resolve`` the LP is re-solved from the
     run's manifest (:func:`allocopt.pipeline.relaxed_objective`) for the price of fairness and
-    the +1% target steps; with incentives, the expected payout (1,000 draws, seed 0)."""
-    from allocopt.pipeline import relaxed_objective
+    the +1% target steps; with incentives, the expected payout
+    (:func:`allocopt.pipeline.plan_payout`: 1,000 draws, seed 0)."""
+    from allocopt.pipeline import plan_payout, relaxed_objective
 
     run = run_tables(
         run_dir,
@@ -100,11 +101,7 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         header=_explain_header(run_dir),
         empty_as_na=True,
     )
-    payout = None
-    if (run.manifest.get("resolved_scenario") or {}).get("incentives"):
-        from allocopt.results.payout import payout as _payout
-
-        payout = _payout(Path(run_dir), draws=1000, seed=0)
+    payout = plan_payout(Path(run_dir))
 
     def relaxed(changes: dict[str, Any]) -> float | None:
         return relaxed_objective(Path(run_dir), changes)

@@ -23,41 +23,19 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
+from allocopt.model.rules import RULES, components
+from allocopt.results.payout import PayoutResult
 from allocopt.results.run import RunTables
 
-OWN = {
-    "capacity": "capacity",
-    "period_capacity": "capacity",
-    "potential_max": "potential",
-    "potential_min": "potential",
-    "growth_min": "growth",
-    "growth_max": "growth",
-    "floor": "floors",
-    "fairness_low": "fairness",
-    "fairness_high": "fairness",
-    "spread_low": "fairness",
-    "spread_high": "fairness",
-    "phasing_sum": "phasing",
-    "phasing_low": "phasing",
-    "phasing_high": "phasing",
-    "frozen": "stability",
-    "stability": "stability",
-    "attainability_max": "attainability",
-    "attainability_min": "attainability",
-}
-LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
+OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
+"""Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
+LINK = {c: r.name for c, (r, comp) in components().items() if comp.explain == "link"}
+"""Rows that redistribute quota across reps (targets, a fairness group's total) → their rule."""
 WORDS = {
-    "capacity": "capped by its ramped capacity",
-    "potential": "held within its share of potential",
-    "growth": "held within its growth band against last year",
-    "floors": "lifted to its role's floor",
-    "fairness": "kept within the fairness band of its group",
-    "phasing": "period phasing band",
-    "stability": "held within the re-plan's stability budget",
-    "attainability": "held to what it can reach with the set probability (attainability)",
-    "target": "redistribution so the company and unit targets add up (other reps are bound)",
+    **{r.name: r.explain_word for r in RULES if r.explain_word is not None},
     "reference": "no rule moved it: it sits at its reference share",
 }
+"""What an adjustment attributed to a rule means, in words (declared by each rule)."""
 
 
 def _rows(df: pd.DataFrame) -> Iterator[Any]:
@@ -313,11 +291,12 @@ or None when infeasible (:func:`allocopt.pipeline.relaxed_objective` bound to th
 
 
 def explain_plan(
-    run: RunTables, *, relaxed: Relaxed | None = None, payout: Any = None
+    run: RunTables, *, relaxed: Relaxed | None = None, payout: PayoutResult | None = None
 ) -> PlanExplanation:
     """Plan-level view of ``run`` (manifest, ``binding.csv``, ``summary.json``); with
     ``relaxed`` the price of fairness and the +1% target steps are measured by re-solving the LP;
-    ``payout`` (a payout result of the plan, when it has incentives) gives the expected pay."""
+    ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
+    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
     manifest = run.manifest
     binding = run.table("binding.csv")
     summary = run.document("summary.json")
@@ -364,7 +343,7 @@ def explain_plan(
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
     if sc.get("incentives") and payout is not None:
-        out.incentives = _expected_payout(payout)
+        out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
     if relaxed is not None:
         out.price_of_fairness = price_of_fairness(run, relaxed)
@@ -450,8 +429,8 @@ def price_of_fairness(run: RunTables, relaxed: Relaxed) -> dict[str, Any]:
     return out
 
 
-def _expected_payout(payout: Any) -> dict[str, Any]:
-    """What explain shows of the plan's expected variable pay (results/payout.py)."""
+def expected_payout(payout: PayoutResult) -> dict[str, Any]:
+    """What explain shows of a plan's expected variable pay (results/payout.py)."""
     s = payout.summary
     keys = [
         "expected_payout",

@@ -17,13 +17,18 @@ import pandas as pd
 from allocopt.data.prepare import ModelData
 from allocopt.model.build import Built
 from allocopt.model.objective import NEAR
+from allocopt.model.registry import CORE
+from allocopt.model.rules import components
 from allocopt.model.rules.fairness import groups
 from allocopt.model.sets import QuotaSets
 from allocopt.solve import Compiled, SolveResult
 
 BIND_TOL = 1e-6
-DEFINITIONAL = ("deviation", "rounding", "group_quota", "phasing_sum")
-"""Equality rows that define auxiliary variables: always tight, never a binding business rule."""
+DEFINITIONAL = tuple(
+    c for c, (_, comp) in components().items() if comp.kind == "row" and not comp.listed_in_binding
+)
+"""Equality rows that define auxiliary variables: always tight, never a binding business rule
+(declared per component in the rule registry: ``Component.binding``)."""
 
 
 @dataclass
@@ -374,12 +379,7 @@ def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
 
 
 def _rule_map() -> dict[str, str]:
-    from allocopt.model import objective
-    from allocopt.model.rules import REGISTRY
-
-    out = {c: r.NAME for r in REGISTRY for c in r.COMPONENTS}
-    out.update({c: objective.NAME for c in objective.COMPONENTS})
-    return out
+    return {c: r.name for c, (r, _) in components().items() if r is not CORE}
 
 
 def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:

@@ -480,17 +480,3 @@ def track_of(
         summary=summary,
         warnings=warnings,
     )
-
-
-def track(
-    run_dir: Path,
-    actuals: Path,
-    *,
-    as_of: dt.date | None = None,
-    at_risk: float = 0.9,
-) -> TrackResult:
-    """Transitional: :func:`allocopt.compose.track` for the callers not moved yet
-    (``results.payout``, ``results.evaluate``); remove once they take a TrackResult."""
-    from allocopt.compose import track as _track
-
-    return _track(run_dir, actuals, as_of=as_of, at_risk=at_risk)

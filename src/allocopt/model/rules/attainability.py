@@ -19,13 +19,53 @@ from statistics import NormalDist
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, RepBound, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "attainability"
-STAGE = "quotas"
-COMPONENTS = ("attainability_max", "attainability_min")
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if md.sales_median is None or md.sales_sigma is None:
+        return ()
+    sc = md.scenario
+    att = sc.rules.attainability
+    ceiling, floor = bounds(sc, md.sales_median, md.sales_sigma)
+    has = np.isfinite(ceiling)
+    why = f"attainability (P(reach) ≥ {att.p:g})"
+    out = [RepBound("upper", np.where(has, ceiling, np.inf), why)]
+    if att.max_p is not None:
+        why = f"attainability (P(reach) ≤ {att.max_p:g})"
+        out.append(RepBound("lower", np.where(has, floor, 0.0), why))
+    return tuple(out)
+
+
+RULE = Rule(
+    name="attainability",
+    stage="quotas",
+    rep_bounds=_rep_bounds,
+    requires=("quota",),
+    explain_word="held to what it can reach with the set probability (attainability)",
+    components={
+        "attainability_max": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at most {r.money(r.up)} (reached with probability ≥ p)"
+            ),
+            relax=("rules.attainability.p", "rules.attainability.growth"),
+            what="attainable quota (sales quantile at probability p)",
+            explain="own",
+        ),
+        "attainability_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (reached with probability ≤ max_p)"
+            ),
+            relax=("rules.attainability.max_p",),
+            what="least quota (sales quantile at probability max_p)",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:
