@@ -679,6 +679,12 @@ def read_frame(path: Path, *, empty_as_na: bool = False) -> pd.DataFrame:
     )
 
 
+def read_text_frame(path: Path) -> pd.DataFrame:
+    """A CSV with every cell as text (empty cells ``""``): the reading of the report, ``track``
+    and ``evaluate`` folders and :meth:`RunFolder.table`."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+
+
 def published_plan(folder: Path, label: str = "scenario") -> Any:
     """The published plan a re-plan starts from (:class:`allocopt.data.prepare.PublishedPlan`:
     ``annual.csv``, ``quotas.csv``, ``assignments.csv`` of ``folder``); InputError (exit 2),
@@ -821,7 +827,7 @@ class RunFolder:
         """A CSV of the run, every cell as text."""
         p = self.file(name)
         try:
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[])
+            return read_text_frame(p)
         except pd.errors.EmptyDataError:
             raise self._bad(p, "file is empty; the run folder is incomplete") from None
         except (OSError, ValueError) as exc:

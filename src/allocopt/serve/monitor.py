@@ -27,7 +27,7 @@ import pandas as pd
 from allocopt.compose import track
 from allocopt.data.tables import SPECS, TableSource, read_table
 from allocopt.errors import AllocoptError, InputError, Problem
-from allocopt.outputs.runfolder import RunFolder, sha256_file
+from allocopt.outputs.runfolder import RunFolder, read_text_frame, sha256_file
 from allocopt.results.track import TrackResult
 
 __all__ = ["EXTRACT_SUFFIXES", "Monitor", "Plan", "Snapshot", "load_plan"]
@@ -76,7 +76,7 @@ def _names(rf: RunFolder, table: str, key: str) -> dict[str, str]:
     if loc.status != "ok" or loc.path is None or loc.path.suffix.lower() != ".csv":
         return {}
     try:
-        df = pd.read_csv(loc.path, dtype=str, keep_default_na=False)
+        df = read_text_frame(loc.path)
     except (OSError, ValueError):
         return {}
     if key in df and "name" in df:
