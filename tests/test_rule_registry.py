@@ -193,3 +193,33 @@ def test_the_verifier_stays_independent() -> None:
             )
             for name in names:
                 assert not name.startswith(banned), f"{path.name} imports {name}"
+
+
+def test_the_verifier_takes_plain_tables(tmp_path: Path) -> None:
+    """results.verify.verify needs no run folder: the run's tables as frames, the recorded
+    scenario and the input tables' folder. A quota edited in memory is caught."""
+    import json
+
+    import pandas as pd
+
+    from allocopt.pipeline import run
+    from allocopt.results.verify import (
+        RUN_FILES,
+        RunInputs,
+        recorded_scenario,
+        typed_table,
+        verify,
+    )
+
+    scenario = write_plan(tmp_path / "plan")
+    out = tmp_path / "run"
+    run(scenario, out=out, force=True)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sc = recorded_scenario(out, manifest)
+    text = {n: pd.read_csv(out / n, dtype=str, keep_default_na=False) for n in RUN_FILES}
+    tables = {n: typed_table(out, n, df) for n, df in text.items()}
+    clean = verify(RunInputs(out, manifest, tables, sc, base_dir=scenario.parent))
+    assert clean.ok and clean.n_checks > 0
+    tables["annual.csv"].loc[0, "quota"] += 1000.0  # in memory only: the file is unchanged
+    bad = verify(RunInputs(out, manifest, tables, sc, base_dir=scenario.parent))
+    assert {"period_sum", "target"} <= set(bad.violations["rule"])

@@ -171,3 +171,18 @@ def test_payout_against_the_cushion(tmp_path: Path) -> None:
     assert sweep.loc[0.0, "payout_cost_of_sales"] == pytest.approx(4.0)  # 4,000 on 1,000 sold
     html = (out / "report.html").read_text()
     assert "Variable pay against targets.over_assignment" in html
+
+
+def test_draws_not_kept_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the size limit the sweep still prices its draws but does not keep them; `payout
+    --sweep` then says so (exit 2) instead of reporting a missing file."""
+    from allocopt.sweep import summarise
+
+    monkeypatch.setattr(summarise, "SALES_DRAWS_MAX", 10)
+    sc = _plan(tmp_path / "plan", incentives=_incentives())
+    run_dir = _solve(sc, tmp_path / "run")
+    out = tmp_path / "sweep"
+    _ok(_sweep(str(sc), "--draws", "5", "--plan", str(run_dir), "--out", str(out)))
+    assert (out / "payout_units.csv").is_file() and not (out / "sales_draws.parquet").exists()
+    r = CliRunner().invoke(main, ["payout", str(run_dir), "--sweep", str(out)])
+    assert r.exit_code == 2 and "did not keep its draws" in r.output

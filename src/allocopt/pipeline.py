@@ -38,7 +38,7 @@ from allocopt.outputs.runfolder import (
 from allocopt.results.extract import Results, extract
 from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, quota_objective
 from allocopt.solve import solve as _solve_direct
 
 Progress = Callable[[str], None]
@@ -591,11 +591,7 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
     md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
-    sc = md.scenario
-    built = build_quotas(quota_sets(md, owner))
-    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    res, _ = solve(built.model, opts)
-    return res.objective if res.has_solution else None
+    return quota_objective(md, owner)
 
 
 def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
@@ -672,6 +668,18 @@ def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list
                 "is not a plan stress sweep; give the --out folder of "
                 "`allocopt sweep S.yaml --plan RUN --draws N`",
                 str(summary.get("kind") or rf.kind),
+            ),
+            header=rf.header,
+        )
+    if not (sweep_dir / SALES_DRAWS).is_file() and summary.get("sales_draws_kept") is False:
+        raise InputError(
+            Problem(
+                str(sweep_dir / SALES_DRAWS),
+                "",
+                "",
+                "the sweep did not keep its draws (more than 5 million draw × rep × product "
+                "sales); its payout_reps.csv / payout_units.csv already price them, or sweep "
+                "again with fewer --draws",
             ),
             header=rf.header,
         )

@@ -14,6 +14,7 @@ from scipy.sparse import coo_matrix
 from allocopt.data.prepare import ModelData
 from allocopt.diagnose.findings import TOL, Finding, _m
 from allocopt.model.rules import RULES
+from allocopt.model.sets import company_target
 from allocopt.solve import highs_lp, run_lp
 
 # --- pre-checks ---------------------------------------------------------------------------------
@@ -346,9 +347,7 @@ def prechecks(md: ModelData) -> list[Finding]:
     sc = md.scenario
     b = _rep_bounds(md)
     rep_ids = md.rep_ids
-    target = md.target.copy()
-    if sc.rules.rounding.enabled:
-        target = np.round(target / sc.rules.rounding.unit) * sc.rules.rounding.unit
+    target = company_target(md)
     total = float(target.sum())
     # each rep on its own
     for i in np.flatnonzero(b.lower > b.upper + TOL * np.maximum(1, b.upper)):

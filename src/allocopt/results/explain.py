@@ -26,6 +26,7 @@ from allocopt.errors import InputError, Problem
 from allocopt.model.rules import RULES, components
 from allocopt.results.payout import PayoutResult
 from allocopt.results.run import RunTables
+from allocopt.solve.rounding import round_to_sum
 
 OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
 """Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
@@ -72,30 +73,6 @@ class RepExplanation:
         shown = round_to_sum([v for _, v in self.parts], self.quota, decimals)
         total = round(self.quota, decimals)
         return [(k, v) for (k, _), v in zip(self.parts, shown, strict=True)], total
-
-
-def round_to_sum(values: list[float], total: float, decimals: int = 0) -> list[float]:
-    """Round ``values`` to ``decimals`` places so that they add up exactly to ``total`` rounded.
-
-    Largest remainder: every value is rounded down to the grid 10^-decimals, then the
-    n = round(total) − Σ floor(values) missing grid steps go to the values with the largest
-    remainders (ties: the earlier value). When the values add up to ``total``, 0 ≤ n ≤ len(values)
-    and no value moves by a full grid step; otherwise n is clipped and the last value absorbs
-    the difference.
-    """
-    if not values:
-        return []
-    scale = 10.0**decimals
-    x = np.asarray(values, dtype=float) * scale
-    want = round(total * scale)
-    low = np.floor(x + 1e-9)
-    rem = x - low
-    need = want - int(low.sum())
-    order = np.argsort(-rem, kind="stable")
-    k = max(0, min(need, len(values)))
-    low[order[:k]] += 1
-    low[-1] += want - int(low.sum())  # only when the values do not add up to the total
-    return [float(v) / scale for v in low]
 
 
 def _weights(manifest: dict[str, Any]) -> tuple[float, float]:

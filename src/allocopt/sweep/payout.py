@@ -10,8 +10,9 @@ company sells exactly its target T_p, *without* the cushion. The over-assignment
 raises every quota by ``1 + c`` while expected sales stay, so expected attainment falls by
 ``1 / (1 + c)`` and with it the payout, the cost of sales and the share of reps at quota. Around
 the expected sales each rep's outcome is the mean-one lognormal of ``allocopt payout``
-(``incentives.spread``, ``incentives.correlation``; :data:`DRAWS` draws, seed 0), so a grid
-over ``targets.over_assignment`` traces the payout-vs-cushion curve.
+(``incentives.spread``, ``incentives.correlation``; :data:`DRAWS` draws, seed 0 — fewer, at
+least :data:`MIN_DRAWS`, when reps × draws would pass :data:`MAX_CELLS`, so a 50,000-rep item
+takes 200), so a grid over ``targets.over_assignment`` traces the payout-vs-cushion curve.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from allocopt.results.payout import Outlook, payout_of
 __all__ = ["DRAWS", "item_payout", "plan_sales"]
 
 DRAWS = 1000  # Monte Carlo draws per item (the run report's number)
+MIN_DRAWS = 200
+MAX_CELLS = 10_000_000  # reps × draws priced per item at most (above MIN_DRAWS)
 COLUMNS = (
     "payout_expected",
     "payout_p10",
@@ -81,7 +84,7 @@ def item_payout(md: ModelData, results: Any, incentive_reps: pd.DataFrame | None
         results.annual,
         incentive_reps=incentive_reps,
         outlook=Outlook(frame, 0.0),
-        draws=DRAWS,
+        draws=max(MIN_DRAWS, min(DRAWS, MAX_CELLS // max(1, n_r))),
         seed=0,
     )
     s = res.summary

@@ -443,7 +443,7 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
     return files, summary
 
 
-SALES_DRAWS_MAX = 20_000_000  # draws × reps × products kept in sales_draws.parquet
+SALES_DRAWS_MAX = 5_000_000  # draws × reps × products kept in sales_draws.parquet
 
 
 def _stress_payout(
@@ -464,7 +464,8 @@ def _stress_payout(
     md = defn.base.md
     sales = _money(sales)  # priced as kept: `allocopt payout --sweep` gives the same numbers
     n_d, n_r, n_p = sales.shape
-    if n_d * n_r * n_p <= SALES_DRAWS_MAX:
+    summary["sales_draws_kept"] = n_d * n_r * n_p <= SALES_DRAWS_MAX
+    if summary["sales_draws_kept"]:
         files[SALES_DRAWS] = _parquet(
             pd.DataFrame(
                 {

@@ -195,7 +195,10 @@ def _row(solved: Any, v: Validated) -> dict[str, Any]:
     if v.md.scenario.incentives is not None:  # the payout against the cushion (sweep/payout.py)
         from allocopt.sweep.payout import item_payout
 
-        row.update(item_payout(v.md, res, v.dataset.tables.get("incentive_reps")))
+        try:
+            row.update(item_payout(v.md, res, v.dataset.tables.get("incentive_reps")))
+        except AllocoptError as exc:  # the plan stands; say why its payout is missing
+            row["diagnosis"] = f"payout not computed: {exc.render()}"
     return row
 
 

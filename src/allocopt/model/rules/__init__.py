@@ -8,9 +8,10 @@ a rule: see :mod:`allocopt.model.registry`.
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any, Protocol
 
 from allocopt.model import objective
+from allocopt.model.linear import LinearModel
 from allocopt.model.registry import CORE, Component, Rule, ordered
 from allocopt.model.rules import (
     attainability,
@@ -25,8 +26,20 @@ from allocopt.model.rules import (
     stability,
     target,
 )
+from allocopt.scenario.schema import Scenario
 
-_LISTED: tuple[ModuleType, ...] = (
+
+class RuleModule(Protocol):
+    """What a rule module offers: its declaration, when it is on, and how it adds itself."""
+
+    RULE: Rule
+
+    def enabled(self, sc: Scenario) -> bool: ...
+
+    def add(self, lm: LinearModel, sets: Any, /) -> None: ...
+
+
+_LISTED: tuple[RuleModule, ...] = (
     key_accounts,
     target,
     phasing,
@@ -44,7 +57,7 @@ _MODULE = {m.RULE.name: m for m in _LISTED}
 RULES: tuple[Rule, ...] = ordered(m.RULE for m in _LISTED)
 """The rule declarations in build order (alignment and quota rules; the objective is last)."""
 
-REGISTRY: tuple[ModuleType, ...] = tuple(_MODULE[r.name] for r in RULES)
+REGISTRY: tuple[RuleModule, ...] = tuple(_MODULE[r.name] for r in RULES)
 """The rule modules in build order."""
 
 MODEL: tuple[Rule, ...] = (CORE, *RULES, objective.RULE)

@@ -2,7 +2,8 @@
 
 A rep's annual sales S_r are lognormal with median m_r and log-spread σ_r (last year's actual ×
 the share of the year employed × (1 + growth); σ from the team's dispersion of last year's
-attainment — :func:`allocopt.data.attainability.sales_distribution`). P(S_r ≥ q) ≥ p holds
+attainment, shrunk toward the rep's own over its years of history —
+:func:`allocopt.data.attainability.sales_distribution`). P(S_r ≥ q) ≥ p holds
 exactly when q is at most the (1 − p) quantile, a constant, so the rule is linear:
 
     attainability_max[r]:  Σ_p quota[r,p] ≤ m_r · exp(σ_r · Φ⁻¹(1 − p))

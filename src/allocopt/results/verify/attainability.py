@@ -1,4 +1,5 @@
-"""Rule attainability: annual quota within the quantiles of the rep's sales."""
+"""Rule attainability: annual quota within the quantiles of the rep's sales (σ from the team's
+last year, shrunk toward the rep's own years of ``attainment_history`` where it has two or more)."""
 
 from __future__ import annotations
 
