@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from allocopt.outputs.runfolder import (
     RunFolder,
     default_run_dir,
     input_record,
+    published_plan,
     write_run,
 )
 from allocopt.results.extract import Results, alignment_owner, extract
@@ -46,10 +47,6 @@ from allocopt.solve import (
     quota_objective,
     solve,
 )
-
-if TYPE_CHECKING:
-    from allocopt.results.explain import PlanExplanation
-    from allocopt.results.payout import PayoutResult
 
 Progress = Callable[[str], None]
 
@@ -78,6 +75,15 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress) -> Iterato
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t, 4)
 
 
+def _prepare(ds: Dataset) -> ModelData:
+    """:func:`~allocopt.data.prepare.prepare`, handing a re-plan the published plan's tables
+    (the data stage never opens run folders)."""
+    rp = ds.scenario.replan
+    if rp is None:
+        return prepare(ds)
+    return prepare(ds, published_plan((ds.base_dir / rp.published).resolve()))
+
+
 def validate(
     path: Path,
     progress: Progress = _quiet,
@@ -91,7 +97,7 @@ def validate(
         loaded = load_scenario(path, scenarios, sets)
     with _timed(timings, "validate", progress):
         ds = load_data(loaded.scenario, loaded.base_dir, loaded.file, loaded.locate)
-        md = prepare(ds)
+        md = _prepare(ds)
     summary, warnings = _summary(ds, md)
     return Validated(loaded, ds, md, summary, warnings, timings)
 
@@ -104,7 +110,7 @@ def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = No
     t = time.perf_counter()
     if md is None:
         ds = dataset if dataset.scenario is loaded.scenario else _with_scenario(dataset, loaded)
-        md = prepare(ds)
+        md = _prepare(ds)
     else:
         ds = dataset
     timings["validate"] = round(time.perf_counter() - t, 4)
@@ -511,15 +517,11 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 
     rf = RunFolder.open(run_dir, f"cannot re-solve the run folder {run_dir}")
     located, _ = rf.data_scenario(strict=True)  # inputs found from anywhere, checked by sha256
-    tree = located.model_dump(mode="json")
-    for key, value in (changes or {}).items():
-        node = tree
-        *head, last = key.split(".")
-        for part in head:
-            node = node[part]
-        node[last] = value
+    from allocopt.scenario.overrides import set_keys
+
+    tree = set_keys(located.model_dump(mode="json"), changes or {}, "rebuild")
     sc = Scenario.model_validate_json(json.dumps(tree))
-    md = prepare(load_data(sc, rf.path))
+    md = _prepare(load_data(sc, rf.path))
     asg = rf.table("assignments.csv")
     ridx = md.rep_index()
     aidx = {a: i for i, a in enumerate(md.ka_ids)}
@@ -534,17 +536,6 @@ def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
     md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
     return quota_objective(md, owner)
-
-
-def explain_plan(
-    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
-) -> PlanExplanation:
-    """:func:`allocopt.results.explain.explain_plan` of a run folder; with ``resolve`` its
-    re-solves (price of fairness, +1% target steps) go through :func:`relaxed_objective`;
-    ``payout`` as there (:func:`plan_payout`)."""
-    from allocopt.results.explain import explain_plan as _explain_plan
-
-    return _explain_plan(run_dir, relaxed=relaxed_objective if resolve else None, payout=payout)
 
 
 def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
@@ -596,6 +587,7 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
         notes=rf.notes(),
     )
     return v.verify(inputs, tol=tol)
+
 
 # ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
 
@@ -700,7 +692,8 @@ def payout_run(
         sales, warnings = sweep_sales(sweep_dir, run_dir)
     outlook = None
     if sales is None and (actuals is not None or tracked is not None):
-        from allocopt.results.track import ALL, track
+        from allocopt.compose import track
+        from allocopt.results.track import ALL
 
         tr = tracked
         if tr is None:
@@ -764,8 +757,8 @@ def evaluate_run(
     """``allocopt evaluate``: the actuals tracked against the run, the run's reps and quotas, and
     (with incentives) the payout on these actuals, passed to
     :func:`allocopt.results.evaluate.evaluate_of`."""
+    from allocopt.compose import track
     from allocopt.results.evaluate import check_settings, evaluate_of
-    from allocopt.results.track import track
 
     check_settings(low, high_quantile)
     run_dir = Path(run_dir)
