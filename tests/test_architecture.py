@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenario", "examples"),  # examples write scenario files (allocopt init, benchmarks)
     ("data",),
     ("model",),
-    ("solve", "solve_pyomo"),
+    ("solve", "solve_pyomo", "solve_decompose"),
     ("diagnose",),
     ("results",),
     ("outputs",),

@@ -371,6 +371,7 @@ def solve_prepared(
             progress=progress,
             block_size=sc.solver.block_size,
             workers=sc.solver.workers,
+            decompose_above=sc.solver.decompose_above,
         )
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None
