@@ -57,8 +57,8 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
         "stages": {
             name: None if s is None else {
                 k: s.get(k) for k in ("status", "objective", "bound", "lp_bound", "gap", "seconds",
-                                      "lp_seconds", "n_cols", "n_rows", "n_nonzeros", "n_integer",
-                                      "message")
+                                      "lp_seconds", "lp_gap", "lp_message", "n_cols", "n_rows",
+                                      "n_nonzeros", "n_integer", "message")
             }
             for name, s in stages.items()
         },
@@ -83,8 +83,10 @@ def main() -> None:
         scenario = plan_dir / "scenario.yaml"
         gen = time.perf_counter() - t0
         print(f"{n} reps: generated in {gen:.1f}s; solving …", flush=True)
+        load_before = [round(x, 2) for x in os.getloadavg()]
         res = _solve(scenario, args.work / f"run{n}", args.sets)
-        res = {"reps": n, "generate_seconds": round(gen, 2), **res}
+        load = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
+        res = {"reps": n, "generate_seconds": round(gen, 2), "loadavg": load, **res}
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}), flush=True)
     doc = {
