@@ -766,6 +766,14 @@ def _run_blocks(
     A block's result depends only on its data and the options (fixed threads and seed), so the
     assembled plan is the same whatever the number of workers.
     """
+    from allocopt.solve_decompose import BLOCK_MAP
+
+    mapper = BLOCK_MAP.get()  # a Dask cluster (allocopt solve --scheduler)
+    if mapper is not None and len(blocks) >= 2:
+        per = -(-len(blocks) // 64)  # 64 tasks at most
+        chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
+        parts = mapper(_solve_chunk, chunks, [options] * len(chunks), [deadline] * len(chunks))
+        return [r for part in parts for r in part]
     if workers <= 1 or len(blocks) < 2:
         return _solve_chunk(blocks, options, deadline)
     import multiprocessing as mp

@@ -31,6 +31,9 @@ except at the deadline with a feasible master point, which is returned with stat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import highspy
@@ -222,3 +225,29 @@ def solve_lp_decomposed(
         col_duals=col_dual if converged else None,
     )
     return res
+
+
+BlockMap = Callable[..., list[Any]]
+"""``mapper(f, *iterables)`` → ``[f(*args) for args in zip(*iterables)]``, in order."""
+
+BLOCK_MAP: ContextVar[BlockMap | None] = ContextVar("allocopt_block_map", default=None)
+"""Where the rounding MIP's blocks run: unset → local processes (``solver.workers``)."""
+
+
+@contextmanager
+def dask_blocks(client: Any) -> Iterator[None]:
+    """Within the block, the rounding MIP's blocks run as tasks on the Dask ``client``'s cluster.
+
+    Each chunk of blocks is one task; results come back in block order and depend only on the
+    blocks' data and the fixed seed and threads, so the plan is the same bytes as a serial solve.
+    """
+
+    def mapper(f: Callable[..., Any], *iterables: Any) -> list[Any]:
+        futures = client.map(f, *iterables, pure=False)
+        return list(client.gather(futures))
+
+    token = BLOCK_MAP.set(mapper)
+    try:
+        yield
+    finally:
+        BLOCK_MAP.reset(token)
