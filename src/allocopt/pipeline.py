@@ -351,12 +351,18 @@ def solve_prepared(
                 if write_model
                 else None
             )
+            # start from the incumbents (a plan at hand when the time limit comes first)
+            assign = built_a.model.vars["assign"]
+            known = md.ka_incumbent[md.pairs.acc] >= 0
+            inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
+            kw = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
             res_a, comp_a = solve(
                 built_a.model,
                 {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest
                 solver=sc.solver.name,
                 write_model=wm,
                 progress=progress,
+                **(kw if sc.solver.name == "highs" else {}),
             )
         _check(res_a, comp_a, "key-account alignment", md)
         assert res_a.col_values is not None

@@ -307,6 +307,7 @@ def solve(
     block_size: int | None = None,
     workers: int = 1,
     decompose_above: int | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS.
 
@@ -345,8 +346,8 @@ def solve(
         res = _solve_neighbourhood(
             comp, options, link, progress, above, size, workers, decompose_above
         )
-    else:
-        res = run_highs(comp, options, progress=progress)
+    else:  # ``start``: (integer columns, values), a partial MIP start HiGHS completes
+        res = run_highs(comp, options, progress=progress, start=start)
     res.compile_seconds = t1 - t0
     res.money_scale = comp.money_scale
     return _unscale(res, comp), comp
