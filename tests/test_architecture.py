@@ -18,14 +18,14 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 #: → ``data``); ``""`` is the package itself (``allocopt/__init__.py``: the version).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("", "errors", "calendar"),
-    ("scenario", "examples"),  # examples write scenario files (allocopt init, benchmarks)
+    ("scenario",),
     ("data",),
     ("model",),
-    ("solve", "solve_pyomo", "solve_decompose"),
+    ("solve", "solve_pyomo"),
     ("diagnose",),
     ("results",),
     ("outputs",),
-    ("pipeline",),
+    ("pipeline", "examples"),  # examples: generated inputs, written through outputs (init)
     ("sweep", "serve"),
     ("cli", "__main__"),
 )
@@ -38,13 +38,8 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # runfolder (#10.2): results stop reading run folders / importing outputs and pipeline
         ("allocopt.results.compare", "allocopt.outputs.runfolder"),
-        ("allocopt.results.evaluate", "allocopt.outputs.runfolder"),
         ("allocopt.results.explain", "allocopt.outputs.runfolder"),
-        ("allocopt.results.payout", "allocopt.outputs.runfolder"),
         ("allocopt.results.track", "allocopt.outputs.runfolder"),
-        ("allocopt.results.verify", "allocopt.outputs.runfolder"),
-        # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
-        ("allocopt.results.explain", "allocopt.pipeline"),
     }
 )
 

@@ -15,8 +15,7 @@ from click.testing import CliRunner
 
 from allocopt.cli import main
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import run
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import run, verify_run
 from tests.conftest import Solve
 
 UNIT = 1000.0  # the generated plans' rounding unit
@@ -80,7 +79,7 @@ def test_blocks_on_a_local_dask_cluster_write_the_serial_bytes(plan: Path, tmp_p
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster, get_task_stream
 
-    from allocopt.solve_decompose import dask_blocks
+    from allocopt.solve.decompose import dask_blocks
 
     serial = tmp_path / "serial" / "run"
     run(plan, out=serial, sets=["solver.block_size=1"])

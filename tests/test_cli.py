@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -163,3 +166,20 @@ def test_validate_and_solve_show_applied_data_operations(tmp_path: Path) -> None
     assert "applied: operations[0] scale potential.potential ×0.85" in res.output
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["data_changes"] == data["data_changes"]
+
+
+def test_python_m_allocopt_cli_has_every_command() -> None:
+    """``python -m allocopt.cli`` (a real process, as the process tests use it) runs the same
+    group as the console script: every command, including those registered last."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    res = subprocess.run(
+        [sys.executable, "-m", "allocopt.cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    listed = {line.split()[0] for line in res.stdout.split("Commands:")[1].splitlines() if line}
+    assert listed == set(main.commands)
+    assert {"solve", "payout", "evaluate", "sweep", "serve", "init"} <= listed

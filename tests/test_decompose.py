@@ -1,4 +1,4 @@
-"""Dantzig–Wolfe decomposition of the quota LP (allocopt.solve_decompose), forced on small plans.
+"""Dantzig–Wolfe decomposition of the quota LP (allocopt.solve.decompose), forced on small plans.
 
 A hand-checkable LP of three blocks and two linking rows, then the quota model of a generated
 plan and of the shipped example with ``solver.decompose_above: 0`` (always decompose): the LP
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from allocopt.examples.generate import generate_plan
 from allocopt.solve import Compiled, highs_lp, run_highs
-from allocopt.solve_decompose import solve_lp_decomposed
+from allocopt.solve.decompose import solve_lp_decomposed
 from tests.conftest import Solve
 
 TOL = 1e-9  # relative: the decomposition stops when master objective and Lagrangian bound agree

@@ -114,7 +114,7 @@ def test_lp_duals_follow_the_direct_sign_convention(name: str) -> None:
     from allocopt.model.sets import alignment_from_incumbents, quota_sets
     from allocopt.pipeline import validate
     from allocopt.solve import highs_options, solve
-    from allocopt.solve_pyomo import solve_pyomo
+    from allocopt.solve.pyomo import solve_pyomo
 
     _need(name)
     v = validate(EXAMPLE, sets=["rules.rounding.enabled=false"])
@@ -160,7 +160,7 @@ def test_infeasible_through_cbc_is_diagnosed_like_direct(tmp_path: Path) -> None
 
 def test_settings_go_under_each_solvers_own_option_names() -> None:
     from allocopt.solve import highs_options
-    from allocopt.solve_pyomo import native_options
+    from allocopt.solve.pyomo import native_options
 
     opts = highs_options(30.5, 0.02, 2, 7)
     assert native_options("cbc", opts) == {

@@ -1,8 +1,8 @@
 """The time limit bounds the whole quota solve; past it, a rounded LP plan is written and stamped.
 
-The HiGHS boundary (:func:`allocopt.solve.run_highs`) is patched so that every integer quota
-model "runs out of time" without a solution — the path a large plan takes when the limit is
-reached — deterministically and without timing anything.
+The HiGHS boundary (:func:`allocopt.solve.highs.run_highs`, as :mod:`allocopt.solve.blocks` calls
+it) is patched so that every integer quota model "runs out of time" without a solution — the path
+a large plan takes when the limit is reached — deterministically and without timing anything.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from allocopt import solve as solve_mod
 from allocopt.examples.generate import generate_plan
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import verify_run
+from allocopt.solve import blocks as solve_mod
 from tests.conftest import Solve
 
 

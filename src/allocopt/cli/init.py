@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
@@ -21,17 +20,7 @@ from allocopt.cli.render import console
 @_guard
 def init(directory: Path, force: bool) -> None:
     """Write an example project (scenario + data) that validates and solves."""
-    from allocopt.errors import OutputError
-    from allocopt.examples.generate import generate_plan
+    from allocopt.examples.project import write_project
 
-    if directory.exists() and any(directory.iterdir()) and not force:
-        raise OutputError(
-            f"{directory} exists and is not empty; choose another folder or add --force"
-        )
-    from allocopt.outputs.runfolder import add_files
-
-    with tempfile.TemporaryDirectory() as fresh:
-        generate_plan(Path(fresh), reps_per_team=6, name="my-plan")
-        add_files(Path(fresh), directory)  # --force adds files, never changes one of yours
-    path = directory / "scenario.yaml"
+    path = write_project(directory, force=force)
     console.print(f"wrote {path}; next: allocopt validate {path} && allocopt solve {path}")

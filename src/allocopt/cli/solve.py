@@ -65,7 +65,7 @@ def solve(
 
     with ExitStack() as stack, _Progress(quiet or as_json or not err.is_terminal) as progress:
         if scheduler is not None:  # the sweep's connection to a cluster, shared
-            from allocopt.solve_decompose import dask_blocks
+            from allocopt.solve.decompose import dask_blocks
             from allocopt.sweep.runner import _client
 
             client, _, _ = _client(None, scheduler)

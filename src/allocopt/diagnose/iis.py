@@ -14,7 +14,7 @@ from allocopt.data.prepare import ModelData
 from allocopt.diagnose.findings import Finding, _m
 from allocopt.diagnose.phrases import _DEFINITIONAL, _INTERNAL_COLS, _RELAX, _WHAT, _phrase
 from allocopt.model.linear import LinearModel
-from allocopt.solve import Compiled, highs_lp, new_highs
+from allocopt.solve import Compiled, highs_lp, is_optimal, lp_relaxation, run_lp
 
 
 @dataclass
@@ -32,19 +32,11 @@ _SIDE = {2: "lower", 3: "upper", 4: "both"}
 
 def compute_iis(comp: Compiled) -> Iis | None:
     """HiGHS IIS of the LP relaxation (elastic filter, then reduced to irreducible)."""
-    lp = comp.lp
-    integ = list(lp.integrality_)
-    lp.integrality_ = []
     try:
-        h = new_highs()
-        h.setOptionValue("iis_strategy", 6)
-        h.passModel(lp)
-        h.run()
-        status, iis = h.getIis()
+        with lp_relaxation(comp.lp) as lp:
+            status, iis = run_lp(lp, {"iis_strategy": 6}).getIis()
     except Exception:  # no IIS is a degraded explanation, never a crash
         return None
-    finally:
-        lp.integrality_ = integ
     if status != highspy.HighsStatus.kOk or not iis.valid_:
         return None
     rows = np.asarray(list(iis.row_index_), dtype=np.int64)
@@ -145,16 +137,8 @@ def rounding_conflict(comp: Compiled, md: ModelData) -> list[Finding]:
     """When the MIP is infeasible but its LP relaxation is not, the conflict is the rounding."""
     if not comp.is_mip:
         return []
-    lp = comp.lp
-    integ = list(lp.integrality_)
-    lp.integrality_ = []
-    try:
-        h = new_highs()
-        h.passModel(lp)
-        h.run()
-        feasible = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    finally:
-        lp.integrality_ = integ
+    with lp_relaxation(comp.lp) as lp:
+        feasible = is_optimal(run_lp(lp))
     if not feasible:
         return []
     sc = md.scenario
@@ -198,10 +182,7 @@ def check_iis(comp: Compiled, iis: Iis) -> tuple[bool, list[bool]]:
         up = np.array([up[j] if j in keep_cols else np.inf for j in range(len(up))])
         rlo = np.asarray(lp.row_lower_)[rows]
         rup = np.asarray(lp.row_upper_)[rows]
-        h = new_highs()
         sub_lp = highs_lp(np.zeros(sub.shape[1]), lo, up, sub.tocsc(), rlo, rup)
-        h.passModel(sub_lp)
-        h.run()
-        return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return is_optimal(run_lp(sub_lp))
 
     return (not feasible(None)), [feasible(m) for m in members]

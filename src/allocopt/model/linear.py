@@ -102,6 +102,7 @@ class RowBlock:
     lower: np.ndarray
     upper: np.ndarray
     money: bool = True  # bounds and activity in currency (else counts)
+    linking: bool = False  # ties otherwise independent parts together (see add_rows)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -179,10 +180,14 @@ class LinearModel:
         upper: np.ndarray | float = INF,
         *,
         money: bool = True,
+        linking: bool = False,
     ) -> RowBlock:
         """Add a row block; ``terms`` give (local row, column, coefficient) arrays.
 
         ``money``: the rows' bounds are in currency (pass False for counts, e.g. accounts).
+        ``linking``: the rows tie otherwise independent parts of the model together (the company
+        totals across teams); the rule that creates them says so, and the solver's block
+        decomposition takes them from :meth:`linking_rows`, never by name.
         """
         n = len(index)
         for rows, cols, vals in terms:
@@ -200,6 +205,7 @@ class LinearModel:
             np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy(),
             np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy(),
             money,
+            linking,
         )
         self._check_new(name)
         self.rows[name] = blk
@@ -253,6 +259,11 @@ class LinearModel:
     def row_scale(self) -> np.ndarray:
         """Per row: ``money_scale`` for money rows, 1 for counts (activity = scale · solver's)."""
         return _scales(list(self.rows.values()), self._n_rows, self.money_scale)
+
+    def linking_rows(self) -> np.ndarray:
+        """Global numbers of the rows of every ``linking`` block, in row order."""
+        parts = [np.arange(b.start, b.start + len(b)) for b in self.rows.values() if b.linking]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
     def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         blocks = list(self.rows.values())

@@ -22,7 +22,7 @@ import numpy as np
 
 from allocopt.errors import InputError, OutputError, Problem
 from allocopt.model.linear import LinearModel
-from allocopt.solve import Compiled, SolveResult, compile_model
+from allocopt.solve.highs import Compiled, SolveResult, compile_model
 
 DIRECT = "highs"
 """The solver name of the direct highspy path (not through Pyomo)."""

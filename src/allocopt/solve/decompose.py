@@ -40,7 +40,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from allocopt.solve import Compiled, SolveResult, _blocks_of, _highs, highs_lp, highs_version
+from allocopt.solve.blocks import _blocks_of
+from allocopt.solve.highs import Compiled, SolveResult, _highs, highs_lp, highs_version
 
 DECOMPOSE_ABOVE = 200_000
 """LP relaxations with more columns are solved by decomposition (solver.decompose_above)."""

@@ -1,0 +1,104 @@
+"""The solve stage's entry point: :func:`solve` a :class:`~allocopt.model.linear.LinearModel`.
+
+The model is compiled once (:func:`~allocopt.solve.highs.compile_model`), solved directly or
+through the rounding neighbourhood and blocks (:mod:`allocopt.solve.blocks`), and unscaled back
+to currency. :func:`quota_objective` re-solves a plan's quota model for its objective alone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allocopt.data.prepare import ModelData
+from allocopt.model.build import build_quotas
+from allocopt.model.linear import LinearModel
+from allocopt.model.sets import quota_sets
+from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood
+from allocopt.solve.highs import (
+    Compiled,
+    Progress,
+    SolveResult,
+    _unscale,
+    _write,
+    compile_model,
+    highs_options,
+    run_highs,
+)
+
+
+def solve(
+    model: LinearModel,
+    options: dict[str, Any],
+    *,
+    write_model: Path | None = None,
+    neighbourhood: bool = False,
+    link_unit: float | None = None,
+    progress: Progress | None = None,
+    block_size: int | None = None,
+    workers: int = 1,
+    decompose_above: int | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[SolveResult, Compiled | None]:
+    """Solve ``model`` with HiGHS.
+
+    With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
+    relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
+    value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
+    With ``link_unit`` and more than ``block_size`` general integers, the restricted MIP is split
+    into independent blocks of at most that many (default: above :data:`BLOCKS_ABOVE`, one
+    connected component per block), the model's linking rows
+    (:meth:`~allocopt.model.linear.LinearModel.linking_rows` — company totals) split across blocks
+    by largest remainder in multiples of ``link_unit``, solved in ``workers`` processes when more
+    than one.
+    The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
+    gives the plan. With linking rows and more than ``decompose_above`` columns (default
+    :data:`~allocopt.solve.decompose.DECOMPOSE_ABOVE`) the LP relaxation itself is solved by
+    Dantzig–Wolfe over the same blocks (:func:`~allocopt.solve.decompose.solve_lp_decomposed`).
+    ``start`` (integer columns, values) is a partial MIP start for a direct solve.
+    Values, duals and objectives are in the model's units (currency).
+    ``write_model`` gets the model in those units too.
+    """
+    t0 = time.perf_counter()
+    try:
+        comp = compile_model(model)
+    except Exception as exc:  # any modelling failure is reported, not raised
+        return SolveResult("error", False, message=f"could not compile the model: {exc}"), None
+    t1 = time.perf_counter()
+    if write_model is not None:
+        try:
+            _write(comp, write_model)
+        except Exception as exc:  # a model file is a by-product: report, never crash
+            return SolveResult("error", False, message=f"could not write the model: {exc}"), comp
+    link: Link | None = None
+    rows = model.linking_rows()
+    if link_unit is not None and len(rows):
+        money = all(b.money for b in model.rows.values() if b.linking)
+        link = (rows, float(link_unit) / comp.money_scale if money else float(link_unit))
+    if neighbourhood and comp.is_mip:
+        # default: split above BLOCKS_ABOVE, one component per block (packs of 20,000 integers
+        # measured several times slower than single components; benchmarks/README.md)
+        above, size = (BLOCKS_ABOVE, 1) if block_size is None else (block_size, block_size)
+        res = _solve_neighbourhood(
+            comp, options, link, progress, above, size, workers, decompose_above
+        )
+    else:
+        res = run_highs(comp, options, progress=progress, start=start)
+    res.compile_seconds = t1 - t0
+    res.money_scale = comp.money_scale
+    return _unscale(res, comp), comp
+
+
+def quota_objective(md: ModelData, owner: np.ndarray) -> float | None:
+    """Objective of the quota model of ``md`` with key-account owners ``owner`` (index into the
+    reps per key account, −1 none), solved as built under the scenario's solver settings; None
+    when it has no solution. With rounding off in ``md``'s scenario it is the LP that explain
+    re-solves (:func:`allocopt.pipeline.relaxed_objective` composes it for a run folder)."""
+    sc = md.scenario
+    built = build_quotas(quota_sets(md, owner))
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    res, _ = solve(built.model, opts)
+    return res.objective if res.has_solution else None
