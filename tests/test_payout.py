@@ -3,11 +3,13 @@ commission plans and per-rep terms, the Monte Carlo spread, determinism, and the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -207,3 +209,48 @@ def test_report_and_explain_show_the_expected_payout(tmp_path: Path) -> None:
     assert "P(payout > budget 3,500) = 100%" in r.stdout
     plain = run(write_plan(tmp_path / "plain"), out=tmp_path / "plain-run")
     assert "Expected variable pay" not in (plain.run_dir / "report.html").read_text("utf-8")
+
+
+def test_payout_of_in_memory_with_given_draws() -> None:
+    """The in-memory entry, no run folder: reps A (quota 100) and B (quota 200), two draws of
+    given sales — A 120 / 40, B 200 / 300 — under TI_PLAN (TI 1,000). A: 1.2 → 1,400 and 0.4 →
+    0 (threshold); B: 1.0 → 1,000 and 1.5 → 2,000 (cap). Expected A 700, B 1,500; company 2,400
+    and 2,000 per draw → 2,200; budget 1,500 exceeded in both draws; reps at quota 2/2 and 1/2
+    → 0.75. The reps frame's order does not matter (sorted by rep_id)."""
+    from allocopt.results.payout import SalesDraws, payout_of
+    from allocopt.scenario.schema import Scenario
+
+    sc = Scenario.model_validate(
+        {
+            "name": "mem",
+            "plan": {"fiscal_year_start": dt.date(2027, 1, 1)},
+            "data": {
+                "org_units": "o.csv",
+                "reps": "r.csv",
+                "potential": "p.csv",
+                "accounts": "a.csv",
+                "seasonality": "s.csv",
+            },
+            "products": ["P"],
+            "targets": {"by_product": {"P": 300}},
+            "incentives": {"roles": {"rep": TI_PLAN}, "budget": 1500},
+        }
+    )
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["B", "A"],
+            "team_id": ["T", "T"],
+            "region_id": ["N", "N"],
+            "role": ["rep", "rep"],
+            "fte": [1.0, 1.0],
+        }
+    )
+    annual = pd.DataFrame({"rep_id": ["A", "B"], "product": ["P", "P"], "quota": [100.0, 200.0]})
+    sales = np.array([[[120.0], [200.0]], [[40.0], [300.0]]])  # (draw, rep A/B, product)
+    res = payout_of(sc, reps, annual, sales=SalesDraws(sales, ("A", "B"), ("P",)))
+    got = dict(zip(res.reps["rep_id"], res.reps["expected_payout"], strict=True))
+    assert got == pytest.approx({"A": 700.0, "B": 1500.0})
+    assert list(res.totals) == pytest.approx([2400.0, 2000.0])
+    s = res.summary
+    assert s["expected_payout"] == 2200.0 and s["p_over_budget"] == 1.0
+    assert s["expected_share_at_or_above_quota"] == 0.75 and s["source"] == "sweep draws"

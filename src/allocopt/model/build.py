@@ -47,15 +47,17 @@ def build_quotas(qs: QuotaSets) -> Built:
     built = set(CORE.provides)
     used = _add_rules(lm, qs, "quotas", built)
     check_requires(objective.RULE, built)
-    objective.add(lm, qs)
+    objective.add(lm, qs, frozenset(built))
     return Built(lm, used)
 
 
 def _add_rules(lm: LinearModel, sets: Any, stage: str, built: set[str]) -> tuple[str, ...]:
     """Let every enabled rule of ``stage`` add its components, in registry order.
 
-    ``built`` collects what the added rules provide; a rule whose ``requires`` are not built
-    yet stops the build with its name (:func:`~allocopt.model.registry.check_requires`).
+    ``built`` collects what the added rules provide and did build (a rule may provide something
+    only under a setting, e.g. fairness's spread variables with a fairness weight); a rule whose
+    ``requires`` are not built yet stops the build with its name
+    (:func:`~allocopt.model.registry.check_requires`).
     """
     sc = sets.scenario if isinstance(sets, ModelData) else sets.md.scenario
     used = []
@@ -64,7 +66,7 @@ def _add_rules(lm: LinearModel, sets: Any, stage: str, built: set[str]) -> tuple
         if rule.stage == stage and mod.enabled(sc):
             check_requires(rule, built)
             mod.add(lm, sets)
-            built.update(rule.provides)
+            built.update(p for p in rule.provides if p in lm.vars or p in lm.rows)
             used.append(rule.name)
     return tuple(used)
 

@@ -19,6 +19,8 @@ unit than any business term, with weights that no combination of equal-cost move
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 
 from allocopt.model.linear import LinearModel, tiebreak_weights
@@ -45,8 +47,9 @@ NEAR = 0.1
 FAR_FACTOR = 4.0
 
 
-def add(lm: LinearModel, qs: QuotaSets) -> None:
-    """Add the deviation rows and the objective's named terms."""
+def add(lm: LinearModel, qs: QuotaSets, built: AbstractSet[str]) -> None:
+    """Add the deviation rows and the objective's named terms; ``built``: what the rules built
+    (the fairness spread term needs fairness's m_min and m_max)."""
     w = qs.md.scenario.objective.weights
     ref = qs.reference.ravel()
     q = lm.vars["quota"]
@@ -72,7 +75,7 @@ def add(lm: LinearModel, qs: QuotaSets) -> None:
     )
     lm.add_cost("deviation", np.concatenate([up.cols(), dn.cols()]), w.deviation)
     lm.add_cost("deviation", np.concatenate([upf.cols(), dnf.cols()]), w.deviation * FAR_FACTOR)
-    if "m_min" in lm.vars and w.fairness > 0:
+    if {"m_min", "m_max"} <= built and w.fairness > 0:
         lm.add_cost("fairness", lm.vars["m_max"].cols(), w.fairness)
         lm.add_cost("fairness", lm.vars["m_min"].cols(), -w.fairness)
     lm.add_cost("tiebreak", q.cols(), w.tiebreak * tiebreak_weights(n))
