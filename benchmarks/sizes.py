@@ -35,10 +35,14 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
     for s in sets:
         cmd += ["--set", s]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = ru1.ru_maxrss
+    # CPU seconds of the solve (and its block processes): far steadier than wall on a loaded host
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-2000:], "exit_code": proc.returncode, "wall": wall}
     result = json.loads(proc.stdout)
@@ -49,6 +53,7 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
         "status": result["status"],
         "gap": result["gap"],
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "peak_memory_mib": round(max(peak_kb, before) / 1024, 1),
         "highs_seconds": round(highs, 2),
         "overhead_seconds": round(wall - highs, 2),
@@ -57,8 +62,8 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
         "stages": {
             name: None if s is None else {
                 k: s.get(k) for k in ("status", "objective", "bound", "lp_bound", "gap", "seconds",
-                                      "lp_seconds", "n_cols", "n_rows", "n_nonzeros", "n_integer",
-                                      "message")
+                                      "lp_seconds", "lp_gap", "lp_message", "n_cols", "n_rows",
+                                      "n_nonzeros", "n_integer", "message")
             }
             for name, s in stages.items()
         },
@@ -83,8 +88,10 @@ def main() -> None:
         scenario = plan_dir / "scenario.yaml"
         gen = time.perf_counter() - t0
         print(f"{n} reps: generated in {gen:.1f}s; solving …", flush=True)
+        load_before = [round(x, 2) for x in os.getloadavg()]
         res = _solve(scenario, args.work / f"run{n}", args.sets)
-        res = {"reps": n, "generate_seconds": round(gen, 2), **res}
+        load = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
+        res = {"reps": n, "generate_seconds": round(gen, 2), "loadavg": load, **res}
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}), flush=True)
     doc = {

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from allocopt.cli import main
 from allocopt.examples.generate import generate_plan
 from allocopt.pipeline import run, verify_run
 from tests.conftest import Solve
@@ -71,3 +73,35 @@ def test_one_worker_and_two_workers_write_the_same_bytes(plan: Path, tmp_path: P
     assert differ == []  # the manifest differs only in timings and the workers setting
     assert _quotas(one)["objective"] == _quotas(two)["objective"]
     assert "independent blocks" in str(_quotas(two)["message"])
+
+
+def test_blocks_on_a_local_dask_cluster_write_the_serial_bytes(plan: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from allocopt.solve.decompose import dask_blocks
+
+    serial = tmp_path / "serial" / "run"
+    run(plan, out=serial, sets=["solver.block_size=1"])
+    dask = tmp_path / "dask" / "run"
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        dask_blocks(client),
+        get_task_stream(client) as stream,
+    ):
+        run(plan, out=dask, sets=["solver.block_size=1"])
+        cli_out = tmp_path / "cli" / "run"
+        args = ["solve", str(plan), "--out", str(cli_out), "--set", "solver.block_size=1"]
+        cli = CliRunner().invoke(main, [*args, "--scheduler", cluster.scheduler_address, "--quiet"])
+        assert cli.exit_code == 0, cli.output
+    assert (cli_out / "quotas.csv").read_bytes() == (serial / "quotas.csv").read_bytes()
+    assert any("_solve_chunk" in str(t["key"]) for t in stream.data)  # the blocks ran there
+    check = verify_run(dask)
+    assert check.ok, check.violations.to_string()
+    names = sorted(p.name for p in serial.iterdir() if p.is_file() and p.name != "manifest.json")
+    assert "quotas.csv" in names
+    differ = [n for n in names if (serial / n).read_bytes() != (dask / n).read_bytes()]
+    assert differ == []
+    assert _quotas(serial)["objective"] == _quotas(dask)["objective"]
+    assert "independent blocks" in str(_quotas(dask)["message"])

@@ -122,3 +122,39 @@ def test_lp_relaxation_out_of_time_is_named_and_nothing_is_written(
     assert "before the LP relaxation was solved" in str(err.value)
     assert [r for r in ran if r.startswith("quotas")] == ["quotas:lp"]  # no MIP after it
     assert not out.exists()
+
+
+def test_time_limit_bounds_both_stages_end_to_end(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alignment gets at most half of the limit; the quotas what is left after it (a clock
+    that jumps 40 s while the alignment runs stands in for a slow alignment)."""
+    from allocopt import pipeline
+
+    class Clock:
+        offset = 0.0
+
+        @staticmethod
+        def perf_counter() -> float:
+            import time
+
+            return time.perf_counter() + Clock.offset
+
+    real = pipeline._solve_direct
+    limits: dict[str, float] = {}
+
+    def spy(model: Any, options: dict[str, Any], **kw: Any) -> Any:
+        limits[model.name] = float(options["time_limit"])
+        out = real(model, options, **kw)
+        if model.name == "alignment":
+            Clock.offset += 40.0  # the alignment "took" 40 s
+        return out
+
+    monkeypatch.setattr(pipeline, "time", Clock)
+    monkeypatch.setattr(pipeline, "_solve_direct", spy)
+    res = solve(plan, sets=["solver.time_limit=100"])
+    assert set(limits) == {"alignment", "quotas"}
+    assert limits["alignment"] <= 50.0  # half of what was left at its start
+    assert limits["quotas"] <= 60.0  # the limit less the 40 s already spent
+    assert limits["quotas"] > 40.0  # and not much less: loading a small plan is quick
+    assert res.results.summary["status"] == "optimal"

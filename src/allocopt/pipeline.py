@@ -282,16 +282,21 @@ def solve_prepared(
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
 
-    Stage times are added to ``timings``. Raises :class:`Infeasible` (with the diagnosis) when
-    the rules cannot all hold, :class:`SolverError` when the solver fails. Writes nothing
-    (except ``write_model``)."""
+    ``solver.time_limit`` bounds the whole solve from the start of loading (the time already in
+    ``timings`` counts): the key-account alignment gets at most half of what is left, the quota
+    stage all that is left after it. Stage times are added to ``timings``. Raises
+    :class:`Infeasible` (with the diagnosis) when the rules cannot all hold, :class:`SolverError`
+    when the solver fails. Writes nothing (except ``write_model``)."""
     sc = md.scenario
+    started = time.perf_counter() - sum(timings.values())  # loading and validating count
     with _timed(timings, "pre-checks", progress):
         findings = prechecks(md)
     if findings:
         raise Infeasible("pre-checks", findings)
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    started = time.perf_counter()
+
+    def left() -> float:
+        return sc.solver.time_limit - (time.perf_counter() - started)
 
     res_a: SolveResult | None = None
     built_a: Built | None = None
@@ -305,8 +310,18 @@ def solve_prepared(
                 if write_model
                 else None
             )
+            # start from the incumbents (a plan at hand when the time limit comes first)
+            assign = built_a.model.vars["assign"]
+            known = md.ka_incumbent[md.pairs.acc] >= 0
+            inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
+            kw = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
             res_a, comp_a = solve(
-                built_a.model, opts, solver=sc.solver.name, write_model=wm, progress=progress
+                built_a.model,
+                {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest
+                solver=sc.solver.name,
+                write_model=wm,
+                progress=progress,
+                **(kw if sc.solver.name == "highs" else {}),
             )
         _check(res_a, comp_a, "key-account alignment", md)
         owner = alignment_owner(md, built_a, res_a)
@@ -315,7 +330,7 @@ def solve_prepared(
     qs = quota_sets(md, owner)
     with _timed(timings, "build", progress):
         built_q = build_quotas(qs)
-    remaining = max(1.0, sc.solver.time_limit - (time.perf_counter() - started))
+    remaining = max(1.0, left())
     with _timed(timings, "solve", progress):
         res_q, comp_q = solve(
             built_q.model,
@@ -327,6 +342,7 @@ def solve_prepared(
             progress=progress,
             block_size=sc.solver.block_size,
             workers=sc.solver.workers,
+            decompose_above=sc.solver.decompose_above,
         )
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None

@@ -37,6 +37,12 @@ from allocopt.cli.render import _Progress, console, err
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Solve the rounding MIP's blocks on this Dask scheduler (tcp://host:port); "
+    "the plan is the same bytes as without it.",
+)
 @_scenario_options
 @_guard
 def solve(
@@ -50,11 +56,21 @@ def solve(
     as_json: bool,
     no_report: bool,
     diagnosis_out: Path | None = None,
+    scheduler: str | None = None,
 ) -> None:
     """Solve a scenario and write a new run folder."""
+    from contextlib import ExitStack
+
     from allocopt.pipeline import run
 
-    with _Progress(quiet or as_json or not err.is_terminal) as progress:
+    with ExitStack() as stack, _Progress(quiet or as_json or not err.is_terminal) as progress:
+        if scheduler is not None:  # the sweep's connection to a cluster, shared
+            from allocopt.solve.decompose import dask_blocks
+            from allocopt.sweep.runner import _client
+
+            client, _, _ = _client(None, scheduler)
+            stack.callback(client.close)
+            stack.enter_context(dask_blocks(client))
         res = run(
             scenario,
             out=out,

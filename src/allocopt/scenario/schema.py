@@ -402,6 +402,15 @@ class Solver(_Strict):
     workers: int = Field(
         1, ge=1, description="Processes solving the blocks (the same plan whatever the number)."
     )
+    decompose_above: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Quota models with more columns than this solve their LP relaxation by Dantzig–Wolfe "
+            "over the team/region blocks, priced on the company-total rows (default 200000; "
+            "0 = always)."
+        ),
+    )
     name: str = Field(
         "highs",
         pattern=r"^[A-Za-z][A-Za-z0-9_]*$",

@@ -45,6 +45,7 @@ def _solve_neighbourhood(
     blocks_above: int = BLOCKS_ABOVE,
     block_size: int = 1,
     workers: int = 1,
+    decompose_above: int | None = None,
 ) -> SolveResult:
     """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
 
@@ -64,7 +65,7 @@ def _solve_neighbourhood(
     t0 = time.perf_counter()
     deadline = t0 + float(options.get("time_limit", 1e9))
     with lp_relaxation(lp):
-        relaxed = run_highs(comp, options)
+        relaxed = _relax(comp, options, link, decompose_above)
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
         if relaxed.status == "time_limit" and general.any():
             # no LP optimum within the limit: nothing to round, and no time left
@@ -77,7 +78,7 @@ def _solve_neighbourhood(
         res = run_highs(comp, {**options, "time_limit": rest}, progress=progress)
         res.seconds += relaxed.seconds
         if relaxed.has_solution:
-            res.lp_bound = relaxed.objective
+            res.lp_bound = relaxed.bound
             res.relaxed = relaxed
         return res
     # fixing the integers leaves a far easier LP (50k reps: 6 s against the relaxation's 389 s)
@@ -94,41 +95,97 @@ def _solve_neighbourhood(
     status = "time_limit"
     if link is not None and int(general.sum()) > blocks_above and left() > 0:
         tb = time.perf_counter()
-        blocks = _solve_blocks(
-            comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
-        )
+        # the rounded LP optimum first (one LP with the integers fixed): a plan at hand when the
+        # deadline passes during the blocks, and often the better plan (20k, 50k reps: by 1.4%)
+        # since the blocks also fix each block's share of the company totals
+        rounded = _assemble(comp, relaxed, general, link, max(1.0, deadline - time.perf_counter()))
+        blocks = None
+        if left() > 0:
+            blocks = _solve_blocks(
+                comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
+            )
         if blocks is not None:
-            blocks.seconds += relaxed.seconds
-            blocks.lp_bound = relaxed.objective
+            blocks.seconds += relaxed.seconds + (time.perf_counter() - tb - blocks.seconds)
+            blocks.lp_bound = relaxed.bound
             blocks.relaxed = relaxed
-            return blocks
+            if not rounded.has_solution or (rounded.objective or 0.0) >= (blocks.objective or 0.0):
+                return blocks
+            by = ((blocks.objective or 0.0) - (rounded.objective or 0.0)) / max(
+                abs(blocks.objective or 0.0), 1e-9
+            )
+            rounded.status = blocks.status
+            rounded.seconds = blocks.seconds
+            rounded.lp_bound = relaxed.bound
+            rounded.relaxed = relaxed
+            rounded.message = (
+                blocks.message.split(" (")[0]
+                + " (company totals split over blocks); "
+                + rounded.message.split(": ", 1)[-1]
+                + f" is {by:.2%} better and is the plan; gap against the LP bound"
+            )
+            return rounded
+        if rounded.has_solution and left() <= 0:  # the deadline passed in the blocks
+            rounded.seconds = relaxed.seconds + (time.perf_counter() - tb)
+            rounded.lp_bound = relaxed.bound
+            rounded.relaxed = relaxed
+            return rounded
         searched += time.perf_counter() - tb  # the blocks' time counts though they failed
     if left() > 0:
+        # start from the LP optimum rounded (company totals by largest remainder): HiGHS
+        # completes it into an incumbent that is often within the gap already (5k reps)
+        is_int = np.array([t != highspy.HighsVarType.kContinuous for t in integ], dtype=bool)
+        z, _ = _round_linked(comp, x, general, link)
+        cols = np.flatnonzero(is_int)
+        start = (cols, np.clip(np.round(z[cols]), lo[cols], hi[cols]))
         lp.col_lower_, lp.col_upper_ = lo, hi
-        res = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
+        res = run_highs(comp, {**options, "time_limit": left()}, progress=progress, start=start)
         lp.col_lower_, lp.col_upper_ = lo0, hi0
         searched += res.seconds
         status = res.status
         if res.has_solution:
             res.seconds += relaxed.seconds
             res.message += " (rounding neighbourhood of the LP optimum)"
-            res.lp_bound = relaxed.objective  # bounds the full integer model as well
+            res.lp_bound = relaxed.bound  # bounds the full integer model as well
             res.relaxed = relaxed
             return res
     if status != "time_limit" and left() > 0:
         full = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
         full.seconds += relaxed.seconds + searched
         # the plan comes from the full integer model; the explanation still from its LP relaxation
-        full.lp_bound = relaxed.objective
+        full.lp_bound = relaxed.bound
         full.relaxed = relaxed
         if full.has_solution or full.status != "time_limit":
             return full
         searched = full.seconds - relaxed.seconds
     out = _assemble(comp, relaxed, general, link, max(1.0, deadline - time.perf_counter()))
     out.seconds += relaxed.seconds + searched
-    out.lp_bound = relaxed.objective
+    out.lp_bound = relaxed.bound
     out.relaxed = relaxed
     return out
+
+
+def _relax(
+    comp: Compiled,
+    options: dict[str, Any],
+    link: Link | None,
+    decompose_above: int | None,
+) -> SolveResult:
+    """The LP relaxation (integrality already dropped): by Dantzig–Wolfe over the blocks when
+    there are linking rows and more than ``decompose_above`` columns, else (or when the
+    decomposition gives up) as one HiGHS LP in what is left of the time limit."""
+    from allocopt.solve.decompose import DECOMPOSE_ABOVE, solve_lp_decomposed
+
+    above = DECOMPOSE_ABOVE if decompose_above is None else decompose_above
+    if link is None or len(link[0]) == 0 or comp.lp.num_col_ <= above:
+        return run_highs(comp, options)
+    t0 = time.perf_counter()
+    res = solve_lp_decomposed(comp, np.asarray(link[0]), options)
+    if res is not None:
+        return res
+    left = float(options.get("time_limit", 1e9)) - (time.perf_counter() - t0)
+    whole = run_highs(comp, {**options, "time_limit": max(1.0, left)})
+    whole.seconds = time.perf_counter() - t0  # the decomposition's attempt counts
+    return whole
 
 
 def _round_linked(
@@ -184,16 +241,23 @@ def _assemble(
         f"({restored} linked totals restored by largest remainder)"
     )
     if not res.has_solution:
+        out_of_time = res.status == "time_limit"
         res.status = "time_limit"
         res.message = (
-            "time limit reached before an integer plan was found, and " + what + " breaks a "
-            f"row of the model ({res.message}); raise solver.time_limit"
+            "time limit reached before an integer plan was found, and "
+            + what
+            + (
+                " could not be completed in the time left"
+                if out_of_time
+                else f" breaks a row of the model ({res.message})"
+            )
+            + "; raise solver.time_limit"
         )
         return res
     res.status = "time_limit"
-    res.bound = relaxed.objective
+    res.bound = relaxed.bound
     obj = float(res.objective or 0.0)
-    res.gap = abs(obj - float(relaxed.objective or 0.0)) / max(abs(obj), 1e-9)
+    res.gap = abs(obj - float(relaxed.bound or 0.0)) / max(abs(obj), 1e-9)
     res.message = "time limit reached before an integer plan was found: " + what
     return res
 
@@ -279,6 +343,14 @@ def _run_blocks(
     A block's result depends only on its data and the options (fixed threads and seed), so the
     assembled plan is the same whatever the number of workers.
     """
+    from allocopt.solve.decompose import BLOCK_MAP
+
+    mapper = BLOCK_MAP.get()  # a Dask cluster (allocopt solve --scheduler)
+    if mapper is not None and len(blocks) >= 2:
+        per = -(-len(blocks) // 64)  # 64 tasks at most
+        chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
+        parts = mapper(_solve_chunk, chunks, [options] * len(chunks), [deadline] * len(chunks))
+        return [r for part in parts for r in part]
     if workers <= 1 or len(blocks) < 2:
         return _solve_chunk(blocks, options, deadline)
     import multiprocessing as mp

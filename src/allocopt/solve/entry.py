@@ -44,6 +44,8 @@ def solve(
     progress: Progress | None = None,
     block_size: int | None = None,
     workers: int = 1,
+    decompose_above: int | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS directly (``solver`` ``highs``) or with any solver through Pyomo.
 
@@ -62,7 +64,11 @@ def solve(
     by largest remainder in multiples of ``link_unit``, solved in ``workers`` processes when more
     than one.
     The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
-    gives the plan. Values, duals and objectives are in the model's units (currency).
+    gives the plan. With linking rows and more than ``decompose_above`` columns (default
+    :data:`~allocopt.solve.decompose.DECOMPOSE_ABOVE`) the LP relaxation itself is solved by
+    Dantzig–Wolfe over the same blocks (:func:`~allocopt.solve.decompose.solve_lp_decomposed`).
+    ``start`` (integer columns, values) is a partial MIP start for a direct solve.
+    Values, duals and objectives are in the model's units (currency).
     ``write_model`` gets the model in those units too.
     """
     if write_model is not None and write_model.suffix.lower() == ".lp":
@@ -100,9 +106,11 @@ def solve(
         # default: split above BLOCKS_ABOVE, one component per block (packs of 20,000 integers
         # measured several times slower than single components; benchmarks/README.md)
         above, size = (BLOCKS_ABOVE, 1) if block_size is None else (block_size, block_size)
-        res = _solve_neighbourhood(comp, options, link, progress, above, size, workers)
+        res = _solve_neighbourhood(
+            comp, options, link, progress, above, size, workers, decompose_above
+        )
     else:
-        res = run_highs(comp, options, progress=progress)
+        res = run_highs(comp, options, progress=progress, start=start)
     res.compile_seconds = t1 - t0
     res.money_scale = comp.money_scale
     return _unscale(res, comp), comp

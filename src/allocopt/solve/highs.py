@@ -93,6 +93,19 @@ class SolveResult:
         """HiGHS time of the LP relaxation, when the MIP was solved from it (else None)."""
         return None if self.relaxed is None else self.relaxed.seconds
 
+    @property
+    def lp_gap(self) -> float | None:
+        """(objective − LP bound) / |objective|: the gap against the only bound valid for the
+        whole integer model when the plan comes from a rounding neighbourhood or from blocks."""
+        if self.objective is None or self.lp_bound is None:
+            return None
+        return abs(self.objective - self.lp_bound) / max(abs(self.objective), 1e-9)
+
+    @property
+    def lp_message(self) -> str | None:
+        """How the LP relaxation was solved (whole, or by decomposition), when there was one."""
+        return None if self.relaxed is None else self.relaxed.message
+
     def summary(self) -> dict[str, Any]:
         keys = (
             "status",
@@ -110,7 +123,9 @@ class SolveResult:
             "n_nonzeros",
             "n_integer",
             "lp_bound",
+            "lp_gap",
             "lp_seconds",
+            "lp_message",
             "money_scale",
             "options",
         )
@@ -335,9 +350,11 @@ def run_highs(
     options: dict[str, Any],
     *,
     progress: Progress | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SolveResult:
     """Pass a compiled model to a fresh HiGHS instance and solve it (results as HiGHS sees them:
-    scaled; :func:`solve` unscales)."""
+    scaled; :func:`solve` unscales). ``start`` = (columns, values): a partial MIP start that
+    HiGHS completes (the other columns re-solved as an LP) into its first incumbent."""
     lp = comp.lp
     base = SolveResult(
         "error",
@@ -355,6 +372,8 @@ def run_highs(
         h.passModel(lp)
         if len(lp.integrality_):
             _watch(h, progress, f"solving {comp.model.name}")
+            if start is not None:
+                h.setSolution(len(start[0]), start[0].astype(np.int32), start[1].astype(float))
         t = time.perf_counter()
         h.run()
         base.seconds = time.perf_counter() - t

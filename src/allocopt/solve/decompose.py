@@ -1,0 +1,254 @@
+"""Dantzig–Wolfe decomposition of a block-angular LP: :func:`solve_lp_decomposed`.
+
+The LP relaxation of the quota model is block-angular: apart from a few linking rows (the
+company totals, row block ``target``), its columns fall into independent blocks b (the connected
+components of the remaining rows: a team, or a region when group rows join its teams):
+
+    min Σ_b c_b x_b  s.t.  lo_L ≤ Σ_b L_b x_b ≤ up_L,  x_b ∈ X_b = {lo_b ≤ A_b x_b ≤ up_b, bounds}
+
+Each x_b is written as a convex combination of proposals x_b^p ∈ X_b. The restricted master
+
+    min Σ_bp (c_b x_b^p) λ_bp + B·Σ(s⁺ + s⁻)   s.t.   lo_L ≤ Σ_bp (L_b x_b^p) λ_bp + s⁺ − s⁻ ≤ up_L,
+    Σ_p λ_bp = 1  (dual μ_b),   λ, s ≥ 0
+
+gives prices π on the linking rows; every block then solves its pricing LP
+v_b(π) = min {(c_b − L_bᵀπ) x_b : x_b ∈ X_b} and its optimum joins the master when its reduced
+cost v_b − μ_b is negative. Every π gives the Lagrangian lower bound
+
+    LB(π) = Σ_b v_b(π) + Σ_r π_r · (lo_r if π_r > 0 else up_r)  ≤  LP optimum  ≤  master objective,
+
+so the method stops when the master objective (with s = 0) and the best LB agree to a relative
+``tol`` (default 1e-9): the assembled x = Σ_p λ_bp x_b^p is then an optimal LP solution and
+(π, the blocks' row duals) an optimal dual. Blocks are priced in packs of consecutive blocks (one
+HiGHS LP each, warm-started across iterations); a pack's optimum splits into its blocks' optima
+because the blocks share no row. The penalty B on the artificial slacks grows ×100 while they
+stay positive at convergence; a pricing LP that is unbounded, or a master that does not converge
+before the deadline, ends the method with ``None`` (the caller solves the LP whole instead) —
+except at the deadline with a feasible master point, which is returned with status
+``time_limit``, its objective and the best Lagrangian bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from allocopt.solve.blocks import _blocks_of
+from allocopt.solve.highs import Compiled, SolveResult, _highs, highs_lp, highs_version
+
+DECOMPOSE_ABOVE = 200_000
+"""LP relaxations with more columns are solved by decomposition (solver.decompose_above)."""
+
+PACK_COLUMNS = 20_000
+"""Most columns in one pricing LP (several blocks, solved as one HiGHS LP)."""
+
+
+def solve_lp_decomposed(
+    comp: Compiled,
+    link_rows: np.ndarray,
+    options: dict[str, Any],
+    *,
+    tol: float = 1e-9,
+    pack_columns: int = PACK_COLUMNS,
+    max_iterations: int = 500,
+) -> SolveResult | None:
+    """The LP relaxation of ``comp`` by Dantzig–Wolfe over the blocks left without ``link_rows``.
+
+    Results as :func:`allocopt.solve.run_highs` gives them (HiGHS's scaled units); ``None`` when
+    the method cannot finish (see the module docstring) and the LP should be solved whole.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(options.get("time_limit", 1e9))
+    lp = comp.lp
+    if lp.sense_ != highspy.ObjSense.kMinimize or len(link_rows) == 0:
+        return None
+    a = comp.matrix.tocsc()
+    n_rows, n_cols = a.shape
+    cost = np.asarray(lp.col_cost_, dtype=float)
+    clo = np.asarray(lp.col_lower_, dtype=float)
+    cup = np.asarray(lp.col_upper_, dtype=float)
+    rlo = np.asarray(lp.row_lower_, dtype=float)
+    rup = np.asarray(lp.row_upper_, dtype=float)
+    offset = float(lp.offset_)
+    is_link = np.zeros(n_rows, dtype=bool)
+    is_link[link_rows] = True
+    block = _blocks_of(comp, link_rows, np.ones(n_cols, dtype=bool), 1)
+    n_blocks = int(block.max()) + 1 if n_cols else 0
+    if n_blocks < 2:
+        return None
+    link = a[link_rows, :].tocsc()  # K × n
+    k = len(link_rows)
+    llo, lup = rlo[link_rows], rup[link_rows]
+    opts = {key: v for key, v in options.items() if key in ("threads", "random_seed")}
+    opts["mip_rel_gap"] = 0.0
+
+    # packs of consecutive blocks, each one pricing LP over its own (non-link) rows
+    counts = np.bincount(block, minlength=n_blocks)
+    pack_of_block = np.zeros(n_blocks, dtype=np.int64)
+    pack, load = 0, 0
+    for b, c in enumerate(counts.tolist()):
+        if load > 0 and load + c > pack_columns:
+            pack, load = pack + 1, 0
+        pack_of_block[b] = pack
+        load += c
+    pack_of = pack_of_block[block]
+    order = np.argsort(pack_of, kind="stable")
+    cuts = np.flatnonzero(np.diff(pack_of[order])) + 1
+    packs: list[tuple[np.ndarray, np.ndarray, Any]] = []  # columns, rows, HiGHS instance
+    for cols in np.split(order, cuts):
+        cols = np.sort(cols)
+        sub = a[:, cols]
+        rows = np.unique(sub.indices)
+        rows = rows[~is_link[rows]]
+        sub = sub[rows].tocsc()
+        h = _highs(opts)
+        h.passModel(highs_lp(cost[cols], clo[cols], cup[cols], sub, rlo[rows], rup[rows]))
+        packs.append((cols, rows, h))
+
+    # the master: link rows, then one convexity row per block; artificial slacks first
+    big = 1e3 * max(1.0, float(np.abs(cost).max(initial=0.0)))
+    master = _highs(opts)
+    mlo = np.concatenate([llo, np.ones(n_blocks)])
+    mup = np.concatenate([lup, np.ones(n_blocks)])
+    eye = sp.identity(k, format="csc")
+    arts = sp.vstack([sp.hstack([eye, -eye]), sp.csc_matrix((n_blocks, 2 * k))]).tocsc()
+    master.passModel(
+        highs_lp(np.full(2 * k, big), np.zeros(2 * k), np.full(2 * k, np.inf), arts, mlo, mup)
+    )
+    prop_x: list[sp.csc_matrix] = []  # proposal values, n × (proposals of one round)
+    pi = np.zeros(k)
+    mu = np.full(n_blocks, -np.inf)
+    best_lb, master_obj = -np.inf, np.inf
+    row_dual = np.zeros(n_rows)
+    iterations = 0
+    converged = False
+    x_price = np.zeros(n_cols)
+    scale_l = max(1.0, float(np.abs(np.where(np.isfinite(llo), llo, 0.0)).max(initial=1.0)))
+    while iterations < max_iterations:
+        iterations += 1
+        # price every pack with the link prices
+        reduced = cost - np.asarray(link.T @ pi).ravel()
+        for cols, rows, h in packs:
+            h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), reduced[cols])
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return None  # unbounded or infeasible block: the caller solves the LP whole
+            sol = h.getSolution()
+            x_price[cols] = np.asarray(sol.col_value, dtype=float)
+            row_dual[rows] = np.asarray(sol.row_dual, dtype=float)
+        v = np.bincount(block, weights=reduced * x_price, minlength=n_blocks)
+        side = np.where(pi > 0, llo, lup)
+        used = pi != 0
+        if np.all(np.isfinite(side[used])):
+            best_lb = max(best_lb, float(v.sum() + pi[used] @ side[used]))
+        if iterations == 1:
+            new = np.arange(n_blocks)
+        else:
+            art = np.asarray(master.getSolution().col_value[: 2 * k], dtype=float)
+            feasible = float(art.sum()) <= 1e-9 * scale_l
+            if feasible and master_obj - best_lb <= tol * max(1.0, abs(master_obj)):
+                converged = True
+                break
+            new = np.flatnonzero(v - mu < -tol * max(1.0, abs(master_obj)))
+            if len(new) == 0:
+                if feasible:
+                    converged = True  # no proposal prices out: the master is LP-optimal
+                    break
+                big *= 100.0  # artificials still in use: make them dearer and go on
+                master.changeColsCost(2 * k, np.arange(2 * k, dtype=np.int32), np.full(2 * k, big))
+        if time.perf_counter() > deadline:
+            break
+        if len(new):
+            # one proposal per improving block: its columns of the pricing optimum
+            cols = np.flatnonzero(np.isin(block, new))
+            pos = np.searchsorted(new, block[cols])
+            px = sp.csc_matrix((x_price[cols], (cols, pos)), shape=(n_cols, len(new)))
+            pcost = np.asarray(px.T @ cost).ravel()
+            conv = sp.csc_matrix(
+                (np.ones(len(new)), (new, np.arange(len(new)))), shape=(n_blocks, len(new))
+            )
+            colmat = sp.vstack([link @ px, conv]).tocsc()
+            master.addCols(
+                len(new),
+                pcost,
+                np.zeros(len(new)),
+                np.full(len(new), highspy.kHighsInf),
+                int(colmat.nnz),
+                colmat.indptr[:-1].astype(np.int32),
+                colmat.indices.astype(np.int32),
+                colmat.data.astype(float),
+            )
+            prop_x.append(px)
+        master.run()
+        if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        duals = np.asarray(master.getSolution().row_dual, dtype=float)
+        pi, mu = duals[:k], duals[k:]
+        master_obj = float(master.getInfo().objective_function_value)
+    if iterations == 1 or not prop_x:
+        return None
+    lam = np.asarray(master.getSolution().col_value, dtype=float)
+    if float(lam[: 2 * k].sum()) > 1e-9 * scale_l:
+        return None  # no feasible master point: let the whole LP decide
+    allx = sp.hstack(prop_x).tocsc()
+    x = np.asarray(allx @ lam[2 * k :]).ravel()
+    objective = float(cost @ x) + offset
+    row_dual[link_rows] = pi
+    col_dual = cost - np.asarray(a.T @ row_dual).ravel()
+    res = SolveResult(
+        "optimal" if converged else "time_limit",
+        True,
+        objective=objective,
+        bound=best_lb + offset if np.isfinite(best_lb) else None,
+        gap=abs(objective - (best_lb + offset)) / max(1e-9, abs(objective))
+        if np.isfinite(best_lb)
+        else None,
+        is_mip=False,
+        message=(
+            f"{'Optimal' if converged else 'Time limit reached'}: Dantzig–Wolfe over {n_blocks} "
+            f"blocks ({len(packs)} pricing LPs, {k} linking rows, {iterations} master iterations)"
+        ),
+        solver=highs_version(),
+        seconds=time.perf_counter() - t0,
+        n_cols=n_cols,
+        n_rows=n_rows,
+        n_nonzeros=int(a.nnz),
+        options=dict(options),
+        col_values=x,
+        row_duals=row_dual if converged else None,
+        col_duals=col_dual if converged else None,
+    )
+    return res
+
+
+BlockMap = Callable[..., list[Any]]
+"""``mapper(f, *iterables)`` → ``[f(*args) for args in zip(*iterables)]``, in order."""
+
+BLOCK_MAP: ContextVar[BlockMap | None] = ContextVar("allocopt_block_map", default=None)
+"""Where the rounding MIP's blocks run: unset → local processes (``solver.workers``)."""
+
+
+@contextmanager
+def dask_blocks(client: Any) -> Iterator[None]:
+    """Within the block, the rounding MIP's blocks run as tasks on the Dask ``client``'s cluster.
+
+    Each chunk of blocks is one task; results come back in block order and depend only on the
+    blocks' data and the fixed seed and threads, so the plan is the same bytes as a serial solve.
+    """
+
+    def mapper(f: Callable[..., Any], *iterables: Any) -> list[Any]:
+        futures = client.map(f, *iterables, pure=False)
+        return list(client.gather(futures))
+
+    token = BLOCK_MAP.set(mapper)
+    try:
+        yield
+    finally:
+        BLOCK_MAP.reset(token)
