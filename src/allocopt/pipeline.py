@@ -320,8 +320,11 @@ def solve_prepared(
     *,
     progress: Progress = _quiet,
     write_model: Path | None = None,
+    lean: bool = False,
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
+
+    ``lean``: extract only what a sweep item needs (:func:`~allocopt.results.extract.extract`).
 
     Stage times are added to ``timings``. Raises :class:`Infeasible` (with the diagnosis) when
     the rules cannot all hold, :class:`SolverError` when the solver fails. Writes nothing
@@ -375,7 +378,7 @@ def solve_prepared(
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
-        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a, lean=lean)
     status, gap = _status(res_q, res_a)
     return Solved(results, status, gap, res_q, res_a)
 
