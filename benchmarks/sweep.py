@@ -116,6 +116,7 @@ def draws(reps: int, n_draws: int, workers: list[int], tmp: Path) -> dict[str, o
         runs[str(w)] = {
             "wall_seconds": round(wall, 2),
             "ok": res.ok,
+            "statuses": pd.read_csv(out / "sweep.csv")["status"].value_counts().to_dict(),
             "stage_sums_seconds": _stages(out),
             "worker_peak_rss_mib_after_each_item": _rss(out),
         }
