@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also write data/actuals-full-year.csv (a whole year, for allocopt evaluate)",
     )
+    parser.add_argument(
+        "--attainment-history",
+        action="store_true",
+        help="also write data/attainment_history.csv (earlier years, for rule attainability)",
+    )
     args = parser.parse_args(argv)
 
     if args.reps < 1 or args.reps_per_team < 1 or args.teams_per_region < 1:
@@ -65,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         name=name,
         with_actuals=not args.no_actuals,
         full_year_actuals=args.full_year_actuals,
+        attainment_history=args.attainment_history,
     )
     elapsed = time.perf_counter() - started
 

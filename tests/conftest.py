@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from allocopt.pipeline import RunOutcome, run
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import RunOutcome, run, verify_run
 
 Solve = Callable[..., RunOutcome]
 

@@ -38,13 +38,8 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # runfolder (#10.2): results stop reading run folders / importing outputs and pipeline
         ("allocopt.results.compare", "allocopt.outputs.runfolder"),
-        ("allocopt.results.evaluate", "allocopt.outputs.runfolder"),
         ("allocopt.results.explain", "allocopt.outputs.runfolder"),
-        ("allocopt.results.payout", "allocopt.outputs.runfolder"),
         ("allocopt.results.track", "allocopt.outputs.runfolder"),
-        ("allocopt.results.verify", "allocopt.outputs.runfolder"),
-        # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
-        ("allocopt.results.explain", "allocopt.pipeline"),
     }
 )
 

@@ -9,6 +9,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -125,10 +126,55 @@ def test_team_spread_from_last_years_attainment(tmp_path: Path) -> None:
     assert list(md.sales_median) == pytest.approx([275, 270])
 
 
+def test_rep_spread_from_its_own_history_shrunk_toward_the_team(tmp_path: Path) -> None:
+    """Team σ_T = |log 1.1 − log 0.9| / √2 = 0.141896 (last year, as above). A also has two
+    earlier years (200 of 250 → log 0.8; 240 of 200 → log 1.2): its three log attainments
+    −0.223144, 0.182322, 0.095310 have s_A = 0.213458 (ddof 1), ν = 2, and with the team's σ
+    worth k = 4 years σ_A = √((2·s_A² + 4·σ_T²)/6) = 0.169148; k = 1 gives 0.192582. B has
+    no earlier year (one year: no own spread) and keeps the team's σ; a row of an unknown rep is
+    ignored."""
+    hist = [
+        {"rep_id": "A", "year": "2024", "quota": 250, "actual": 200},
+        {"rep_id": "A", "year": "2025", "quota": 200, "actual": 240},
+        {"rep_id": "Z", "year": "2025", "quota": 100, "actual": 300},
+    ]
+    team = abs(math.log(1.1) - math.log(0.9)) / math.sqrt(2)
+    for k, want_a in ((None, 0.169148), (1.0, 0.192582)):
+        rule: dict[str, Any] = {"enabled": True}
+        if k is not None:
+            rule["history_weight"] = k
+        path = write_plan(
+            tmp_path / f"p{k}",
+            tables={
+                "reps": [_rep("A", 275, 250), _rep("B", 270, 300)],
+                "attainment_history": hist,
+            },
+            extra={"rules": {"attainability": rule}},
+        )
+        md = validate(path).md
+        assert md.sales_sigma is not None
+        assert list(md.sales_sigma) == pytest.approx([want_a, team], abs=1e-6)
+
+
+def test_bad_history_table_is_located(tmp_path: Path) -> None:
+    """A negative quota in the history table is exit 2 naming the file, row and column."""
+    path = write_plan(
+        tmp_path / "p",
+        tables={
+            "reps": [_rep("A", 275, 250), _rep("B", 270, 300)],
+            "attainment_history": [{"rep_id": "A", "year": "2024", "quota": -5, "actual": 1}],
+        },
+        extra={"rules": {"attainability": {"enabled": True}}},
+    )
+    r = CliRunner().invoke(main, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "attainment_history" in r.output and "quota" in r.output
+
+
 def test_verifier_catches_a_quota_above_the_ceiling(tmp_path: Path, solve: Solve) -> None:
     import pandas as pd
 
-    from allocopt.results.verify import verify_run
+    from allocopt.pipeline import verify_run
 
     res = solve(_plan(tmp_path / "p", 500))
     assert verify_run(res.run_dir).checked["attainability"] == 2
@@ -187,3 +233,47 @@ def test_floors_above_the_target_are_named(tmp_path: Path) -> None:
         run(_plan(tmp_path / "p", 500, max_p=0.7), out=tmp_path / "run")
     assert "rules.attainability.max_p" in info.value.render()
     assert "probability ≤ 0.7" in info.value.render()
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example"
+
+
+def test_generator_attainment_history_is_an_extra_file(tmp_path: Path) -> None:
+    """The option adds data/attainment_history.csv and leaves every plan file unchanged; rows
+    are earlier years (before last year) of reps with last year's history; the shipped file is
+    the generator's."""
+    from allocopt.examples.generate import generate_plan
+
+    a = generate_plan(tmp_path / "a", reps=30, regions=2, reps_per_team=10)
+    b = generate_plan(tmp_path / "b", reps=30, regions=2, reps_per_team=10, attainment_history=True)
+    for f in sorted((a.parent / "data").glob("*.csv")):
+        assert f.read_bytes() == (b.parent / "data" / f.name).read_bytes(), f.name
+    hist = pd.read_csv(b.parent / "data" / "attainment_history.csv", dtype={"year": str})
+    reps = pd.read_csv(b.parent / "data" / "reps.csv").set_index("rep_id")
+    assert len(hist) and set(hist["year"]) <= {"2023", "2024", "2025"}
+    assert reps.loc[hist["rep_id"].unique(), "ly_quota"].notna().all()
+    assert not hist.duplicated(["rep_id", "year"]).any()
+    ex = generate_plan(tmp_path / "ex", full_year_actuals=True, attainment_history=True)
+    shipped = EXAMPLE / "data" / "attainment_history.csv"
+    assert (ex.parent / "data" / "attainment_history.csv").read_bytes() == shipped.read_bytes()
+
+
+def test_shipped_attainable_example(solve: Solve) -> None:
+    """attainable.yaml solves (verified) with every bounded rep's chance ≥ 0.6; reps with
+    earlier years get their own spread (differs from the team's unless both are at
+    min_spread 0.05), the others keep the team's."""
+    path = EXAMPLE / "attainable.yaml"
+    res = solve(path)
+    att = res.results.summary["attainability"]
+    assert att["reps_bounded"] > 0 and att["min_chance"] >= 0.6 - 1e-6
+    with_h = validate(path).md
+    without = validate(path, sets=["data.attainment_history=null"]).md
+    assert with_h.sales_sigma is not None and without.sales_sigma is not None
+    hist = pd.read_csv(EXAMPLE / "data" / "attainment_history.csv")
+    own = np.isin(np.asarray(with_h.rep_ids), hist["rep_id"].unique())
+    bounded = np.isfinite(with_h.sales_sigma)
+    a, b = with_h.sales_sigma, without.sales_sigma
+    moved = own & bounded & (np.maximum(a, b) > 0.05 + 1e-9)  # above min_spread on a side
+    assert moved.sum() >= 10 and (a[moved] != b[moved]).all()
+    same = ~own & bounded
+    assert with_h.sales_sigma[same] == pytest.approx(without.sales_sigma[same])

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import run
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import run, verify_run
 from tests.conftest import Solve
 
 UNIT = 1000.0  # the generated plans' rounding unit

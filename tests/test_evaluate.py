@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from allocopt.cli import main
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import run
-from allocopt.results.evaluate import evaluate, spearman, write_evaluation
+from allocopt.pipeline import evaluate_run, run, write_evaluation
+from allocopt.results.evaluate import spearman
 from tests.plans import BASE_TABLES, write_plan
 from tests.test_payout import TI_PLAN, _actuals
 
@@ -56,7 +56,7 @@ def test_four_reps_by_hand(tmp_path: Path) -> None:
     quotas = res.results.reps.set_index("rep_id")["quota"]
     assert list(quotas) == pytest.approx([300, 100, 100, 100], abs=0.01)
     acts = _actuals(tmp_path / "fy.csv", {"A": 210, "B": 70, "C": 100, "D": 120})
-    ev = evaluate(res.run_dir, acts)
+    ev = evaluate_run(res.run_dir, acts)
     r = ev.reps.set_index("rep_id")
     assert list(r["attainment"]) == pytest.approx([0.7, 0.7, 1.0, 1.2])
     assert list(r["category"]) == [
@@ -99,7 +99,7 @@ def test_factors_feed_next_years_reference(tmp_path: Path) -> None:
     that beat their team get a larger reference than without it."""
     res = run(history_plan(tmp_path / "plan"), out=tmp_path / "run")
     acts = _actuals(tmp_path / "fy.csv", {"A": 210, "B": 70, "C": 100, "D": 120})
-    folder = write_evaluation(evaluate(res.run_dir, acts), tmp_path / "eval")
+    folder = write_evaluation(evaluate_run(res.run_dir, acts), tmp_path / "eval")
     plan = tmp_path / "plan"
     (plan / "data" / "performance.csv").write_bytes((folder / "performance.csv").read_bytes())
     text = (plan / "scenario.yaml").read_text(encoding="utf-8")

@@ -12,14 +12,14 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from allocopt.model import objective
 from allocopt.model.build import Built, build_alignment, build_quotas
-from allocopt.model.rules import REGISTRY
+from allocopt.model.rules import RULES
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.pipeline import validate
 from tests.plans import write_plan
 from tests.test_model_rules import _key_accounts, _two_team_org
 
 DOC = Path(__file__).resolve().parents[1] / "models" / "allocation.md"
-MODULES = (*REGISTRY, objective)
+MODULES = (*RULES, objective.RULE)
 
 
 def _doc_sections() -> dict[str, set[str]]:
@@ -36,9 +36,9 @@ def _doc_sections() -> dict[str, set[str]]:
 def test_every_rule_has_its_section_with_the_same_components() -> None:
     sections = _doc_sections()
     for mod in MODULES:
-        assert mod.NAME in sections, f"models/allocation.md has no section '## {mod.NAME}'"
-        assert sections[mod.NAME] == set(mod.COMPONENTS), mod.NAME
-    assert set(sections) == {m.NAME for m in MODULES}
+        assert mod.name in sections, f"models/allocation.md has no section '## {mod.name}'"
+        assert sections[mod.name] == set(mod.components), mod.name
+    assert set(sections) == {m.name for m in MODULES}
 
 
 def _all_rules_plan(tmp_path: Path, **over: Any) -> Path:
@@ -77,7 +77,7 @@ def _built(path: Path) -> list[Built]:
 
 
 def test_built_components_belong_to_their_rules(tmp_path: Path) -> None:
-    owners = {c: m.NAME for m in MODULES for c in m.COMPONENTS}
+    owners = {c: m.name for m in MODULES for c in m.components}
     seen: set[str] = set()
     for b in _built(_all_rules_plan(tmp_path)):
         for name in [*b.model.vars, *b.model.rows]:
@@ -86,7 +86,7 @@ def test_built_components_belong_to_their_rules(tmp_path: Path) -> None:
     # the all-rules plan exercises every component of every rule (the objective's obj is the
     # objective itself, not a block)
     # re-plan components (frozen, stability, max_moves) are exercised in tests/test_replan.py
-    expected = {c for m in MODULES for c in m.COMPONENTS} - {
+    expected = {c for m in MODULES for c in m.components} - {
         "obj",
         "frozen",
         "stability",

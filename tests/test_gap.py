@@ -14,8 +14,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from allocopt.pipeline import run
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import run, verify_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "gap"

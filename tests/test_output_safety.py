@@ -27,8 +27,7 @@ from allocopt.outputs.runfolder import (
     _host,
     default_run_dir,
 )
-from allocopt.pipeline import run
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import run, verify_run
 from tests.plans import write_plan
 
 SRC = Path(__file__).resolve().parents[1] / "src"

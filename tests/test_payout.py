@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from allocopt.cli import main
 from allocopt.errors import InputError
-from allocopt.pipeline import run
-from allocopt.results.payout import multiplier, payout, write_payout
+from allocopt.pipeline import payout_run, run, write_payout
+from allocopt.results.payout import multiplier
 from allocopt.scenario.schema import IncentivePlan
 from tests.plans import BASE_TABLES, write_plan
 
@@ -73,7 +73,7 @@ def test_full_year_payout_by_hand(tmp_path: Path) -> None:
     sc = four_rep_plan(tmp_path / "plan", {"roles": {"rep": TI_PLAN}, "budget": 4000})
     res = run(sc, out=tmp_path / "run")
     acts = _actuals(tmp_path / "fy.csv", {"A": 80, "B": 150, "C": 120, "D": 200})
-    p = payout(res.run_dir, acts, draws=50, seed=3)
+    p = payout_run(res.run_dir, acts, draws=50, seed=3)
     got = dict(zip(p.reps["rep_id"], p.reps["expected_payout"], strict=True))
     assert got == pytest.approx({"A": 0, "B": 750, "C": 1400, "D": 2000})
     att = dict(zip(p.reps["rep_id"], p.reps["expected_attainment"], strict=True))
@@ -109,7 +109,7 @@ def test_commission_and_per_rep_terms_without_actuals(tmp_path: Path) -> None:
     ]
     sc = four_rep_plan(tmp_path / "plan", inc, reps=reps, incentive_reps=rows)
     res = run(sc, out=tmp_path / "run")
-    p = payout(res.run_dir, draws=10)
+    p = payout_run(res.run_dir, draws=10)
     got = dict(zip(p.reps["rep_id"], p.reps["expected_payout"], strict=True))
     assert got == pytest.approx({"A": 20, "B": 40, "C": 10, "D": 500})
     assert list(p.reps["pay_basis"]) == ["commission"] * 3 + ["target_incentive"]
@@ -124,14 +124,14 @@ def test_monte_carlo_is_unbiased_and_deterministic(tmp_path: Path) -> None:
     inc = {"roles": {"rep": {"commission_rate": 0.1}}, "spread": 0.3, "correlation": 0.0}
     sc = four_rep_plan(tmp_path / "plan", inc)
     res = run(sc, out=tmp_path / "run")
-    a = payout(res.run_dir, draws=20000, seed=1)
+    a = payout_run(res.run_dir, draws=20000, seed=1)
     assert a.summary["expected_payout"] == pytest.approx(60, rel=0.01)
     assert a.summary["payout_p10"] < 60 < a.summary["payout_p90"]
     # P(m ≥ 1) = P(Z ≥ σ/2) = 1 − Φ(0.15) = 0.4404
     assert a.summary["expected_share_at_or_above_quota"] == pytest.approx(0.4404, abs=0.01)
-    b = payout(res.run_dir, draws=20000, seed=1)
+    b = payout_run(res.run_dir, draws=20000, seed=1)
     assert np.array_equal(a.totals, b.totals)
-    c = payout(res.run_dir, draws=20000, seed=2)
+    c = payout_run(res.run_dir, draws=20000, seed=2)
     assert not np.array_equal(a.totals, c.totals)
 
 
@@ -148,7 +148,7 @@ def test_mid_year_actuals_use_the_tracking_forecast(tmp_path: Path) -> None:
         "C,P,Q1,25\nC,P,Q2,25\nD,P,Q1,25\nD,P,Q2,25\n",
         encoding="utf-8",
     )
-    p = payout(res.run_dir, acts, draws=4000, seed=0)
+    p = payout_run(res.run_dir, acts, draws=4000, seed=0)
     a = p.reps.set_index("rep_id")
     assert a.loc["A", "actual_to_date"] == pytest.approx(120)
     assert a.loc["A", "expected_remaining"] == pytest.approx(120)
@@ -158,7 +158,7 @@ def test_mid_year_actuals_use_the_tracking_forecast(tmp_path: Path) -> None:
     inc0 = {"roles": {"rep": TI_PLAN}, "spread": 0.0}
     sc0 = four_rep_plan(tmp_path / "plan0", inc0)
     res0 = run(sc0, out=tmp_path / "run0")
-    p0 = payout(res0.run_dir, acts, draws=5)
+    p0 = payout_run(res0.run_dir, acts, draws=5)
     got = dict(zip(p0.reps["rep_id"], p0.reps["expected_payout"], strict=True))
     assert got == pytest.approx({"A": 1400, "B": 500, "C": 1000, "D": 1000})
 
@@ -166,7 +166,7 @@ def test_mid_year_actuals_use_the_tracking_forecast(tmp_path: Path) -> None:
 def test_run_without_incentives_is_exit_2(tmp_path: Path) -> None:
     res = run(write_plan(tmp_path / "plan"), out=tmp_path / "run")
     with pytest.raises(InputError) as info:
-        payout(res.run_dir)
+        payout_run(res.run_dir)
     assert "no incentives section" in info.value.render()
 
 
@@ -190,7 +190,7 @@ def test_cli_payout_writes_a_folder(tmp_path: Path) -> None:
     assert s["expected_payout"] == pytest.approx(4150)
     again = CliRunner().invoke(main, ["payout", str(res.run_dir), "--out", str(out)])
     assert again.exit_code == 3
-    write_payout(payout(res.run_dir, draws=5), tmp_path / "other")
+    write_payout(payout_run(res.run_dir, draws=5), tmp_path / "other")
 
 
 def test_report_and_explain_show_the_expected_payout(tmp_path: Path) -> None:

@@ -539,8 +539,7 @@ def test_charts_count_and_escape() -> None:
 def test_payout_shows_expected_payout(example_run: Path, tmp_path: Path) -> None:
     """A run with incentives: shows each rep's expected payout, equal to `allocopt payout`
     with the same actuals; a run without incentives shows none."""
-    from allocopt.pipeline import run
-    from allocopt.results.payout import payout
+    from allocopt.pipeline import payout_run, run
     from allocopt.serve import views
     from allocopt.serve.monitor import Monitor, load_plan
 
@@ -557,7 +556,7 @@ def test_payout_shows_expected_payout(example_run: Path, tmp_path: Path) -> None
     snap = mon.snapshot()
     view = views.scope_view(inc_plan, snap, "team", "T01")
     assert view["payout"] is True
-    ref = payout(inc_run, actuals, draws=500, as_of=snap.result.as_of)  # type: ignore[union-attr]
+    ref = payout_run(inc_run, actuals, draws=500, as_of=snap.result.as_of)  # type: ignore[union-attr]
     want = dict(zip(ref.reps["rep_id"], ref.reps["expected_payout"], strict=True))
     got = {c["id"]: c["payout"] for c in view["children"]}
     assert got and all(abs(got[r] - want[r]) < 1e-6 for r in got)

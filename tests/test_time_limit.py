@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from allocopt.examples.generate import generate_plan
-from allocopt.results.verify import verify_run
+from allocopt.pipeline import verify_run
 from allocopt.solve import blocks as solve_mod
 from tests.conftest import Solve
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from allocopt.cli import main
 from allocopt.errors import InputError
-from allocopt.pipeline import run
-from allocopt.results.verify import Verification, verify_run
+from allocopt.pipeline import run, verify_run
+from allocopt.results.verify import Verification
 from tests.plans import write_plan
 
 # A small but non-trivial organisation: two regions, three teams, five reps, two products.
@@ -30,9 +30,17 @@ ORG = [
 
 
 def _rep(rep_id: str, team: str, **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"rep_id": rep_id, "team_id": team, "role": "rep", "fte": 1,
-                           "start_date": "", "end_date": "", "capacity": 2000, "ly_quota": "",
-                           "ly_actual": ""}
+    row: dict[str, Any] = {
+        "rep_id": rep_id,
+        "team_id": team,
+        "role": "rep",
+        "fte": 1,
+        "start_date": "",
+        "end_date": "",
+        "capacity": 2000,
+        "ly_quota": "",
+        "ly_actual": "",
+    }
     row.update(kw)
     return row
 
@@ -46,8 +54,13 @@ REPS = [
 ]
 POTENTIAL = [
     {"rep_id": r, "product": p, "potential": v}
-    for r, vals in {"A": (500, 300), "B": (400, 200), "C": (300, 250), "D": (350, 150),
-                    "E": (250, 300)}.items()
+    for r, vals in {
+        "A": (500, 300),
+        "B": (400, 200),
+        "C": (300, 250),
+        "D": (350, 150),
+        "E": (250, 300),
+    }.items()
     for p, v in zip(("P", "S"), vals, strict=True)
 ]
 SEASON = [
@@ -67,13 +80,25 @@ ACCOUNTS = [
 ]
 CANDIDATES = [
     {"account_id": a, "rep_id": r, "cost": c, "workload": w}
-    for a, r, c, w in (("K1", "A", 0, 2), ("K1", "B", 5, 1), ("K2", "B", 0, 1), ("K2", "A", 0, 1),
-                       ("K3", "D", 0, 1), ("K3", "E", 1, 1), ("K4", "C", 0, 1), ("K4", "E", 0, 1))
+    for a, r, c, w in (
+        ("K1", "A", 0, 2),
+        ("K1", "B", 5, 1),
+        ("K2", "B", 0, 1),
+        ("K2", "A", 0, 1),
+        ("K3", "D", 0, 1),
+        ("K3", "E", 1, 1),
+        ("K4", "C", 0, 1),
+        ("K4", "E", 0, 1),
+    )
 ]
 
 RICH_TABLES: dict[str, list[dict[str, Any]] | None] = {
-    "org_units": ORG, "reps": REPS, "potential": POTENTIAL, "seasonality": SEASON,
-    "accounts": ACCOUNTS, "candidates": CANDIDATES,
+    "org_units": ORG,
+    "reps": REPS,
+    "potential": POTENTIAL,
+    "seasonality": SEASON,
+    "accounts": ACCOUNTS,
+    "candidates": CANDIDATES,
 }
 RICH_EXTRA: dict[str, Any] = {
     "products": ["P", "S"],
@@ -83,8 +108,14 @@ RICH_EXTRA: dict[str, Any] = {
         "potential": {"enabled": True, "max_share": 0.95, "min_share": 0.1},
         "growth": {"enabled": True, "min": -0.4, "max": 0.5, "basis": "actual"},
         "floors": {"enabled": True, "by_role": {"rep": 400, "senior": 250}},
-        "key_accounts": {"enabled": True, "max_accounts": 2, "max_workload": 3, "move_cost": 0.05,
-                         "locked": [{"account": "K2", "rep": "A"}], "forbidden": []},
+        "key_accounts": {
+            "enabled": True,
+            "max_accounts": 2,
+            "max_workload": 3,
+            "move_cost": 0.05,
+            "locked": [{"account": "K2", "rep": "A"}],
+            "forbidden": [],
+        },
         "fairness": {"enabled": True, "level": "region", "band": 0.1},
     },
     "objective": {"reference": {"potential": 0.6, "history": 0.4}},
@@ -98,8 +129,13 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _solve(tmp: Path, *, tables: dict[str, Any] | None = None,
-           extra: dict[str, Any] | None = None, rich: bool = True) -> Path:
+def _solve(
+    tmp: Path,
+    *,
+    tables: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    rich: bool = True,
+) -> Path:
     tabs = {**(RICH_TABLES if rich else {}), **(tables or {})}
     ext = _merge(RICH_EXTRA, extra or {}) if rich else (extra or {})
     scenario = write_plan(tmp / "plan", tables=tabs, extra=ext)
@@ -153,10 +189,31 @@ def test_tiny_default_plan_verifies(tmp_path: Path) -> None:
 def test_rich_plan_verifies_every_enabled_rule(rich_run: Path) -> None:
     v = verify_run(rich_run)
     assert v.ok, v.violations.to_string()
-    for rule in ("target", "rollup", "period_sum", "capacity", "potential_max", "potential_min",
-                 "growth_min", "growth_max", "floor", "fairness_low", "fairness_high", "phasing",
-                 "one_owner", "eligible", "lock", "max_accounts", "max_workload", "ka_capacity",
-                 "incumbent", "moved", "nonnegative", "report", "inputs"):
+    for rule in (
+        "target",
+        "rollup",
+        "period_sum",
+        "capacity",
+        "potential_max",
+        "potential_min",
+        "growth_min",
+        "growth_max",
+        "floor",
+        "fairness_low",
+        "fairness_high",
+        "phasing",
+        "one_owner",
+        "eligible",
+        "lock",
+        "max_accounts",
+        "max_workload",
+        "ka_capacity",
+        "incumbent",
+        "moved",
+        "nonnegative",
+        "report",
+        "inputs",
+    ):
         assert v.checked.get(rule, 0) > 0, rule
     assert v.checked["growth_min"] == 4  # E has no history
     assert v.checked["eligible"] == 4  # K1..K4
@@ -170,21 +227,54 @@ def test_rich_plan_verifies_every_enabled_rule(rich_run: Path) -> None:
 @pytest.mark.parametrize(
     "extra",
     [
-        pytest.param({"rules": {"rounding": {"enabled": True, "unit": 10}},
-                      "targets": {"by_product": {"P": 1203, "S": 695}}}, id="rounding-exact"),
-        pytest.param({"rules": {"phasing": {"enabled": True, "mode": "band", "band": 0.2}}},
-                     id="band-phasing"),
-        pytest.param({"rules": {"phasing": {"enabled": True, "mode": "band", "band": 0.15},
-                                "rounding": {"enabled": True, "unit": 5}}},
-                     id="band-phasing-rounding"),
-        pytest.param({"rules": {"fairness": {"level": "team", "band": 0.2}},
-                      "objective": {"weights": {"fairness": 1.0}}}, id="fairness-team-weighted"),
-        pytest.param({"rules": {"fairness": {"level": "company", "band": 0.5},
-                                "growth": {"basis": "quota"}}}, id="fairness-company-quota-basis"),
+        pytest.param(
+            {
+                "rules": {"rounding": {"enabled": True, "unit": 10}},
+                "targets": {"by_product": {"P": 1203, "S": 695}},
+            },
+            id="rounding-exact",
+        ),
+        pytest.param(
+            {"rules": {"phasing": {"enabled": True, "mode": "band", "band": 0.2}}},
+            id="band-phasing",
+        ),
+        pytest.param(
+            {
+                "rules": {
+                    "phasing": {"enabled": True, "mode": "band", "band": 0.15},
+                    "rounding": {"enabled": True, "unit": 5},
+                }
+            },
+            id="band-phasing-rounding",
+        ),
+        pytest.param(
+            {
+                "rules": {"fairness": {"level": "team", "band": 0.2}},
+                "objective": {"weights": {"fairness": 1.0}},
+            },
+            id="fairness-team-weighted",
+        ),
+        pytest.param(
+            {
+                "rules": {
+                    "fairness": {"level": "company", "band": 0.5},
+                    "growth": {"basis": "quota"},
+                }
+            },
+            id="fairness-company-quota-basis",
+        ),
         pytest.param({"rules": {"key_accounts": {"enabled": False}}}, id="key-accounts-off"),
-        pytest.param({"targets": {"units": [{"unit": "T2", "value": 380},
-                                            {"unit": "SOUTH", "product": "S", "min": 250,
-                                             "max": 300}]}}, id="unit-targets"),
+        pytest.param(
+            {
+                "targets": {
+                    "units": [
+                        {"unit": "T2", "value": 380},
+                        {"unit": "SOUTH", "product": "S", "min": 250, "max": 300},
+                    ]
+                }
+            },
+            id="unit-targets",
+        ),
         pytest.param({"plan": {"granularity": "month"}}, id="month-plan"),
     ],
 )
@@ -194,8 +284,9 @@ def test_variants_verify(tmp_path: Path, extra: dict[str, Any]) -> None:
         tables["seasonality"] = [
             {"product": p, "period": f"M{m:02d}", "weight": w}
             for p in ("P", "S")
-            for m, w in zip(range(1, 13), [0.05] * 4 + [0.1] * 4 + [0.15, 0.1, 0.15, 0.0],
-                            strict=True)
+            for m, w in zip(
+                range(1, 13), [0.05] * 4 + [0.1] * 4 + [0.15, 0.1, 0.15, 0.0], strict=True
+            )
         ]
     if "units" in extra.get("targets", {}):
         extra = _merge(extra, {"targets": {"by_product": RICH_EXTRA["targets"]["by_product"]}})
@@ -218,18 +309,30 @@ def test_variants_verify(tmp_path: Path, extra: dict[str, Any]) -> None:
 def test_mid_month_fiscal_year_new_hire_ramp(tmp_path: Path) -> None:
     reps = [r for r in REPS if r["rep_id"] != "B"]
     reps.append(_rep("B", "T1", start_date="2027-05-01", capacity=300))
-    out = _solve(tmp_path, tables={"reps": reps}, extra={
-        "plan": {"fiscal_year_start": dt.date(2027, 4, 15)},
-        "rules": {"floors": {"enabled": False}, "fairness": {"enabled": False},
-                  "growth": {"enabled": False}},
-    })
+    out = _solve(
+        tmp_path,
+        tables={"reps": reps},
+        extra={
+            "plan": {"fiscal_year_start": dt.date(2027, 4, 15)},
+            "rules": {
+                "floors": {"enabled": False},
+                "fairness": {"enabled": False},
+                "growth": {"enabled": False},
+            },
+        },
+    )
     v = verify_run(out)
     assert v.ok, v.violations.to_string()
 
 
 def test_rounded_totals_are_multiples_of_the_unit(tmp_path: Path) -> None:
-    out = _solve(tmp_path, extra={"rules": {"rounding": {"enabled": True, "unit": 10}},
-                                  "targets": {"by_product": {"P": 1203, "S": 695}}})
+    out = _solve(
+        tmp_path,
+        extra={
+            "rules": {"rounding": {"enabled": True, "unit": 10}},
+            "targets": {"by_product": {"P": 1203, "S": 695}},
+        },
+    )
     v = verify_run(out)
     assert v.ok, v.violations.to_string()
     annual = pd.read_csv(out / "annual.csv")
@@ -252,8 +355,10 @@ def test_quota_above_capacity_is_reported_for_that_rep(copy: Path) -> None:
     cap = float(reps.loc["C", "capacity"])
     other = _num(copy / "annual.csv", rep_id="C", product="S")
     new_p = cap - other + 123.45
-    _edit(copy / "annual.csv",
-          lambda d: _set(d, (d.rep_id == "C") & (d["product"] == "P"), "quota", new_p))
+    _edit(
+        copy / "annual.csv",
+        lambda d: _set(d, (d.rep_id == "C") & (d["product"] == "P"), "quota", new_p),
+    )
     v = verify_run(copy)
     rows = _rows(v, "capacity")
     assert list(rows["where"]) == ["rep C"]
@@ -298,9 +403,13 @@ def test_account_with_two_owners(copy: Path) -> None:
 
 
 def test_owner_outside_candidates_breaks_lock_and_eligibility(copy: Path) -> None:
-    _edit(copy / "assignments.csv",
-          lambda d: d.assign(owner_rep=d.owner_rep.where(d.account_id != "K2", "C"),
-                             moved=d.moved.where(d.account_id != "K2", "True")))
+    _edit(
+        copy / "assignments.csv",
+        lambda d: d.assign(
+            owner_rep=d.owner_rep.where(d.account_id != "K2", "C"),
+            moved=d.moved.where(d.account_id != "K2", "True"),
+        ),
+    )
     v = verify_run(copy)
     assert list(_rows(v, "eligible")["where"]) == ["account K2"]
     assert list(_rows(v, "lock")["where"]) == ["account K2"]
@@ -308,9 +417,13 @@ def test_owner_outside_candidates_breaks_lock_and_eligibility(copy: Path) -> Non
 
 
 def test_wrong_moved_flag_and_incumbent(copy: Path) -> None:
-    _edit(copy / "assignments.csv",
-          lambda d: d.assign(moved=d.moved.where(d.account_id != "K1", "True"),
-                             incumbent_rep=d.incumbent_rep.where(d.account_id != "K3", "E")))
+    _edit(
+        copy / "assignments.csv",
+        lambda d: d.assign(
+            moved=d.moved.where(d.account_id != "K1", "True"),
+            incumbent_rep=d.incumbent_rep.where(d.account_id != "K3", "E"),
+        ),
+    )
     v = verify_run(copy)
     assert list(_rows(v, "moved")["where"]) == ["account K1"]
     assert list(_rows(v, "incumbent")["where"]) == ["account K3"]
@@ -338,8 +451,10 @@ def test_moved_period_amount_breaks_phasing_not_the_annual_sum(copy: Path) -> No
 def test_potential_violation(copy: Path) -> None:
     annual = pd.read_csv(copy / "annual.csv", dtype={"rep_id": str})
     eb = float(annual.set_index(["rep_id", "product"]).loc[("E", "S"), "eff_base"])
-    _edit(copy / "annual.csv",
-          lambda d: _set(d, (d.rep_id == "E") & (d["product"] == "S"), "quota", eb))
+    _edit(
+        copy / "annual.csv",
+        lambda d: _set(d, (d.rep_id == "E") & (d["product"] == "S"), "quota", eb),
+    )
     pot = _rows(verify_run(copy), "potential_max")
     assert list(pot["where"]) == ["rep E, product S"]
     assert pot["amount"].iloc[0] == pytest.approx(0.05 * eb, abs=0.02)
@@ -382,8 +497,7 @@ def test_negative_and_missing_quota_rows(copy: Path) -> None:
 
 def test_growth_and_floor_violations(copy: Path) -> None:
     # rep C: fte 0.5, so its floor is 400 × 0.5 = 200; growth down to (1 − 0.4) × 300 = 180
-    _edit(copy / "annual.csv",
-          lambda d: d.assign(quota=d.quota.where(d.rep_id != "C", "10.0")))
+    _edit(copy / "annual.csv", lambda d: d.assign(quota=d.quota.where(d.rep_id != "C", "10.0")))
     v = verify_run(copy)
     g = _rows(v, "growth_min")
     assert list(g["where"]) == ["rep C"]
@@ -396,10 +510,15 @@ def test_growth_and_floor_violations(copy: Path) -> None:
 def test_rounding_violation(tmp_path: Path) -> None:
     out = _solve(tmp_path, extra={"rules": {"rounding": {"enabled": True, "unit": 10}}})
     assert verify_run(out).ok
-    _edit(out / "annual.csv",
-          lambda d: _set(d, (d.rep_id == "B") & (d["product"] == "P"), "quota",
-                         float(d.loc[(d.rep_id == "B") & (d["product"] == "P"), "quota"].iloc[0])
-                         + 3))
+    _edit(
+        out / "annual.csv",
+        lambda d: _set(
+            d,
+            (d.rep_id == "B") & (d["product"] == "P"),
+            "quota",
+            float(d.loc[(d.rep_id == "B") & (d["product"] == "P"), "quota"].iloc[0]) + 3,
+        ),
+    )
     rows = _rows(verify_run(out), "rounding")
     assert list(rows["where"]) == ["rep B, product P"]
     assert rows["amount"].iloc[0] == pytest.approx(3)
@@ -422,10 +541,15 @@ def test_changed_input_is_reported(copy: Path) -> None:
 def test_unit_target_violation(tmp_path: Path) -> None:
     out = _solve(tmp_path, extra={"targets": {"units": [{"unit": "T2", "value": 380}]}})
     assert verify_run(out).ok
-    _edit(out / "annual.csv",
-          lambda d: _set(d, (d.rep_id == "C") & (d["product"] == "P"), "quota",
-                         float(d.loc[(d.rep_id == "C") & (d["product"] == "P"), "quota"].iloc[0])
-                         + 40))
+    _edit(
+        out / "annual.csv",
+        lambda d: _set(
+            d,
+            (d.rep_id == "C") & (d["product"] == "P"),
+            "quota",
+            float(d.loc[(d.rep_id == "C") & (d["product"] == "P"), "quota"].iloc[0]) + 40,
+        ),
+    )
     rows = _rows(verify_run(out), "unit_target")
     assert list(rows["where"]) == ["unit T2"]
     assert rows["amount"].iloc[0] == pytest.approx(40, abs=0.02)
@@ -470,8 +594,10 @@ def test_cli_clean_run_exits_0(rich_run: Path) -> None:
 
 
 def test_cli_violation_exits_1(copy: Path) -> None:
-    _edit(copy / "annual.csv",
-          lambda d: _set(d, (d.rep_id == "C") & (d["product"] == "P"), "quota", 99999))
+    _edit(
+        copy / "annual.csv",
+        lambda d: _set(d, (d.rep_id == "C") & (d["product"] == "P"), "quota", 99999),
+    )
     res = CliRunner().invoke(main, ["verify", str(copy)])
     assert res.exit_code == 1, res.output
     assert "capacity" in res.output and "rep C" in res.output

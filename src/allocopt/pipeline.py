@@ -34,9 +34,12 @@ from allocopt.outputs.runfolder import (
     input_record,
     write_run,
 )
+from allocopt.results.explain import PlanExplanation
 from allocopt.results.extract import Results, extract
+from allocopt.results.payout import PayoutResult
+from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version
+from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, quota_objective
 from allocopt.solve import solve as _solve_direct
 
 Progress = Callable[[str], None]
@@ -212,9 +215,7 @@ def _infeasible(
     keep = claim.replacing and _holds_plan(claim.target)
     if claim.diagnosis_out is not None:
         claim.abandon()
-        where = write_run(
-            claim.diagnosis_out, files, force=claim.force, protect=claim.protect
-        )
+        where = write_run(claim.diagnosis_out, files, force=claim.force, protect=claim.protect)
         note = f"diagnosis written to {where}"
     elif keep:
         claim.abandon()
@@ -589,8 +590,267 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
     md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
-    sc = md.scenario
-    built = build_quotas(quota_sets(md, owner))
-    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    res, _ = solve(built.model, opts)
-    return res.objective if res.has_solution else None
+    return quota_objective(md, owner)
+
+
+def explain_plan(
+    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
+) -> PlanExplanation:
+    """:func:`allocopt.results.explain.explain_plan` of a run folder; with ``resolve`` its
+    re-solves (price of fairness, +1% target steps) go through :func:`relaxed_objective`;
+    ``payout`` as there (:func:`plan_payout`)."""
+    from allocopt.results.explain import explain_plan as _explain_plan
+
+    return _explain_plan(run_dir, relaxed=relaxed_objective if resolve else None, payout=payout)
+
+
+def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
+    """Open a run folder and hand its tables to the independent verifier
+    (:func:`allocopt.results.verify.verify`); returns its ``Verification``.
+
+    Raises :class:`~allocopt.errors.InputError` (exit 2) when the run folder, one of its files or
+    columns, or an input table is missing. Inputs are located relative to the run folder (then
+    at their absolute path) and checked by sha256: a changed input is a violation (checked
+    against the current file), a missing one exit 2.
+    """
+    from allocopt.results import verify as v
+
+    run_dir = Path(run_dir)
+    header = f"the run folder {run_dir} cannot be verified"
+    rf = RunFolder.open(run_dir, header)
+    manifest = rf.manifest
+    v.check_manifest(run_dir, manifest)
+    tables = {name: v.typed_table(run_dir, name, rf.table(name)) for name in v.RUN_FILES}
+    v.recorded_scenario(run_dir, manifest)
+    sc, located = rf.data_scenario(strict=False)
+    published = None
+    summary: dict[str, Any] = {}
+    if sc.replan is not None:
+        pub_dir = (run_dir / sc.replan.published).resolve()
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        published = v.PublishedTables(
+            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
+            pd.read_csv(
+                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
+            ),
+            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
+        )
+    checks = [
+        v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
+        for loc in located
+    ]
+    inputs = v.RunInputs(
+        run_dir,
+        manifest,
+        tables,
+        sc,
+        checks,
+        base_dir=run_dir,
+        published=published,
+        summary=summary,
+        integrity=rf.integrity(),
+        sealed=rf.sealed,
+        notes=rf.notes(),
+    )
+    return v.verify(inputs, tol=tol)
+
+# ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
+
+SALES_DRAWS = "sales_draws.parquet"  # a plan stress sweep's sales per draw × rep × product
+
+
+def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list[str]]:
+    """The sales draws of a finished plan stress sweep (``allocopt sweep --plan RUN --draws N``)
+    as :class:`~allocopt.results.payout.SalesDraws`, and warnings (e.g. the sweep stressed
+    another plan folder). InputError (exit 2) for a folder that is not such a sweep."""
+    from allocopt.results.payout import SalesDraws
+
+    sweep_dir = Path(sweep_dir)
+    rf = RunFolder.open(sweep_dir, f"cannot read the sweep folder {sweep_dir}")
+    summary = rf.manifest.get("summary") or {}
+    if rf.kind != "sweep" or summary.get("kind") != "plan":
+        raise InputError(
+            Problem(
+                str(rf.manifest_path),
+                "",
+                "summary.kind",
+                "is not a plan stress sweep; give the --out folder of "
+                "`allocopt sweep S.yaml --plan RUN --draws N`",
+                str(summary.get("kind") or rf.kind),
+            ),
+            header=rf.header,
+        )
+    if not (sweep_dir / SALES_DRAWS).is_file() and summary.get("sales_draws_kept") is False:
+        raise InputError(
+            Problem(
+                str(sweep_dir / SALES_DRAWS),
+                "",
+                "",
+                "the sweep did not keep its draws (more than 5 million draw × rep × product "
+                "sales); its payout_reps.csv / payout_units.csv already price them, or sweep "
+                "again with fewer --draws",
+            ),
+            header=rf.header,
+        )
+    path = rf.file(SALES_DRAWS)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            Problem(str(path), "", "", f"cannot be read: {exc}"), header=rf.header
+        ) from None
+    reps = tuple(sorted(df["rep_id"].astype(str).unique()))
+    prods = tuple(dict.fromkeys(df["product"].astype(str)))
+    n_d = int(df["draw"].max()) + 1 if len(df) else 0
+    sales = np.zeros((n_d, len(reps), len(prods)))
+    ri = {r: i for i, r in enumerate(reps)}
+    pj = {p: j for j, p in enumerate(prods)}
+    sales[
+        df["draw"].to_numpy(dtype=np.int64),
+        df["rep_id"].astype(str).map(ri).to_numpy(dtype=np.int64),
+        df["product"].astype(str).map(pj).to_numpy(dtype=np.int64),
+    ] = df["sales"].to_numpy(dtype=float)
+    spec = rf.manifest.get("sweep") or {}
+    warnings: list[str] = []
+    plan = spec.get("plan")
+    if run_dir is not None and plan and Path(plan).resolve() != Path(run_dir).resolve():
+        warnings.append(
+            f"the sweep {sweep_dir} stressed the plan {plan}, not {run_dir}: the payout prices "
+            f"{run_dir}'s quotas against that sweep's sales draws"
+        )
+    source = {"folder": str(sweep_dir), "plan": plan, "seed": spec.get("seed"), "draws": n_d}
+    return SalesDraws(sales, reps, prods, source), warnings
+
+
+def payout_run(
+    run_dir: Path,
+    actuals: Path | None = None,
+    *,
+    sweep_dir: Path | None = None,
+    sales: Any = None,
+    tracked: Any = None,
+    draws: int = 2000,
+    seed: int = 0,
+    as_of: dt.date | None = None,
+) -> Any:
+    """Expected variable pay of a run folder (``allocopt payout``): opens the run
+    (:func:`allocopt.outputs.plan_tables.payout_tables`), measures ``actuals`` with
+    ``allocopt track`` (or takes an already ``tracked`` result), or reads a plan stress
+    sweep's sales draws (``sweep_dir``; or ``sales`` given in memory), and calls
+    :func:`allocopt.results.payout.payout_of`."""
+    from allocopt.outputs.plan_tables import payout_tables
+    from allocopt.results.payout import outlook_from_tracking, payout_of
+
+    if actuals is not None and (sweep_dir is not None or sales is not None):
+        raise InputError(
+            Problem(
+                "--sweep",
+                "",
+                "",
+                "give either --actuals (sales to date + uncertainty) or --sweep (the sweep's "
+                "draws), not both",
+            )
+        )
+    t = payout_tables(run_dir)
+    warnings: list[str] = []
+    if sweep_dir is not None:
+        sales, warnings = sweep_sales(sweep_dir, run_dir)
+    outlook = None
+    if sales is None and (actuals is not None or tracked is not None):
+        from allocopt.results.track import ALL, track
+
+        tr = tracked
+        if tr is None:
+            tr = track(Path(run_dir), Path(actuals or ""), as_of=as_of)
+        info = {
+            "as_of": tr.as_of.isoformat(),
+            "elapsed_share": round(min(1.0, tr.elapsed_share), 6),
+            "actuals": tr.summary["actuals"],
+        }
+        rows = tr.reps[tr.reps["product"] != ALL]
+        outlook = outlook_from_tracking(rows, tr.elapsed_share, info, tuple(tr.warnings))
+    res = payout_of(
+        t.scenario,
+        t.reps,
+        t.annual,
+        outlook=outlook,
+        sales=sales,
+        draws=draws,
+        seed=seed,
+        **t.kwargs(),
+    )
+    if warnings:
+        res.warnings = [*warnings, *res.warnings]
+        res.summary["warnings"] = list(res.warnings)
+    return res
+
+
+def plan_payout(run_dir: Path, draws: int = 1000) -> Any:
+    """The plan's expected payout without actuals (``explain``, the run report: 1,000 draws,
+    seed 0), or None when the run has no ``incentives:`` or no readable manifest (the caller
+    reports that)."""
+    if not (Path(run_dir) / "manifest.json").is_file():
+        return None
+    if RunFolder.open(Path(run_dir)).scenario().incentives is None:
+        return None
+    return payout_run(run_dir, draws=draws, seed=0)
+
+
+def default_payout_dir(run_dir: Path) -> Path:
+    """``<RUN_DIR>-payout`` beside the run folder (run folders are never modified)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}-payout")
+
+
+def write_payout(result: Any, out: Path | None = None, *, force: bool = False) -> Path:
+    """Write a payout folder atomically; exit 3 if it exists and ``force`` is not given."""
+    return write_run(out or default_payout_dir(result.run_dir), result.files(), force=force)
+
+
+# ---- year-end evaluation: open the run folder, track the actuals, evaluate in memory ----
+
+
+def evaluate_run(
+    run_dir: Path,
+    actuals: Path,
+    *,
+    low: float = 0.9,
+    high_quantile: float = 0.75,
+    as_of: dt.date | None = None,
+) -> Any:
+    """``allocopt evaluate``: the actuals tracked against the run, the run's reps and quotas, and
+    (with incentives) the payout on these actuals, passed to
+    :func:`allocopt.results.evaluate.evaluate_of`."""
+    from allocopt.results.evaluate import check_settings, evaluate_of
+    from allocopt.results.track import track
+
+    check_settings(low, high_quantile)
+    run_dir = Path(run_dir)
+    tr = track(run_dir, Path(actuals), as_of=as_of)
+    rf = RunFolder.open(run_dir, f"cannot evaluate {run_dir}")
+    pay = None
+    if rf.scenario().incentives is not None:
+        pay = payout_run(run_dir, tracked=tr, draws=200, seed=0)
+    return evaluate_of(
+        tr,
+        rf.table("reps.csv"),
+        rf.table("quotas.csv"),
+        payout=pay,
+        low=low,
+        high_quantile=high_quantile,
+        run_dir=run_dir,
+    )
+
+
+def write_evaluation(
+    result: Any,
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    finish: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the evaluation folder (default ``<RUN_DIR>-evaluate``) atomically; ``finish`` (e.g.
+    the report renderer) runs on the complete folder before it is moved into place. Exit 3 if
+    it exists without ``force``."""
+    target = out or result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
+    return write_run(target, result.files(), force=force, finish=finish)

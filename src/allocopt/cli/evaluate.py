@@ -54,9 +54,9 @@ def evaluate_cmd(
 ) -> None:
     """Year-end evaluation: attainment, quota accuracy, who was set up to fail; performance.csv."""
     from allocopt.outputs.report import write_evaluation_report
-    from allocopt.results.evaluate import evaluate, write_evaluation
+    from allocopt.pipeline import evaluate_run, write_evaluation
 
-    res = evaluate(run_dir, actuals, low=low, high_quantile=high_quantile)
+    res = evaluate_run(run_dir, actuals, low=low, high_quantile=high_quantile)
 
     def finish(folder: Path) -> None:
         write_evaluation_report(folder, folder / "report.html")

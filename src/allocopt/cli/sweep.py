@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
+from rich.table import Table
 
 from allocopt.cli.options import _guard, _scenario_options
 from allocopt.cli.render import console, err
@@ -147,10 +149,56 @@ def sweep(
             f"p90 {att['p90']:.3f}; a rep reaches quota with probability "
             f"{s['reps_p_reach_mean']:.1%} on average"
         )
+        if s.get("payout") and (res.folder / "payout_units.csv").is_file():
+            import pandas as pd
+
+            from allocopt.cli.payout import print_units
+
+            units = pd.read_csv(res.folder / "payout_units.csv", keep_default_na=False)
+            print_units(units.replace("", float("nan")), s["payout"])
     elif "company_quota" in s:
         cq = s["company_quota"]
         console.print(
             f"company total quota p10 {cq['p10']:,.0f}, p50 {cq['p50']:,.0f}, p90 {cq['p90']:,.0f}"
         )
+    if res.kind == "grid" and (res.folder / "sweep.csv").is_file():
+        _print_payout_curve(res.folder)
     for reason, n in s.get("reasons", {}).items():
         err.print(f"[yellow]{n}× not solved:[/] {escape(reason)}", markup=True)
+
+
+def _print_payout_curve(folder: Path) -> None:
+    """The payout_* columns of a grid sweep (incentives set), one line per item."""
+    import pandas as pd
+
+    d = pd.read_csv(folder / "sweep.csv", keep_default_na=False)
+    if "payout_expected" not in d:
+        return
+    params = [c for c in d.columns[1 : list(d.columns).index("status")]]
+    t = Table(title="expected variable pay per item (docs/sweep.md)")
+    heads = [*params, "exp. payout", "p10", "p90", "cost %", "≥ quota", "P(> budget)"]
+    rows = []
+    for r in d.to_dict("records"):
+        if r["payout_expected"] == "":
+            continue
+
+        def pct(v: Any, digits: int = 1) -> str:
+            return "–" if v == "" or v is None else f"{float(v):.{digits}%}"
+
+        rows.append(
+            (
+                *(escape(str(r[c])) for c in params),
+                f"{float(r['payout_expected']):,.0f}",
+                f"{float(r['payout_p10']):,.0f}",
+                f"{float(r['payout_p90']):,.0f}",
+                pct(r["payout_cost_of_sales"], 2),
+                pct(r["payout_share_at_quota"]),
+                pct(r["payout_p_over_budget"]),
+            )
+        )
+    for i, h in enumerate(heads):
+        width = max([len(x[i]) for x in rows], default=1)
+        t.add_column(h, justify="right", min_width=width, overflow="fold")
+    for x in rows:
+        t.add_row(*x)
+    console.print(t)

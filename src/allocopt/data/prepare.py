@@ -241,7 +241,10 @@ def prepare(ds: Dataset) -> ModelData:
     region, rep_units = _hierarchy(units, teams)
     sales_median = sales_sigma = None
     if sc.rules.attainability.enabled:
-        sales_median, sales_sigma = sales_distribution(sc.rules.attainability, reps, active)
+        hist = ds.tables.get("attainment_history")
+        sales_median, sales_sigma = sales_distribution(
+            sc.rules.attainability, reps, active, history=hist
+        )
     return ModelData(
         scenario=sc,
         products=products,

@@ -170,6 +170,17 @@ SPECS: dict[str, TableSpec] = {
             optional=True,
         ),
         TableSpec(
+            "attainment_history",
+            (
+                Col("rep_id", "id"),
+                Col("year", "id"),
+                Col("quota", "number", checks=_GE0),
+                Col("actual", "number", checks=_GE0),
+            ),
+            key=("rep_id", "year"),
+            optional=True,
+        ),
+        TableSpec(
             "incentive_reps",
             (
                 Col("rep_id", "id"),

@@ -13,6 +13,8 @@ from scipy.sparse import coo_matrix
 
 from allocopt.data.prepare import ModelData
 from allocopt.diagnose.findings import TOL, Finding, _m
+from allocopt.model.rules import RULES
+from allocopt.model.sets import company_target
 from allocopt.solve import highs_lp, run_lp
 
 # --- pre-checks ---------------------------------------------------------------------------------
@@ -54,7 +56,8 @@ def _base_bounds(md: ModelData) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rep_bounds(md: ModelData) -> _RepBounds:
-    sc = md.scenario
+    """Least and most quota per rep (and per rep × product) over every alignment, from the
+    bounds each rule declares (``Rule.rep_bounds``), with the rule that sets each."""
     n_r, n_p = md.n_reps, len(md.products)
     eb_lo, eb_hi = _base_bounds(md)
     lower = np.zeros(n_r)
@@ -76,40 +79,16 @@ def _rep_bounds(md: ModelData) -> _RepBounds:
         for i in np.flatnonzero(better):
             upper_why[i] = why
 
-    if sc.rules.capacity.enabled:
-        cut_upper(md.capacity, "capacity")
-        upper_p = np.minimum(upper_p, md.capacity[:, None])
-    if sc.rules.potential.enabled:
-        pr = sc.rules.potential
-        cut_upper((pr.max_share * eb_hi).sum(axis=1), f"potential (max share {pr.max_share:g})")
-        upper_p = np.minimum(upper_p, pr.max_share * eb_hi)
-        if pr.min_share > 0:
-            raise_lower(
-                (pr.min_share * eb_lo).sum(axis=1), f"potential (min share {pr.min_share:g})"
-            )
-            lower_p = np.maximum(lower_p, pr.min_share * eb_lo)
-    if sc.rules.growth.enabled:
-        g = sc.rules.growth
-        h = md.history * md.active
-        has = np.isfinite(h)
-        raise_lower(
-            np.where(has, (1 + g.min) * np.nan_to_num(h), 0.0), f"growth minimum ({g.min:+.0%})"
-        )
-        cut_upper(
-            np.where(has, (1 + g.max) * np.nan_to_num(h), np.inf), f"growth maximum ({g.max:+.0%})"
-        )
-    if sc.rules.floors.enabled and sc.rules.floors.by_role:
-        f = np.array([sc.rules.floors.by_role.get(str(r), 0.0) for r in md.role_of])
-        raise_lower(f * md.fte * md.active, "floor")
-    if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
-        from allocopt.model.rules.attainability import bounds
-
-        att = sc.rules.attainability
-        ceiling, floor = bounds(sc, md.sales_median, md.sales_sigma)
-        has = np.isfinite(ceiling)
-        cut_upper(np.where(has, ceiling, np.inf), f"attainability (P(reach) ≥ {att.p:g})")
-        if att.max_p is not None:
-            raise_lower(np.where(has, floor, 0.0), f"attainability (P(reach) ≤ {att.max_p:g})")
+    for rule in RULES:  # each rule declares its bounds on a rep's quota (registry order)
+        for bound in rule.rep_bounds(md, eb_lo, eb_hi) if rule.rep_bounds else ():
+            if bound.side == "upper":
+                cut_upper(bound.total, bound.why)
+                if bound.per_product is not None:
+                    upper_p = np.minimum(upper_p, bound.per_product)
+            else:
+                raise_lower(bound.total, bound.why)
+                if bound.per_product is not None:
+                    lower_p = np.maximum(lower_p, bound.per_product)
     upper_p = np.minimum(upper_p, upper[:, None])
     return _RepBounds(lower, upper, lower_why, upper_why, upper_p, lower_p)
 
@@ -368,9 +347,7 @@ def prechecks(md: ModelData) -> list[Finding]:
     sc = md.scenario
     b = _rep_bounds(md)
     rep_ids = md.rep_ids
-    target = md.target.copy()
-    if sc.rules.rounding.enabled:
-        target = np.round(target / sc.rules.rounding.unit) * sc.rules.rounding.unit
+    target = company_target(md)
     total = float(target.sum())
     # each rep on its own
     for i in np.flatnonzero(b.lower > b.upper + TOL * np.maximum(1, b.upper)):

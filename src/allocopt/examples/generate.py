@@ -50,6 +50,7 @@ from allocopt.examples.names import _account_names, _rep_names
 from allocopt.examples.org import _draw_reps, _make_org, _Org, _Reps, _team_count
 from allocopt.examples.scenario_yaml import _scenario_yaml
 from allocopt.examples.targets import (
+    _attainment_history,
     _capacity_and_history,
     _History,
     _potential_and_targets,
@@ -81,6 +82,7 @@ def generate_plan(
     with_actuals: bool = True,
     fiscal_year_start: str = "2027-01-01",
     full_year_actuals: bool = False,
+    attainment_history: bool = False,
 ) -> Path:
     """Write a synthetic scenario (``scenario.yaml`` + ``data/*.csv``) and return the YAML path.
 
@@ -173,6 +175,11 @@ def generate_plan(
             granularity,
         )
         year.to_csv(data_dir / "actuals-full-year.csv", index=False, lineterminator="\n")
+    if attainment_history:  # an extra file, not part of the scenario (attainable.yaml uses it)
+        past = _attainment_history(
+            np.random.default_rng([seed, 2]), rep_ids, hist, int(str(fy_start)[:4])
+        )
+        past.to_csv(data_dir / "attainment_history.csv", index=False, lineterminator="\n")
 
     description = (
         f"Synthetic FY{int(str(fy_start)[:4])} plan: {regions} regions, {n_teams} teams, "

@@ -8,9 +8,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from allocopt.examples.accounts import _AccountRows, _Accounts, _Territories
-from allocopt.examples.common import OVER_ASSIGNMENT, FloatArray
+from allocopt.examples.common import OVER_ASSIGNMENT, FloatArray, StrArray
 from allocopt.examples.org import _Reps
 
 
@@ -72,3 +73,33 @@ def _capacity_and_history(rng: np.random.Generator, share: FloatArray, reps: _Re
     ly_actual = np.where(reps.is_new, np.nan, np.round(share / ratio, 2))
     ly_quota = np.where(reps.is_new, np.nan, np.round(share / ratio / attainment / 1000.0) * 1000.0)
     return _History(capacity, ly_quota, ly_actual)
+
+
+def _attainment_history(
+    rng: np.random.Generator, rep_ids: StrArray, hist: _History, fy_start_year: int
+) -> pd.DataFrame:
+    """Earlier years' attainment (``data/attainment_history.csv``, the years before last year)
+    for reps with last year's history: 0-3 earlier years each (tenure); each rep has its own
+    volatility σ_r (lognormal around 0.07: steady and erratic sellers), log attainment ~
+    N(−0.02, σ_r); the quota shrinks 6% a year going back. A separate stream: the plan's files
+    do not change."""
+    n = len(rep_ids)
+    years = rng.integers(0, 4, n)
+    sigma = np.exp(rng.normal(np.log(0.07), 0.5, n))
+    z = rng.standard_normal((n, 3))
+    rows = []
+    for r in np.flatnonzero(np.isfinite(hist.ly_quota) & (years > 0)):
+        for k in range(int(years[r])):
+            back = k + 2  # last year is fy − 1, in reps.csv
+            quota = np.round(hist.ly_quota[r] / 1.06 ** (back - 1) / 1000.0) * 1000.0
+            att = float(np.exp(-0.02 + sigma[r] * z[r, k]))
+            rows.append(
+                {
+                    "rep_id": rep_ids[r],
+                    "year": str(fy_start_year - back),
+                    "quota": quota,
+                    "actual": round(float(quota) * att, 2),
+                }
+            )
+    cols = ["rep_id", "year", "quota", "actual"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["rep_id", "year"], kind="stable")

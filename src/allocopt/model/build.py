@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from allocopt.data.prepare import ModelData
 from allocopt.model import objective
 from allocopt.model.linear import LinearModel
+from allocopt.model.registry import CORE, check_requires
 from allocopt.model.rules import REGISTRY, key_accounts
 from allocopt.model.sets import QuotaSets
 
@@ -35,26 +37,36 @@ def build_alignment(md: ModelData) -> Built | None:
     if not key_accounts.enabled(sc) or not md.ka_ids:
         return None
     lm = LinearModel("alignment", money_scale=money_scale(md, "alignment"))
-    used = []
-    for rule in REGISTRY:
-        if rule.STAGE == "alignment" and rule.enabled(sc):
-            rule.add(lm, md)
-            used.append(rule.NAME)
-    return Built(lm, tuple(used))
+    return Built(lm, _add_rules(lm, md, "alignment", set()))
 
 
 def build_quotas(qs: QuotaSets) -> Built:
     """Stage 2: quotas per rep × product given the alignment in ``qs``."""
-    sc = qs.md.scenario
     lm = LinearModel("quotas", money_scale=money_scale(qs.md, "quotas"))
     lm.add_vars("quota", qs.rp_index)
-    used = []
-    for rule in REGISTRY:
-        if rule.STAGE == "quotas" and rule.enabled(sc):
-            rule.add(lm, qs)
-            used.append(rule.NAME)
+    built = set(CORE.provides)
+    used = _add_rules(lm, qs, "quotas", built)
+    check_requires(objective.RULE, built)
     objective.add(lm, qs)
-    return Built(lm, tuple(used))
+    return Built(lm, used)
+
+
+def _add_rules(lm: LinearModel, sets: Any, stage: str, built: set[str]) -> tuple[str, ...]:
+    """Let every enabled rule of ``stage`` add its components, in registry order.
+
+    ``built`` collects what the added rules provide; a rule whose ``requires`` are not built
+    yet stops the build with its name (:func:`~allocopt.model.registry.check_requires`).
+    """
+    sc = sets.scenario if isinstance(sets, ModelData) else sets.md.scenario
+    used = []
+    for mod in REGISTRY:
+        rule = mod.RULE
+        if rule.stage == stage and mod.enabled(sc):
+            check_requires(rule, built)
+            mod.add(lm, sets)
+            built.update(rule.provides)
+            used.append(rule.name)
+    return tuple(used)
 
 
 def money_scale(md: ModelData, stage: str) -> float:

@@ -22,10 +22,25 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import LinearModel, tiebreak_weights
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets
 
-NAME = "objective"
-COMPONENTS = ("dev_up", "dev_dn", "dev_up_far", "dev_dn_far", "deviation", "obj")
+_DEV = Component(kind="var", internal=True)
+RULE = Rule(
+    name="objective",
+    stage="quotas",
+    requires=("quota",),
+    uses=("m_min", "m_max"),
+    components={
+        "dev_up": _DEV,
+        "dev_dn": _DEV,
+        "dev_up_far": _DEV,
+        "dev_dn_far": _DEV,
+        "deviation": Component(definitional=True),
+        "obj": Component(kind="var"),
+    },
+)
+"""The core model's own components: the deviation parts and the objective (added last)."""
 NEAR = 0.1
 FAR_FACTOR = 4.0
 

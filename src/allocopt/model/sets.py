@@ -73,6 +73,16 @@ def alignment_from_incumbents(md: ModelData) -> np.ndarray:
     return md.ka_incumbent.copy()
 
 
+def company_target(md: ModelData) -> np.ndarray:
+    """T_p·(1 + c) per product, rounded to the nearest rounding unit when rounding is on (rule
+    ``target``; every other rounding is in :mod:`allocopt.solve.rounding`)."""
+    target = md.target.copy()
+    if md.scenario.rules.rounding.enabled:
+        unit = md.scenario.rules.rounding.unit
+        target = np.round(target / unit) * unit
+    return target
+
+
 def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
     """Derive stage-2 data from the model data and a key-account alignment."""
     sc = md.scenario
@@ -82,10 +92,7 @@ def quota_sets(md: ModelData, owner: np.ndarray) -> QuotaSets:
     np.add.at(base, owner[has], md.ka_revenue[has])
     eff = base * md.sell_share
     tot_eff = eff.sum(axis=0)
-    target = md.target.copy()
-    if sc.rules.rounding.enabled:
-        unit = sc.rules.rounding.unit
-        target = np.round(target / unit) * unit
+    target = company_target(md)
 
     ref_pot = np.divide(eff, tot_eff, out=np.zeros_like(eff), where=tot_eff > 0) * target
     # history split: reps with history share the potential-split mass of the history group by

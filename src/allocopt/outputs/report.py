@@ -660,10 +660,12 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
 def _incentives(run_dir: Path, currency: str) -> str:
     """Expected payout of the plan (no actuals: sales = quota × a mean-one lognormal spread)."""
     from allocopt.errors import AllocoptError
-    from allocopt.results.payout import payout
+    from allocopt.outputs.plan_tables import payout_tables
+    from allocopt.results.payout import payout_of
 
     try:
-        res = payout(run_dir, draws=REPORT_DRAWS, seed=0)
+        t = payout_tables(run_dir)
+        res = payout_of(t.scenario, t.reps, t.annual, draws=REPORT_DRAWS, seed=0, **t.kwargs())
     except AllocoptError as exc:
         return _section("incentives", f'<p class="note">Not computed: {_esc(exc.render())}</p>')
     s = res.summary

@@ -1,9 +1,11 @@
 """Year-end evaluation of a run against a year of actuals, and next year's performance factors.
 
-Public entry point: :func:`evaluate` (compute), with :func:`write_evaluation` to write the result
-as a folder (atomically, never over an existing one without ``force``). Actuals are read and
-measured by :func:`allocopt.results.track.track` (attainment = actual ÷ phased quota of the elapsed
-periods; over a whole year, actual ÷ annual quota).
+Public entry point: :func:`evaluate_of` — in memory: the tracking of the actuals (the result of
+``allocopt track``: attainment = actual ÷ phased quota of the elapsed periods; over a whole year,
+actual ÷ annual quota), the run's ``reps.csv`` and ``quotas.csv`` as frames, and the payout on
+these actuals when the run has incentives. It reads no file:
+:func:`allocopt.pipeline.evaluate_run` opens the run folder, tracks the actuals and passes them in;
+:func:`allocopt.pipeline.write_evaluation` writes the folder.
 
 * **distribution** — attainment of the company, each region and team (their summed amounts) and
   the spread of rep attainment within each (median, p10, p90, share at or above 100%).
@@ -27,8 +29,6 @@ periods; over a whole year, actual ÷ annual quota).
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,10 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import Content, write_run
-from allocopt.results.payout import round_frame
-from allocopt.results.track import ALL, track
+from allocopt.results.payout import PayoutResult, round_frame
+from allocopt.results.track import ALL, TrackResult
 
-__all__ = ["Evaluation", "evaluate", "write_evaluation"]
+__all__ = ["Evaluation", "evaluate_of"]
 
 FACTOR_CLIP = (0.5, 1.5)
 CATEGORIES = ("set_up_to_fail", "under_performer", "near_quota", "at_or_above_quota")
@@ -59,7 +58,7 @@ class Evaluation:
     summary: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
-    def files(self) -> dict[str, Content]:
+    def files(self) -> dict[str, Any]:
         """The files of an evaluation folder (name → content)."""
         return {
             "evaluation_reps.csv": _rounded(self.reps),
@@ -106,42 +105,57 @@ def _spread(a: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _n_periods(run_dir: Path, elapsed: dict[str, float]) -> pd.Series:
-    q = pd.read_csv(run_dir / "quotas.csv", dtype={"rep_id": str, "period": str})
+def _n_periods(quotas: pd.DataFrame, elapsed: dict[str, float]) -> pd.Series:
+    q = quotas.assign(
+        rep_id=quotas["rep_id"].astype(str),
+        period=quotas["period"].astype(str),
+        quota=pd.to_numeric(quotas["quota"], errors="coerce").fillna(0.0),
+    )
     q = q[q["period"].map(elapsed).fillna(0.0) >= 1.0]
     per = q.groupby(["rep_id", "period"])["quota"].sum()
     return (per > 0).groupby(level=0).sum().astype(int)
 
 
-def evaluate(
-    run_dir: Path,
-    actuals: Path,
-    *,
-    low: float = 0.9,
-    high_quantile: float = 0.75,
-    as_of: dt.date | None = None,
-) -> Evaluation:
-    """Evaluate a run against a year of actuals (see the module docstring for every measure).
-
-    Raises :class:`~allocopt.errors.InputError` (exit 2) for a bad run folder or actuals, or
-    settings out of range.
-    """
-    run_dir = Path(run_dir)
+def check_settings(low: float, high_quantile: float) -> None:
+    """InputError (exit 2) for ``--low`` outside (0, 1] or ``--high-quantile`` outside (0, 1)."""
     if not 0 < low <= 1:
         raise InputError(Problem("--low", "", "", "must be in (0, 1]", value=f"{low:g}"))
     if not 0 < high_quantile < 1:
         raise InputError(
             Problem("--high-quantile", "", "", "must be in (0, 1)", value=f"{high_quantile:g}")
         )
-    tr = track(run_dir, actuals, as_of=as_of)
+
+
+def evaluate_of(
+    tr: TrackResult,
+    reps_run: pd.DataFrame,
+    quotas: pd.DataFrame,
+    *,
+    payout: PayoutResult | None = None,
+    low: float = 0.9,
+    high_quantile: float = 0.75,
+    run_dir: Path | None = None,
+) -> Evaluation:
+    """Evaluate a run against a year of actuals (see the module docstring for every measure).
+
+    ``tr``: the tracking result of the actuals (``allocopt track``: as_of, periods,
+    elapsed_share, reps, units, summary, warnings); ``reps_run``: the run's reps.csv (rep_id,
+    team_id, region_id, difficulty); ``quotas``: its quotas.csv (rep_id, period, quota);
+    ``payout``: the payout on these actuals (None without incentives). Raises
+    :class:`~allocopt.errors.InputError` (exit 2) for settings out of range.
+    """
+    check_settings(low, high_quantile)
+    run_dir = Path(run_dir) if run_dir is not None else Path(".")
     warnings = list(tr.warnings)
     if tr.elapsed_share < 1 - 1e-9:
         warnings.append(
             f"the actuals cover {tr.elapsed_share:.0%} of the year (to {tr.as_of.isoformat()}); "
             "the evaluation measures attainment to date"
         )
-    reps_run = pd.read_csv(
-        run_dir / "reps.csv", dtype={"rep_id": str, "team_id": str, "region_id": str}
+    reps_run = reps_run.assign(
+        rep_id=reps_run["rep_id"].astype(str),
+        team_id=reps_run["team_id"].astype(str),
+        region_id=reps_run["region_id"].fillna("").astype(str),
     )
     rep_all = tr.reps[tr.reps["product"] == ALL].set_index("rep_id")
     att = rep_all["attainment"].reindex(reps_run["rep_id"]).to_numpy(dtype=float)
@@ -165,7 +179,7 @@ def evaluate(
     factor = np.clip(rel, *FACTOR_CLIP)
     factor = np.where(category == "set_up_to_fail", np.maximum(factor, 1.0), factor)
     elapsed = {p.label: p.elapsed for p in tr.periods}
-    n_per = _n_periods(run_dir, elapsed).reindex(reps_run["rep_id"]).fillna(0).to_numpy(dtype=int)
+    n_per = _n_periods(quotas, elapsed).reindex(reps_run["rep_id"]).fillna(0).to_numpy(dtype=int)
 
     reps = pd.DataFrame(
         {
@@ -269,7 +283,7 @@ def evaluate(
             "min": _r(perf["factor"].min()) if len(perf) else None,
             "max": _r(perf["factor"].max()) if len(perf) else None,
         },
-        "payout": _payout(run_dir, actuals, as_of),
+        "payout": _payout(payout),
         "warnings": warnings,
     }
     return Evaluation(run_dir, reps, teams, units, perf, summary, warnings)
@@ -306,15 +320,10 @@ def _reading(rho: float | None) -> str:
     return "no clear link: attainment did not follow the plan's difficulty"
 
 
-def _payout(run_dir: Path, actuals: Path, as_of: dt.date | None) -> dict[str, Any] | None:
-    import json
-
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    if not (manifest.get("resolved_scenario") or {}).get("incentives"):
+def _payout(res: PayoutResult | None) -> dict[str, Any] | None:
+    if res is None:
         return None
-    from allocopt.results.payout import payout
-
-    s = payout(run_dir, actuals, draws=200, seed=0, as_of=as_of).summary
+    s = res.summary
     budget = s["budget"]
     return {
         "payout": s["expected_payout"],
@@ -323,22 +332,3 @@ def _payout(run_dir: Path, actuals: Path, as_of: dt.date | None) -> dict[str, An
         "cost_of_sales": s["cost_of_sales"],
         "exact": s["elapsed_share"] >= 1.0,
     }
-
-
-def default_evaluation_dir(result: Evaluation) -> Path:
-    """``<RUN_DIR>-evaluate`` beside the run folder (run folders are never modified)."""
-    return result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
-
-
-def write_evaluation(
-    result: Evaluation,
-    out: Path | None = None,
-    *,
-    force: bool = False,
-    finish: Callable[[Path], None] | None = None,
-) -> Path:
-    """Write the evaluation folder atomically; ``finish`` (e.g. the report renderer) runs on the
-    complete folder before it is moved into place. Exit 3 if it exists without ``force``."""
-    return write_run(
-        out or default_evaluation_dir(result), result.files(), force=force, finish=finish
-    )

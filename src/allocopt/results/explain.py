@@ -16,7 +16,7 @@ Public entry points: :func:`explain_plan` and :func:`explain_rep`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,41 +25,20 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, Problem
+from allocopt.model.rules import RULES, components
 from allocopt.outputs.runfolder import read_manifest
+from allocopt.results.payout import PayoutResult
+from allocopt.solve.rounding import round_to_sum
 
-OWN = {
-    "capacity": "capacity",
-    "period_capacity": "capacity",
-    "potential_max": "potential",
-    "potential_min": "potential",
-    "growth_min": "growth",
-    "growth_max": "growth",
-    "floor": "floors",
-    "fairness_low": "fairness",
-    "fairness_high": "fairness",
-    "spread_low": "fairness",
-    "spread_high": "fairness",
-    "phasing_sum": "phasing",
-    "phasing_low": "phasing",
-    "phasing_high": "phasing",
-    "frozen": "stability",
-    "stability": "stability",
-    "attainability_max": "attainability",
-    "attainability_min": "attainability",
-}
-LINK = {"target": "target", "unit_target": "target", "group_quota": "fairness"}
+OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
+"""Rows that adjust their own rep's quota → the rule the adjustment is attributed to."""
+LINK = {c: r.name for c, (r, comp) in components().items() if comp.explain == "link"}
+"""Rows that redistribute quota across reps (targets, a fairness group's total) → their rule."""
 WORDS = {
-    "capacity": "capped by its ramped capacity",
-    "potential": "held within its share of potential",
-    "growth": "held within its growth band against last year",
-    "floors": "lifted to its role's floor",
-    "fairness": "kept within the fairness band of its group",
-    "phasing": "period phasing band",
-    "stability": "held within the re-plan's stability budget",
-    "attainability": "held to what it can reach with the set probability (attainability)",
-    "target": "redistribution so the company and unit targets add up (other reps are bound)",
+    **{r.name: r.explain_word for r in RULES if r.explain_word is not None},
     "reference": "no rule moved it: it sits at its reference share",
 }
+"""What an adjustment attributed to a rule means, in words (declared by each rule)."""
 
 
 def _rows(df: pd.DataFrame) -> Iterator[Any]:
@@ -124,30 +103,6 @@ class RepExplanation:
         shown = round_to_sum([v for _, v in self.parts], self.quota, decimals)
         total = round(self.quota, decimals)
         return [(k, v) for (k, _), v in zip(self.parts, shown, strict=True)], total
-
-
-def round_to_sum(values: list[float], total: float, decimals: int = 0) -> list[float]:
-    """Round ``values`` to ``decimals`` places so that they add up exactly to ``total`` rounded.
-
-    Largest remainder: every value is rounded down to the grid 10^-decimals, then the
-    n = round(total) − Σ floor(values) missing grid steps go to the values with the largest
-    remainders (ties: the earlier value). When the values add up to ``total``, 0 ≤ n ≤ len(values)
-    and no value moves by a full grid step; otherwise n is clipped and the last value absorbs
-    the difference.
-    """
-    if not values:
-        return []
-    scale = 10.0**decimals
-    x = np.asarray(values, dtype=float) * scale
-    want = round(total * scale)
-    low = np.floor(x + 1e-9)
-    rem = x - low
-    need = want - int(low.sum())
-    order = np.argsort(-rem, kind="stable")
-    k = max(0, min(need, len(values)))
-    low[order[:k]] += 1
-    low[-1] += want - int(low.sum())  # only when the values do not add up to the total
-    return [float(v) / scale for v in low]
 
 
 def _weights(manifest: dict[str, Any]) -> tuple[float, float]:
@@ -334,8 +289,18 @@ class PlanExplanation:
         }
 
 
-def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
-    """Plan-level view; with ``resolve`` the price of fairness is measured by re-solving the LP."""
+Relaxed = Callable[[Path, dict[str, Any]], float | None]
+"""A run's quota LP objective (rounding relaxed) with dotted scenario changes applied; None if
+infeasible. The pipeline composes it (:func:`allocopt.pipeline.relaxed_objective`)."""
+
+
+def explain_plan(
+    run_dir: Path, *, relaxed: Relaxed | None = None, payout: PayoutResult | None = None
+) -> PlanExplanation:
+    """Plan-level view; with ``relaxed`` the price of fairness and the +1% target steps are
+    measured by re-solving the LP (:func:`allocopt.pipeline.explain_plan` passes it).
+    ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
+    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
     manifest = _manifest(run_dir)
     binding = _read(run_dir, "binding.csv")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -381,18 +346,20 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
         for r in _rows(rules)
     ]
     out = PlanExplanation(counts, tgt, capacity, rule_prices, summary.get("fairness", {}))
-    if sc.get("incentives"):
-        out.incentives = _expected_payout(run_dir)
+    if sc.get("incentives") and payout is not None:
+        out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
-    if resolve:
-        out.price_of_fairness = price_of_fairness(run_dir)
+    if relaxed is not None:
+        out.price_of_fairness = price_of_fairness(run_dir, relaxed)
         base = out.price_of_fairness.get("objective_lp")
         for row in tgt:
-            row.update(target_step(run_dir, str(row["product"]), base))
+            row.update(target_step(run_dir, str(row["product"]), base, relaxed))
     return out
 
 
-def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, Any]:
+def target_step(
+    run_dir: Path, product: str, base: float | None, relaxed_objective: Relaxed
+) -> dict[str, Any]:
     """The +1% target cost re-solved, and how far the derivative holds, for one product.
 
     f(s) = LP objective with the product's target × (1 + s) (the reference split scales with
@@ -402,8 +369,6 @@ def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, An
     starting to bind) lies in (0, 1%] and ``valid_up_to_pct`` is found by bisection on that
     test (8 re-solves: the largest s checked where f is still linear, 1/256 % resolution).
     """
-    from allocopt.pipeline import relaxed_objective
-
     manifest = _manifest(run_dir)
     sc = manifest["resolved_scenario"]
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -445,10 +410,8 @@ def target_step(run_dir: Path, product: str, base: float | None) -> dict[str, An
     return out
 
 
-def price_of_fairness(run_dir: Path) -> dict[str, Any]:
+def price_of_fairness(run_dir: Path, relaxed_objective: Relaxed) -> dict[str, Any]:
     """LP objective with the fairness rule as in the run, without it, and the band ±5 points."""
-    from allocopt.pipeline import relaxed_objective
-
     manifest = _manifest(run_dir)
     sc = manifest["resolved_scenario"]
     fair = sc["rules"]["fairness"]
@@ -474,11 +437,9 @@ def price_of_fairness(run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _expected_payout(run_dir: Path) -> dict[str, Any]:
-    """The plan's expected variable pay without actuals (results/payout.py, 1,000 draws)."""
-    from allocopt.results.payout import payout
-
-    s = payout(run_dir, draws=1000, seed=0).summary
+def expected_payout(payout: PayoutResult) -> dict[str, Any]:
+    """What explain shows of a plan's expected variable pay (results/payout.py)."""
+    s = payout.summary
     keys = [
         "expected_payout",
         "payout_p10",

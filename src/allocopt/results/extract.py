@@ -17,13 +17,19 @@ import pandas as pd
 from allocopt.data.prepare import ModelData
 from allocopt.model.build import Built
 from allocopt.model.objective import NEAR
+from allocopt.model.registry import CORE
+from allocopt.model.rules import components
 from allocopt.model.rules.fairness import groups
 from allocopt.model.sets import QuotaSets
 from allocopt.solve import Compiled, SolveResult
+from allocopt.solve.rounding import apportion, to_unit
 
 BIND_TOL = 1e-6
-DEFINITIONAL = ("deviation", "rounding", "group_quota", "phasing_sum")
-"""Equality rows that define auxiliary variables: always tight, never a binding business rule."""
+DEFINITIONAL = tuple(
+    c for c, (_, comp) in components().items() if comp.kind == "row" and not comp.listed_in_binding
+)
+"""Equality rows that define auxiliary variables: always tight, never a binding business rule
+(declared per component in the rule registry: ``Component.binding``)."""
 
 
 @dataclass
@@ -46,21 +52,6 @@ def _money(a: Any) -> Any:
 
 def _ratio(a: Any) -> Any:
     return np.round(np.asarray(a, dtype=float), 6) + 0.0
-
-
-def _largest_remainder(values: np.ndarray, total: np.ndarray, unit: float) -> np.ndarray:
-    """Round each row of ``values`` (R, T) to multiples of unit keeping row sums = ``total``."""
-    units = values / unit
-    base = np.floor(units + 1e-9)
-    need = np.rint(total / unit) - base.sum(axis=1)
-    rem = units - base
-    order = np.argsort(-rem, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(
-        rank, order, np.arange(values.shape[1])[None, :].repeat(len(values), 0), axis=1
-    )
-    bump = rank < need[:, None]
-    return (base + bump) * unit
 
 
 def binding_rows(
@@ -176,14 +167,13 @@ def extract(
     q_lp = q.copy() if x_lp is None else lm.vars["quota"].values(x_lp).reshape(n_r, n_p)
     q_lp = np.where(np.abs(q_lp) < 1e-7, 0.0, q_lp)
     if sc.rules.rounding.enabled:
-        unit = sc.rules.rounding.unit
-        q = np.rint(q / unit) * unit
+        q = to_unit(q, sc.rules.rounding.unit)
     if md.replan is not None:  # booked periods frozen, the rest phased over what remains
         rest = np.maximum(q - md.replan.frozen_sum, 0.0)
         per_rest = md.replan.phase_rest * rest[:, :, None]
         if sc.rules.rounding.enabled:
             unit = sc.rules.rounding.unit
-            flat = _largest_remainder(per_rest.reshape(-1, n_t), rest.reshape(-1), unit)
+            flat = apportion(per_rest.reshape(-1, n_t), rest.reshape(-1), unit)
             per_rest = flat.reshape(n_r, n_p, n_t)
         per = md.replan.frozen + per_rest
     elif "period_quota" in lm.vars:
@@ -192,12 +182,12 @@ def extract(
         per = md.phase * q[:, :, None]
     if sc.rules.rounding.enabled and md.replan is None:
         unit = sc.rules.rounding.unit
-        flat = _largest_remainder(per.reshape(-1, n_t), q.reshape(-1), unit)
+        flat = apportion(per.reshape(-1, n_t), q.reshape(-1), unit)
         per = flat.reshape(n_r, n_p, n_t)
     elif not sc.rules.rounding.enabled:
         # money is written in cents: apportion the cents so the periods add up to the annual quota
         q = np.round(q, 2)
-        flat = _largest_remainder(np.maximum(per, 0.0).reshape(-1, n_t), q.reshape(-1), 0.01)
+        flat = apportion(np.maximum(per, 0.0).reshape(-1, n_t), q.reshape(-1), 0.01)
         per = np.round(flat, 2).reshape(n_r, n_p, n_t)
 
     reps_idx = np.repeat(np.arange(n_r), n_p)
@@ -427,12 +417,7 @@ def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
 
 
 def _rule_map() -> dict[str, str]:
-    from allocopt.model import objective
-    from allocopt.model.rules import REGISTRY
-
-    out = {c: r.NAME for r in REGISTRY for c in r.COMPONENTS}
-    out.update({c: objective.NAME for c in objective.COMPONENTS})
-    return out
+    return {c: r.name for c, (r, _) in components().items() if r is not CORE}
 
 
 def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""What will this plan cost in variable pay? Expected payout of a run under its incentive plans.
+"""What will this plan cost in variable pay? Expected payout of a plan under its incentive plans.
 
-Public entry point: :func:`payout` (compute), with :func:`write_payout` to write the result as a
-folder (atomically, never over an existing one without ``force``). The formulas, with a worked
-example, are in ``docs/incentives.md``:
+Public entry point: :func:`payout_of` — in memory: the resolved scenario, the plan's reps and
+annual quotas (frames), and where the sales outcomes come from (:class:`Outlook` from tracking,
+or :class:`SalesDraws`, e.g. the Monte Carlo draws of a plan stress sweep). It reads no file;
+:func:`allocopt.pipeline.payout_run` opens a run folder (and the actuals or a sweep folder) and
+passes the tables in. The formulas, with a worked example, are in ``docs/incentives.md``:
 
 * **credited quota** ``c_r = Σ_p w_p · Y_rp`` and **credited sales** ``s_r = Σ_p w_p · S_rp``
   (``w_p`` the product weights, default 1; ``Y`` the annual quota, ``S`` the sales);
@@ -13,14 +15,16 @@ example, are in ``docs/incentives.md``:
 * **payout** ``= B_r · M(a_r)`` with the pay base ``B_r = TI_r · fte_r · e_r`` (target incentive,
   prorated by FTE and the share of the year employed when ``prorate``) or ``B_r = k_r · c_r``
   (commission rate × credited quota: with the default linear band this pays ``k_r · s_r``).
-* **sales outcomes**: ``S_rp = A_rp + R_rp · m_r``: the actuals to date ``A`` plus the
-  expected remaining sales ``R`` (the seasonality-adjusted forecast of ``allocopt track`` minus
-  ``A``; the remaining quota where the forecast cannot be measured, and the whole annual quota
-  without actuals) times a mean-one lognormal multiplier
+* **sales outcomes** (lognormal, the default): ``S_rp = A_rp + R_rp · m_r``: the actuals to
+  date ``A`` plus the expected remaining sales ``R`` (the seasonality-adjusted forecast of
+  ``allocopt track`` minus ``A``; the remaining quota where the forecast cannot be measured, and
+  the whole annual quota without actuals) times a mean-one lognormal multiplier
   ``m_r = exp(σ_rem · Z_r − σ_rem² / 2)``, ``σ_rem = spread · √(1 − elapsed share)``,
   ``Z_r = √ρ · G + √(1 − ρ) · ε_r`` (a market-wide shock ``G`` shared by all reps with weight
   ``ρ = correlation``). Draws come from ``numpy.random.default_rng(seed)`` in a fixed order, so
   the same inputs and seed give the same numbers.
+* **sales outcomes** (:class:`SalesDraws`): ``S_rp`` of draw d taken as given (the plan stress
+  sweep's sales model, docs/sweep.md), so payout and attainment come from the same draws.
 * **cost of sales** = expected payout ÷ expected revenue (Σ_p S_rp, unweighted).
 
 Reps whose role has no plan are paid no variable pay; reps without quota have no attainment.
@@ -28,8 +32,7 @@ Reps whose role has no plan are paid no variable pay; reps without quota have no
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +41,18 @@ import numpy as np
 import pandas as pd
 
 from allocopt.data.incentives import terms_of
-from allocopt.data.tables import SPECS, read_table
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import read_manifest, write_run
 from allocopt.scenario.schema import IncentivePlan, Incentives, Scenario
 
-__all__ = ["PayoutResult", "multiplier", "payout", "write_payout"]
+__all__ = [
+    "Outlook",
+    "PayoutResult",
+    "SalesDraws",
+    "multiplier",
+    "outlook_from_tracking",
+    "payout_of",
+    "round_frame",
+]
 
 CHUNK = 2_000_000  # draws × reps evaluated at once (bounded memory)
 
@@ -62,6 +71,58 @@ def multiplier(plan: IncentivePlan, attainment: np.ndarray) -> np.ndarray:
     return np.where(ok & (a >= plan.threshold), m, 0.0)
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """Sales to date and expected remaining sales per rep × product (from tracking).
+
+    ``frame``: rep_id, product, actual_to_date, expected_remaining; reps × products not in it
+    keep the default (nothing to date, the whole annual quota remaining)."""
+
+    frame: pd.DataFrame
+    elapsed_share: float
+    info: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def outlook_from_tracking(
+    rows: pd.DataFrame,
+    elapsed_share: float,
+    info: dict[str, Any] | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Outlook:
+    """The outlook of ``allocopt track``'s rep × product rows (actual_to_date, annual_quota,
+    quota_to_date, forecast_seasonal): remaining = max(forecast − actual, 0), or the remaining
+    quota where the forecast cannot be measured; nothing remains once the year is over."""
+    elapsed = min(1.0, float(elapsed_share))
+    a = pd.to_numeric(rows["actual_to_date"]).to_numpy(dtype=float)
+    y = pd.to_numeric(rows["annual_quota"]).to_numpy(dtype=float)
+    q = pd.to_numeric(rows["quota_to_date"]).to_numpy(dtype=float)
+    fc = pd.to_numeric(rows["forecast_seasonal"]).to_numpy(dtype=float)
+    left = np.where(np.isfinite(fc), np.maximum(fc - a, 0.0), np.maximum(y - q, 0.0))
+    if elapsed >= 1.0:
+        left = np.zeros_like(left)
+    frame = pd.DataFrame(
+        {
+            "rep_id": rows["rep_id"].astype(str).to_numpy(),
+            "product": rows["product"].astype(str).to_numpy(),
+            "actual_to_date": a,
+            "expected_remaining": left,
+        }
+    )
+    return Outlook(frame, elapsed, info, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class SalesDraws:
+    """Given sales outcomes: ``sales[d, r, p]`` for draw d, rep ``rep_ids[r]``, product
+    ``products[p]`` (reps missing from it sell nothing; products missing sell nothing)."""
+
+    sales: np.ndarray
+    rep_ids: tuple[str, ...]
+    products: tuple[str, ...]
+    source: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class PayoutResult:
     """Expected payout per rep and unit, the company distribution, and the summary."""
@@ -74,7 +135,7 @@ class PayoutResult:
     warnings: list[str] = field(default_factory=list)
 
     def files(self) -> dict[str, Any]:
-        """The files of a payout folder (name → content), as written by :func:`write_payout`."""
+        """The files of a payout folder (name → content)."""
         return {
             "payout_reps.csv": _rounded(self.reps),
             "payout_units.csv": _rounded(self.units),
@@ -89,6 +150,7 @@ _MONEY = (
     "expected_revenue",
     "expected_payout",
     "payout_p10",
+    "payout_p50",
     "payout_p90",
     "actual_to_date",
     "expected_remaining",
@@ -108,22 +170,12 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
     return round_frame(df, _MONEY)
 
 
-def _scenario(run_dir: Path) -> tuple[dict[str, Any], Scenario]:
-    manifest = read_manifest(run_dir, f"cannot compute the payout of {run_dir}")
-    try:
-        sc = Scenario.model_validate_json(json.dumps(manifest["resolved_scenario"]))
-    except (KeyError, ValueError) as exc:
-        raise InputError(
-            Problem(str(run_dir / "manifest.json"), "", "resolved_scenario", f"unreadable: {exc}")
-        ) from None
-    return manifest, sc
-
-
-def _incentives(run_dir: Path, sc: Scenario) -> Incentives:
+def incentives_of(sc: Scenario, where: str = "manifest.json") -> Incentives:
+    """The scenario's incentives section; InputError (exit 2) when it has none."""
     if sc.incentives is None:
         raise InputError(
             Problem(
-                str(run_dir / "manifest.json"),
+                where,
                 "",
                 "resolved_scenario.incentives",
                 "the run's scenario has no incentives section; add one (docs/incentives.md) "
@@ -133,67 +185,55 @@ def _incentives(run_dir: Path, sc: Scenario) -> Incentives:
     return sc.incentives
 
 
-def _read_run_csv(run_dir: Path, name: str, need: tuple[str, ...]) -> pd.DataFrame:
-    path = run_dir / name
-    if not path.is_file():
-        raise InputError(Problem(str(path), "", "", "file is missing; re-run the solve"))
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    absent = [c for c in need if c not in df.columns]
-    if absent:
-        raise InputError(
-            [Problem(str(path), "row 1", c, "required column is missing") for c in absent]
-        )
-    return df
+def _chunks(draws: int, n_r: int) -> Iterator[tuple[int, int]]:
+    step = max(1, CHUNK // max(1, n_r))
+    for d0 in range(0, draws, step):
+        yield d0, min(step, draws - d0)
 
 
-def _overrides(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> pd.DataFrame | None:
-    """The incentive_reps table recorded for the run (path relative to the scenario file)."""
-    ref = sc.data.incentive_reps
-    if ref is None:
-        return None
-    from allocopt.data.checks import table_source
-
-    scen = Path(str(manifest.get("inputs", {}).get("scenario", {}).get("path", "")))
-    src = table_source(ref, scen.parent)
-    res = read_table(SPECS["incentive_reps"], src)
-    if res.problems or res.frame is None:
-        raise InputError(res.problems or [Problem(src.label, "", "", "cannot be read")])
-    return res.frame
-
-
-def payout(
-    run_dir: Path,
-    actuals: Path | None = None,
+def payout_of(
+    sc: Scenario,
+    reps: pd.DataFrame,
+    annual: pd.DataFrame,
     *,
+    incentive_reps: pd.DataFrame | None = None,
+    outlook: Outlook | None = None,
+    sales: SalesDraws | None = None,
     draws: int = 2000,
     seed: int = 0,
-    as_of: dt.date | None = None,
+    company: str = "COMPANY",
+    run_dir: Path | None = None,
 ) -> PayoutResult:
-    """Expected variable pay of a run (see the module docstring for every formula).
+    """Expected variable pay of a plan (see the module docstring for every formula).
 
-    Raises :class:`~allocopt.errors.InputError` (exit 2) for a bad run folder, a run without an
-    incentives section, bad actuals, or ``draws`` < 1.
+    ``reps``: rep_id, team_id, region_id, role, fte (active_share optional); ``annual``: rep_id,
+    product, quota (cells may be text, as read from a run folder). With ``sales`` the draws are
+    those given (``draws``, ``seed`` and ``outlook`` are not used). Raises
+    :class:`~allocopt.errors.InputError` (exit 2) for a scenario without incentives or
+    ``draws`` < 1.
     """
-    run_dir = Path(run_dir)
-    if draws < 1:
+    label = Path(run_dir) if run_dir is not None else Path(".")
+    if sales is None and draws < 1:
         raise InputError(Problem("--draws", "", "", "must be ≥ 1", value=str(draws)))
-    manifest, sc = _scenario(run_dir)
-    inc = _incentives(run_dir, sc)
+    inc = incentives_of(sc, str(label / "manifest.json"))
     products = list(sc.products)
     w = np.array([inc.product_weights.get(p, 1.0) for p in products])
-    reps = _read_run_csv(run_dir, "reps.csv", ("rep_id", "team_id", "region_id", "role", "fte"))
+    reps = reps.assign(rep_id=reps["rep_id"].astype(str))
     reps = reps.sort_values("rep_id", kind="stable").reset_index(drop=True)
-    annual = _read_run_csv(run_dir, "annual.csv", ("rep_id", "product", "quota"))
     ids = reps["rep_id"].to_numpy(dtype=object)
     ridx = {r: i for i, r in enumerate(ids)}
     pidx = {p: j for j, p in enumerate(products)}
     n_r, n_p = len(ids), len(products)
     quota = np.zeros((n_r, n_p))
-    ok = annual["rep_id"].isin(ridx) & annual["product"].isin(pidx)
-    quota[
-        annual.loc[ok, "rep_id"].map(ridx).to_numpy(dtype=np.int64),
-        annual.loc[ok, "product"].map(pidx).to_numpy(dtype=np.int64),
-    ] = pd.to_numeric(annual.loc[ok, "quota"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    ok = annual["rep_id"].astype(str).isin(ridx) & annual["product"].astype(str).isin(pidx)
+    np.add.at(
+        quota,
+        (
+            annual.loc[ok, "rep_id"].astype(str).map(ridx).to_numpy(dtype=np.int64),
+            annual.loc[ok, "product"].astype(str).map(pidx).to_numpy(dtype=np.int64),
+        ),
+        pd.to_numeric(annual.loc[ok, "quota"], errors="coerce").fillna(0.0).to_numpy(dtype=float),
+    )
 
     # sales to date and expected remaining sales per rep × product
     act = np.zeros((n_r, n_p))
@@ -201,28 +241,18 @@ def payout(
     elapsed = 0.0
     warnings: list[str] = []
     track_info: dict[str, Any] | None = None
-    if actuals is not None:
-        from allocopt.results.track import ALL, track
+    if outlook is not None and sales is None:
+        f = outlook.frame
+        keep = f["rep_id"].isin(ridx) & f["product"].isin(pidx)
+        ri = f.loc[keep, "rep_id"].map(ridx).to_numpy(dtype=np.int64)
+        pj = f.loc[keep, "product"].map(pidx).to_numpy(dtype=np.int64)
+        act[ri, pj] = f.loc[keep, "actual_to_date"].to_numpy(dtype=float)
+        rem[ri, pj] = f.loc[keep, "expected_remaining"].to_numpy(dtype=float)
+        elapsed = min(1.0, outlook.elapsed_share)
+        warnings += list(outlook.warnings)
+        track_info = outlook.info
 
-        tr = track(run_dir, actuals, as_of=as_of)
-        elapsed = min(1.0, tr.elapsed_share)
-        rp = tr.reps[tr.reps["product"] != ALL]
-        ri = rp["rep_id"].map(ridx).to_numpy(dtype=np.int64)
-        pj = rp["product"].map(pidx).to_numpy(dtype=np.int64)
-        a = rp["actual_to_date"].to_numpy(dtype=float)
-        y = rp["annual_quota"].to_numpy(dtype=float)
-        q = rp["quota_to_date"].to_numpy(dtype=float)
-        fc = rp["forecast_seasonal"].to_numpy(dtype=float)
-        left = np.where(np.isfinite(fc), np.maximum(fc - a, 0.0), np.maximum(y - q, 0.0))
-        if elapsed >= 1.0:
-            left = np.zeros_like(left)
-        act[ri, pj] = a
-        rem[ri, pj] = left
-        warnings += tr.warnings
-        track_info = {"as_of": tr.as_of.isoformat(), "elapsed_share": round(elapsed, 6)}
-        track_info["actuals"] = tr.summary["actuals"]
-
-    terms = terms_of(inc, reps, _overrides(run_dir, manifest, sc))
+    terms = terms_of(inc, reps, incentive_reps)
     fte = pd.to_numeric(reps["fte"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
     share = (
         pd.to_numeric(reps["active_share"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
@@ -240,16 +270,40 @@ def payout(
     )
     base = np.where(has_plan, base, 0.0)
 
-    # draws, in chunks of whole draws; every chunk continues the same random stream
+    # the draws, in chunks of whole draws: (credited sales, revenue), each (k, R)
     sigma = inc.spread * np.sqrt(max(0.0, 1.0 - elapsed))
     rho = inc.correlation
-    cred_act, cred_rem = act @ w, rem @ w
-    rev_act, rev_rem = act.sum(axis=1), rem.sum(axis=1)
-    rng = np.random.default_rng(seed)
+    if sales is not None:
+        given = _aligned(sales, ids, products)
+        draws = given.shape[0]
+        if draws < 1:
+            raise InputError(Problem("sales draws", "", "", "there are no draws"))
+
+        def outcomes() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+            for d0, k in _chunks(draws, n_r):
+                s = given[d0 : d0 + k]
+                yield d0, s @ w, s.sum(axis=2)
+
+    else:
+        cred_act, cred_rem = act @ w, rem @ w
+        rev_act, rev_rem = act.sum(axis=1), rem.sum(axis=1)
+        rng = np.random.default_rng(seed)
+
+        def outcomes() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+            for d0, k in _chunks(draws, n_r):
+                common = rng.standard_normal(k)
+                own = rng.standard_normal((k, n_r))
+                z = np.sqrt(rho) * common[:, None] + np.sqrt(1.0 - rho) * own
+                mult = np.exp(sigma * z - sigma * sigma / 2.0)
+                yield (
+                    d0,
+                    cred_act[None, :] + cred_rem[None, :] * mult,
+                    rev_act[None, :] + rev_rem[None, :] * mult,
+                )
+
     plans = {role: inc.roles[role] for role in sorted(set(terms.role) - {""})}
     members = {role: np.flatnonzero(terms.role == role) for role in plans}
     sum_pay = np.zeros(n_r)
-    sum_pay2 = np.zeros(n_r)
     sum_att = np.zeros(n_r)
     at_quota = np.zeros(n_r)
     sum_rev = np.zeros(n_r)
@@ -258,33 +312,28 @@ def payout(
     share_at_quota = np.zeros(draws)
     pay_draws: list[np.ndarray] = []
     measurable = credited_quota > 1e-9
-    step = max(1, CHUNK // max(1, n_r))
-    for d0 in range(0, draws, step):
-        k = min(step, draws - d0)
-        common = rng.standard_normal(k)
-        own = rng.standard_normal((k, n_r))
-        z = np.sqrt(rho) * common[:, None] + np.sqrt(1.0 - rho) * own
-        mult = np.exp(sigma * z - sigma * sigma / 2.0)
-        sales = cred_act[None, :] + cred_rem[None, :] * mult
+    unit_keys, member = _membership(reps, company)
+    unit_totals = np.zeros((draws, len(unit_keys)))
+    for d0, cred, rev in outcomes():
+        k = cred.shape[0]
         att = np.divide(
-            sales,
+            cred,
             credited_quota[None, :],
-            out=np.full(sales.shape, np.nan),
+            out=np.full(cred.shape, np.nan),
             where=measurable[None, :],
         )
-        m = np.zeros_like(sales)
+        m = np.zeros_like(cred)
         for role, plan in plans.items():
             cols = members[role]
             m[:, cols] = multiplier(plan, att[:, cols])
         pay = base[None, :] * m
-        rev = rev_act[None, :] + rev_rem[None, :] * mult
         sum_pay += pay.sum(axis=0)
-        sum_pay2 += (pay * pay).sum(axis=0)
         sum_att += np.nan_to_num(att).sum(axis=0)
         hit = np.nan_to_num(att, nan=-1.0) >= 1.0 - 1e-12
         at_quota += hit.sum(axis=0)
         sum_rev += rev.sum(axis=0)
         totals[d0 : d0 + k] = pay.sum(axis=1)
+        unit_totals[d0 : d0 + k] = np.asarray((member.T @ pay.T).T)
         revenue_totals[d0 : d0 + k] = rev.sum(axis=1)
         share_at_quota[d0 : d0 + k] = (
             hit[:, measurable].mean(axis=1) if measurable.any() else np.nan
@@ -292,16 +341,16 @@ def payout(
         if n_r * draws <= CHUNK:
             pay_draws.append(pay)
     exp_pay = sum_pay / draws
-    p10 = p90 = np.full(n_r, np.nan)
+    p10 = p50 = p90 = np.full(n_r, np.nan)
     if pay_draws:
         allpay = np.concatenate(pay_draws, axis=0)
-        p10, p90 = np.percentile(allpay, [10, 90], axis=0)
+        p10, p50, p90 = np.percentile(allpay, [10, 50, 90], axis=0)
 
     out = pd.DataFrame(
         {
             "rep_id": ids,
             "team_id": reps["team_id"].to_numpy(dtype=object),
-            "region_id": reps["region_id"].to_numpy(dtype=object),
+            "region_id": reps["region_id"].fillna("").to_numpy(dtype=object),
             "role": terms.role,
             "pay_basis": np.where(
                 ~has_plan, "none", np.where(is_ti, "target_incentive", "commission")
@@ -316,30 +365,40 @@ def payout(
             "p_at_or_above_quota": np.where(measurable, at_quota / draws, np.nan),
             "expected_payout": exp_pay,
             "payout_p10": p10,
+            "payout_p50": p50,
             "payout_p90": p90,
         }
     )
+    if sales is not None:  # no actuals/remaining split with given draws
+        out = out.drop(columns=["actual_to_date", "expected_remaining"])
     out["cost_of_sales"] = np.divide(
         exp_pay,
         out["expected_revenue"].to_numpy(dtype=float),
         out=np.full(n_r, np.nan),
         where=out["expected_revenue"].to_numpy(dtype=float) > 1e-9,
     )
-    units = _units(out, manifest, run_dir)
-    currency = sc.plan.currency
+    units = _units(out, company)
+    up = np.percentile(unit_totals, [10, 50, 90], axis=0)
+    pos = {key: i for i, key in enumerate(unit_keys)}
+    at = [pos[(lv, str(u))] for lv, u in zip(units["level"], units["unit_id"], strict=True)]
+    where = list(units.columns).index("expected_payout") + 1
+    for j, name in enumerate(("payout_p10", "payout_p50", "payout_p90")):
+        units.insert(where + j, name, up[j][at])
     exp_total = float(totals.mean())
     exp_rev = float(revenue_totals.mean())
     budget = inc.budget
     summary: dict[str, Any] = {
-        "run_dir": str(run_dir),
+        "run_dir": str(run_dir) if run_dir is not None else None,
         "scenario": sc.name,
-        "currency": currency,
+        "currency": sc.plan.currency,
+        "source": "sweep draws" if sales is not None else "lognormal",
         "draws": draws,
-        "seed": seed,
-        "spread": inc.spread,
-        "spread_remaining": round(float(sigma), 6),
-        "correlation": rho,
+        "seed": None if sales is not None else seed,
+        "spread": None if sales is not None else inc.spread,
+        "spread_remaining": None if sales is not None else round(float(sigma), 6),
+        "correlation": None if sales is not None else rho,
         "actuals": track_info,
+        "sweep": dict(sales.source) if sales is not None else None,
         "elapsed_share": round(elapsed, 6),
         "reps": n_r,
         "reps_with_plan": int(has_plan.sum()),
@@ -367,17 +426,47 @@ def payout(
         },
         "warnings": warnings,
     }
-    return PayoutResult(run_dir, out, units, summary, totals, warnings)
+    return PayoutResult(label, out, units, summary, totals, warnings)
 
 
-def _units(reps: pd.DataFrame, manifest: dict[str, Any], run_dir: Path) -> pd.DataFrame:
-    company = "COMPANY"
-    ru = run_dir / "rollups.csv"
-    if ru.is_file():
-        roll = pd.read_csv(ru, dtype=str, keep_default_na=False)
-        comp = roll.loc[roll.get("level", pd.Series(dtype=str)) == "company", "unit_id"]
-        if len(comp):
-            company = str(comp.iloc[0])
+def _aligned(sales: SalesDraws, ids: np.ndarray, products: list[str]) -> np.ndarray:
+    """The given sales in (draw, rep in ``ids`` order, product in ``products`` order)."""
+    s = np.asarray(sales.sales, dtype=float)
+    if tuple(sales.rep_ids) == tuple(ids) and tuple(sales.products) == tuple(products):
+        return s
+    ri = {r: i for i, r in enumerate(sales.rep_ids)}
+    pj = {p: j for j, p in enumerate(sales.products)}
+    out = np.zeros((s.shape[0], len(ids), len(products)))
+    rows = [(i, ri[r]) for i, r in enumerate(ids) if r in ri]
+    cols = [(j, pj[p]) for j, p in enumerate(products) if p in pj]
+    if rows and cols:
+        a, b = (np.array(x, dtype=np.int64) for x in zip(*rows, strict=True))
+        c, d = (np.array(x, dtype=np.int64) for x in zip(*cols, strict=True))
+        out[:, a[:, None], c[None, :]] = s[:, b[:, None], d[None, :]]
+    return out
+
+
+def _membership(reps: pd.DataFrame, company: str) -> tuple[list[tuple[str, str]], Any]:
+    """Units (company, regions, teams; sorted) and the sparse rep × unit membership matrix."""
+    from scipy.sparse import csr_matrix
+
+    keys: list[tuple[str, str]] = [("company", company)]
+    rows: list[np.ndarray] = [np.arange(len(reps))]
+    cols: list[np.ndarray] = [np.zeros(len(reps), dtype=np.int64)]
+    for level, col in (("region", "region_id"), ("team", "team_id")):
+        v = reps[col].fillna("").astype(str).to_numpy()
+        names = sorted(set(v) - {""})
+        idx = {n: len(keys) + i for i, n in enumerate(names)}
+        keys += [(level, n) for n in names]
+        r = np.flatnonzero(v != "")
+        rows.append(r)
+        cols.append(np.array([idx[x] for x in v[r]], dtype=np.int64))
+    ri, ci = np.concatenate(rows), np.concatenate(cols)
+    m = csr_matrix((np.ones(len(ri)), (ri, ci)), shape=(len(reps), len(keys)))
+    return keys, m
+
+
+def _units(reps: pd.DataFrame, company: str) -> pd.DataFrame:
     cols = ["quota", "credited_quota", "expected_revenue", "expected_payout"]
     frames = []
     for level, col in (("company", None), ("region", "region_id"), ("team", "team_id")):
@@ -401,13 +490,3 @@ def _units(reps: pd.DataFrame, manifest: dict[str, Any], run_dir: Path) -> pd.Da
         where=rev > 1e-9,
     )
     return units
-
-
-def default_payout_dir(result: PayoutResult) -> Path:
-    """``<RUN_DIR>-payout`` beside the run folder (run folders are never modified)."""
-    return result.run_dir.with_name(f"{result.run_dir.name}-payout")
-
-
-def write_payout(result: PayoutResult, out: Path | None = None, *, force: bool = False) -> Path:
-    """Write the payout folder atomically; exit 3 if it exists and ``force`` is not given."""
-    return write_run(out or default_payout_dir(result), result.files(), force=force)

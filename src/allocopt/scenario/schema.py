@@ -110,6 +110,11 @@ class DataTables(_Strict):
         description="Per-rep incentive terms (overrides the role's): rep_id, target_incentive "
         "or commission_rate.",
     )
+    attainment_history: Table | None = Field(
+        None,
+        description="Earlier years' attainment per rep (before last year, which stays in reps): "
+        "rep_id, year, quota, actual; gives the attainability rule each rep's own spread.",
+    )
 
 
 class Plan(_Strict):
@@ -275,12 +280,18 @@ class AttainabilityRule(_Rule):
     )
     spread: NonNeg | None = Field(
         None,
-        description="σ of log sales for every rep; null = each team's dispersion of last year's "
-        "log attainment (actual ÷ quota).",
+        description="σ of log sales for every rep; null = each rep's own dispersion of log "
+        "attainment over its years (data.attainment_history + last year), shrunk toward its "
+        "team's dispersion of last year's log attainment (actual ÷ quota).",
     )
     min_spread: NonNeg = Field(0.05, description="Smallest σ used (a team with no dispersion).")
     default_spread: NonNeg = Field(
         0.15, description="σ when neither the team nor the company has two reps with history."
+    )
+    history_weight: NonNeg = Field(
+        4.0,
+        description="Years of evidence the team's σ counts for when a rep's own σ comes from its "
+        "attainment history: σ_r² = (ν_r·s_r² + k·σ_team²)/(ν_r + k), ν_r = years − 1.",
     )
 
     @model_validator(mode="after")

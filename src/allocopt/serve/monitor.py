@@ -265,10 +265,10 @@ class Monitor:
         ``incentives:``; None otherwise or when it cannot be computed (the page then shows none)."""
         if not self.plan.incentives:
             return None
-        from allocopt.results.payout import payout
+        from allocopt.pipeline import payout_run
 
         try:
-            res = payout(self.plan.run_dir, path, draws=_PAYOUT_DRAWS, as_of=result.as_of)
+            res = payout_run(self.plan.run_dir, tracked=result, draws=_PAYOUT_DRAWS)
         except AllocoptError:
             return None
         reps = res.reps

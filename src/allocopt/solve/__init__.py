@@ -8,7 +8,7 @@ assembly (:func:`compile_model`, :func:`highs_lp`, options, :func:`run_highs`, s
 from __future__ import annotations
 
 from allocopt.solve.blocks import BLOCKS_ABOVE
-from allocopt.solve.entry import solve
+from allocopt.solve.entry import quota_objective, solve
 from allocopt.solve.highs import (
     INF,
     Compiled,
@@ -38,6 +38,7 @@ __all__ = [
     "is_optimal",
     "lp_relaxation",
     "new_highs",
+    "quota_objective",
     "run_highs",
     "run_lp",
     "solve",

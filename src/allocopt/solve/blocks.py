@@ -28,6 +28,7 @@ from allocopt.solve.highs import (
     run_highs,
     run_lp,
 )
+from allocopt.solve.rounding import neighbourhood, round_linked, split_linked
 
 BLOCKS_ABOVE = 20_000
 """Rounding MIPs with more general integers than this are solved block by block."""
@@ -88,10 +89,7 @@ def _solve_neighbourhood(
     lo0 = np.array(lp.col_lower_, dtype=float)
     hi0 = np.array(lp.col_upper_, dtype=float)
     x = relaxed.col_values
-    lo = lo0.copy()
-    hi = hi0.copy()
-    lo[general] = np.maximum(lo0[general], np.floor(x[general] + 1e-7))
-    hi[general] = np.minimum(hi0[general], np.ceil(x[general] - 1e-7))
+    lo, hi = neighbourhood(x, lo0, hi0, general)
     searched = 0.0
     status = "time_limit"
     if link is not None and int(general.sum()) > blocks_above and left() > 0:
@@ -136,55 +134,15 @@ def _solve_neighbourhood(
 def _round_linked(
     comp: Compiled, x: np.ndarray, general: np.ndarray, link: Link | None
 ) -> tuple[np.ndarray, int]:
-    """General integers of ``x`` rounded; those tied to a link row by largest remainder.
-
-    A general integer j is tied to link row r through its twin: an equality row
-    a_k·x_k + a_j·x_j = 0 of two columns (the rounding row quota = u·quota_units) whose
-    continuous column k is in r. When all integers of a row weigh the same w = −a_rk·a_j/a_k
-    and r's right-hand side is a multiple of w, their floors are raised by one in order of
-    largest remainder (ties: lower column) until the row holds exactly. Every other integer
-    is rounded to nearest. Returns the rounded values and the number of link rows restored.
-    """
-    z = x.copy()
-    z[general] = np.round(x[general])
-    if link is None or not len(link[0]):
-        return z, 0
-    a = comp.matrix.tocsr()
-    lo = np.asarray(comp.lp.row_lower_, dtype=float)
-    up = np.asarray(comp.lp.row_upper_, dtype=float)
-    nnz = np.diff(a.indptr)
-    twin_of = np.full(a.shape[1], -1, dtype=np.int64)  # continuous column → its integer twin
-    weight = np.zeros(a.shape[1])
-    pairs = np.flatnonzero((nnz == 2) & (lo == up) & (lo == 0.0))
-    c0, c1 = a.indices[a.indptr[pairs]], a.indices[a.indptr[pairs] + 1]
-    v0, v1 = a.data[a.indptr[pairs]], a.data[a.indptr[pairs] + 1]
-    for ci, cj, vi, vj in ((c0, c1, v0, v1), (c1, c0, v1, v0)):
-        sel = general[cj] & ~general[ci]
-        twin_of[ci[sel]] = cj[sel]
-        weight[ci[sel]] = -vj[sel] / vi[sel]
-    restored = 0
-    for r in link[0].tolist():
-        cols = a.indices[a.indptr[r] : a.indptr[r + 1]]
-        vals = a.data[a.indptr[r] : a.indptr[r + 1]]
-        ints = twin_of[cols]
-        if len(cols) == 0 or (ints < 0).any() or lo[r] != up[r]:
-            continue
-        w = vals * weight[cols]
-        if not np.allclose(w, w[0], rtol=1e-9, atol=0.0):
-            continue
-        total = lo[r] / w[0]
-        if abs(total - round(total)) > 1e-6:
-            continue
-        low = np.floor(x[ints] + 1e-7)
-        need = round(total - low.sum())
-        if need < 0 or need > len(ints):
-            continue
-        rem = x[ints] - low
-        order = np.lexsort((ints, -rem))
-        low[order[:need]] += 1
-        z[ints] = low
-        restored += 1
-    return z, restored
+    """:func:`~allocopt.solve.rounding.round_linked` on the compiled model (its link rows)."""
+    return round_linked(
+        comp.matrix.tocsr(),
+        np.asarray(comp.lp.row_lower_, dtype=float),
+        np.asarray(comp.lp.row_upper_, dtype=float),
+        np.zeros(0, dtype=np.int64) if link is None else link[0],
+        x,
+        general,
+    )
 
 
 def _assemble(
@@ -368,25 +326,10 @@ def _solve_blocks(
     integ = np.array([t != highspy.HighsVarType.kContinuous for t in comp.lp.integrality_])
     general = integ & ~((lo >= 0) & (hi <= 1))
     col_block = _blocks_of(comp, link_rows, general, max(1, int(block_size)))
-    # split each link row's right-hand side over blocks
-    ar = a.tocsr()
     rhs = np.asarray(comp.lp.row_lower_, dtype=float)
-    targets: dict[tuple[int, int], float] = {}
-    for r in link_rows.tolist():
-        cols = ar.indices[ar.indptr[r] : ar.indptr[r + 1]]
-        vals = ar.data[ar.indptr[r] : ar.indptr[r + 1]]
-        blk = col_block[cols]
-        ids, inv = np.unique(blk, return_inverse=True)
-        act = np.bincount(inv, weights=vals * x[cols], minlength=len(ids)) / unit
-        low = np.floor(act + 1e-7)
-        need = round(rhs[r] / unit - low.sum())
-        rem = act - low
-        order = np.lexsort((ids, -rem))
-        if need < 0 or need > len(ids):
-            return None
-        low[order[:need]] += 1
-        for b, v in zip(ids.tolist(), (low * unit).tolist(), strict=True):
-            targets[(r, b)] = v
+    targets = split_linked(a.tocsr(), link_rows, col_block, x, rhs, unit)
+    if targets is None:
+        return None
     order = np.argsort(col_block, kind="stable")
     bounds = np.flatnonzero(np.diff(col_block[order])) + 1
     starts = np.concatenate([[0], bounds])

@@ -2,7 +2,7 @@
 
 The model is compiled once (:func:`~allocopt.solve.highs.compile_model`), solved directly or
 through the rounding neighbourhood and blocks (:mod:`allocopt.solve.blocks`), and unscaled back
-to currency.
+to currency. :func:`quota_objective` re-solves a plan's quota model for its objective alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from allocopt.data.prepare import ModelData
+from allocopt.model.build import build_quotas
 from allocopt.model.linear import LinearModel
+from allocopt.model.sets import quota_sets
 from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood
 from allocopt.solve.highs import (
     Compiled,
@@ -20,6 +25,7 @@ from allocopt.solve.highs import (
     _unscale,
     _write,
     compile_model,
+    highs_options,
     run_highs,
 )
 
@@ -76,3 +82,15 @@ def solve(
     res.compile_seconds = t1 - t0
     res.money_scale = comp.money_scale
     return _unscale(res, comp), comp
+
+
+def quota_objective(md: ModelData, owner: np.ndarray) -> float | None:
+    """Objective of the quota model of ``md`` with key-account owners ``owner`` (index into the
+    reps per key account, −1 none), solved as built under the scenario's solver settings; None
+    when it has no solution. With rounding off in ``md``'s scenario it is the LP that explain
+    re-solves (:func:`allocopt.pipeline.relaxed_objective` composes it for a run folder)."""
+    sc = md.scenario
+    built = build_quotas(quota_sets(md, owner))
+    opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    res, _ = solve(built.model, opts)
+    return res.objective if res.has_solution else None

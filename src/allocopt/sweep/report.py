@@ -96,6 +96,84 @@ def _tornado(df: pd.DataFrame) -> str:
     return _png(fig, "tornado")
 
 
+def _payout_section(folder: Path, manifest: dict[str, Any], summary: dict[str, Any]) -> str:
+    """Variable pay: over the stress draws (plan), or against a grid key (the cushion curve)."""
+    pay = summary.get("payout")
+    if summary.get("kind") == "plan" and pay and (folder / "payout_units.csv").is_file():
+        cur = _esc(pay.get("currency", ""))
+        budget = pay.get("budget")
+        line = (
+            f"<p>Expected payout {pay['expected_payout']:,.0f} {cur} (p10 "
+            f"{pay['payout_p10']:,.0f}, p50 {pay['payout_p50']:,.0f}, p90 "
+            f"{pay['payout_p90']:,.0f}); cost of sales {100 * (pay['cost_of_sales'] or 0):.2f}%; "
+            f"reps at or above quota {100 * (pay['expected_share_at_or_above_quota'] or 0):.1f}%"
+        )
+        if budget is not None:
+            line += (
+                f"; budget {budget:,.0f}: chance of exceeding it {100 * pay['p_over_budget']:.1f}%"
+            )
+        out = ["<h2>Variable pay over the same draws</h2>", line + ".</p>"]
+        sweep = pd.read_csv(folder / "sweep.csv")
+        if "company_payout" in sweep:
+            fig = Figure(figsize=(9, 3.2))
+            ax = fig.add_subplot()
+            ax.hist(sweep["company_payout"].to_numpy(dtype=float), bins=30, color="#2f6690")
+            if budget is not None:
+                ax.axvline(budget, color="#c44536", ls="--", lw=1.5, label="budget")
+                ax.legend(loc="best", fontsize=8)
+            ax.set_xlabel(f"company variable pay ({pay.get('currency', '')})")
+            ax.set_ylabel("draws")
+            out.append(_png(fig, "company payout over the draws"))
+        units = pd.read_csv(folder / "payout_units.csv", keep_default_na=False)
+        cols = [
+            "level",
+            "unit_id",
+            "reps",
+            "expected_payout",
+            "payout_p10",
+            "payout_p50",
+            "payout_p90",
+            "cost_of_sales",
+            "share_at_or_above_quota",
+        ]
+        out.append(_table(units[units["level"] != "team"][cols]))
+        return "\n".join(out)
+    sweep_path = folder / "sweep.csv"
+    if summary.get("kind") != "grid" or not sweep_path.is_file():
+        return ""
+    sweep = pd.read_csv(sweep_path)
+    grid = (manifest.get("sweep") or {}).get("grid") or []
+    if "payout_expected" not in sweep or not grid:
+        return ""
+    key = str(grid[0]["key"])
+    x = pd.to_numeric(sweep[key], errors="coerce")
+    ok = x.notna() & sweep["payout_expected"].notna()
+    if ok.sum() < 2:
+        return ""
+    d = sweep[ok].assign(_x=x[ok]).sort_values("_x", kind="stable")
+    fig = Figure(figsize=(9, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(d["_x"], d["payout_expected"], "o-", color="#2f6690", label="expected payout")
+    ax.fill_between(
+        d["_x"], d["payout_p10"], d["payout_p90"], color="#2f6690", alpha=0.2, label="p10–p90"
+    )
+    ax.set_xlabel(key)
+    ax.set_ylabel("company variable pay")
+    ax2 = ax.twinx()
+    ax2.plot(d["_x"], d["payout_share_at_quota"], "s--", color="#d9843b", label="share at quota")
+    ax2.set_ylabel("share of reps at or above quota")
+    ax.legend(loc="upper right", fontsize=8)
+    ax2.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"Expected variable pay against {key}")
+    cols = [key, "total_quota", *[c for c in d.columns if c.startswith("payout_")]]
+    return (
+        f"<h2>Variable pay against {_esc(key)}</h2>"
+        "<p>Expected sales stay at the company target (no cushion) while the cushion raises "
+        "every quota, so attainment, payout and the share at quota fall as it grows "
+        "(docs/sweep.md).</p>" + _png(fig, "payout curve") + _table(d[cols])
+    )
+
+
 def render(folder: Path) -> str:
     """The report of the sweep folder ``folder`` as one HTML page."""
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -133,6 +211,7 @@ def render(folder: Path) -> str:
         )
         rules = pd.read_csv(folder / "rules.csv")
         parts.append("<h2>How often each rule binds</h2>" + _table(rules))
+    parts.append(_payout_section(folder, manifest, summary))
     if (folder / "tornado.csv").is_file():
         parts.append("<h2>Which shocks move the company total most</h2>")
         parts.append(_tornado(pd.read_csv(folder / "tornado.csv")))

@@ -52,7 +52,10 @@ def _ratio(a: Any) -> Any:
 def _columns(rows: list[dict[str, Any]], params: list[str]) -> list[str]:
     keys = {k for r in rows for k in r}
     head = ["item", *params, "status", "gap", "objective", "total_quota"]
-    groups = [sorted(k for k in keys if k.startswith(p)) for p in ("term_", "fairness_", "price_")]
+    groups = [
+        sorted(k for k in keys if k.startswith(p))
+        for p in ("term_", "fairness_", "price_", "payout_")
+    ]
     tail = ["moved_accounts", "diagnosis"]
     return [k for k in [*head, *(k for g in groups for k in g), *tail] if k in keys or k in head]
 
@@ -436,4 +439,75 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
         "k_p = target_p / Σ effective base (docs/sweep.md)",
         "ignored_shocks": sorted({s.label for s in sels if s.shock.on in ("capacity", "target")}),
     }
+    _stress_payout(defn, plan, sales, files, summary)
     return files, summary
+
+
+SALES_DRAWS_MAX = 5_000_000  # draws × reps × products kept in sales_draws.parquet
+
+
+def _stress_payout(
+    defn: Definition,
+    plan: Any,
+    sales: np.ndarray,
+    files: dict[str, Content],
+    summary: dict[str, Any],
+) -> None:
+    """The plan's variable pay over the same draws (when the plan's scenario, or the sweep's,
+    has ``incentives:``): payout_reps.csv, payout_units.csv, sweep.csv's company_payout, the
+    summary's ``payout``; and the draws' sales (sales_draws.parquet) for ``allocopt payout RUN
+    --sweep DIR``."""
+    from allocopt.outputs.plan_tables import payout_tables
+    from allocopt.pipeline import SALES_DRAWS
+    from allocopt.results.payout import SalesDraws, payout_of
+
+    md = defn.base.md
+    sales = _money(sales)  # priced as kept: `allocopt payout --sweep` gives the same numbers
+    n_d, n_r, n_p = sales.shape
+    summary["sales_draws_kept"] = n_d * n_r * n_p <= SALES_DRAWS_MAX
+    if summary["sales_draws_kept"]:
+        files[SALES_DRAWS] = _parquet(
+            pd.DataFrame(
+                {
+                    "draw": np.repeat(np.arange(n_d), n_r * n_p),
+                    "rep_id": np.tile(np.repeat(np.asarray(md.rep_ids, dtype=object), n_p), n_d),
+                    "product": np.tile(np.asarray(md.products, dtype=object), n_d * n_r),
+                    "sales": sales.reshape(-1),
+                }
+            )
+        )
+    fallback = defn.base.loaded.scenario.incentives
+    if (read_manifest(plan, "cannot stress the plan")["resolved_scenario"] or {}).get(
+        "incentives"
+    ) is None and fallback is None:
+        summary["payout"] = None
+        return
+    t = payout_tables(plan, fallback)
+    src = {"plan": str(plan), "seed": defn.seed, "draws": n_d}
+    given = SalesDraws(sales, tuple(md.rep_ids), tuple(md.products), src)
+    res = payout_of(t.scenario, t.reps, t.annual, sales=given, **t.kwargs())
+    out = res.files()
+    files["payout_reps.csv"] = out["payout_reps.csv"]
+    files["payout_units.csv"] = out["payout_units.csv"]
+    sweep = files["sweep.csv"]
+    assert isinstance(sweep, pd.DataFrame)
+    budget = res.summary["budget"]
+    extra = {"company_payout": _money(res.totals)}
+    if budget is not None:
+        extra["over_budget"] = res.totals > budget + 1e-9
+    files["sweep.csv"] = sweep.assign(**extra)
+    keys = (
+        "currency",
+        "expected_payout",
+        "payout_p10",
+        "payout_p50",
+        "payout_p90",
+        "budget",
+        "p_over_budget",
+        "expected_revenue",
+        "cost_of_sales",
+        "expected_share_at_or_above_quota",
+        "by_role",
+        "by_region",
+    )
+    summary["payout"] = {k: res.summary[k] for k in keys}

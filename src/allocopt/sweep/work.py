@@ -207,6 +207,13 @@ def _row(solved: Any, v: Validated) -> dict[str, Any]:
         row[f"price_plus_1pct_{p}"] = sens["plus_1pct"] if sens else None
     row["moved_accounts"] = s.get("key_accounts", {}).get("moved")
     row["diagnosis"] = ""
+    if v.md.scenario.incentives is not None:  # the payout against the cushion (sweep/payout.py)
+        from allocopt.sweep.payout import item_payout
+
+        try:
+            row.update(item_payout(v.md, res, v.dataset.tables.get("incentive_reps")))
+        except AllocoptError as exc:  # the plan stands; say why its payout is missing
+            row["diagnosis"] = f"payout not computed: {exc.render()}"
     return row
 
 

@@ -2,7 +2,8 @@
 
 A rep's annual sales S_r are lognormal with median m_r and log-spread σ_r (last year's actual ×
 the share of the year employed × (1 + growth); σ from the team's dispersion of last year's
-attainment — :func:`allocopt.data.attainability.sales_distribution`). P(S_r ≥ q) ≥ p holds
+attainment, shrunk toward the rep's own over its years of history —
+:func:`allocopt.data.attainability.sales_distribution`). P(S_r ≥ q) ≥ p holds
 exactly when q is at most the (1 − p) quantile, a constant, so the rule is linear:
 
     attainability_max[r]:  Σ_p quota[r,p] ≤ m_r · exp(σ_r · Φ⁻¹(1 − p))
@@ -19,13 +20,53 @@ from statistics import NormalDist
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, RepBound, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "attainability"
-STAGE = "quotas"
-COMPONENTS = ("attainability_max", "attainability_min")
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if md.sales_median is None or md.sales_sigma is None:
+        return ()
+    sc = md.scenario
+    att = sc.rules.attainability
+    ceiling, floor = bounds(sc, md.sales_median, md.sales_sigma)
+    has = np.isfinite(ceiling)
+    why = f"attainability (P(reach) ≥ {att.p:g})"
+    out = [RepBound("upper", np.where(has, ceiling, np.inf), why)]
+    if att.max_p is not None:
+        why = f"attainability (P(reach) ≤ {att.max_p:g})"
+        out.append(RepBound("lower", np.where(has, floor, 0.0), why))
+    return tuple(out)
+
+
+RULE = Rule(
+    name="attainability",
+    stage="quotas",
+    rep_bounds=_rep_bounds,
+    requires=("quota",),
+    explain_word="held to what it can reach with the set probability (attainability)",
+    components={
+        "attainability_max": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at most {r.money(r.up)} (reached with probability ≥ p)"
+            ),
+            relax=("rules.attainability.p", "rules.attainability.growth"),
+            what="attainable quota (sales quantile at probability p)",
+            explain="own",
+        ),
+        "attainability_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (reached with probability ≤ max_p)"
+            ),
+            relax=("rules.attainability.max_p",),
+            what="least quota (sales quantile at probability max_p)",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

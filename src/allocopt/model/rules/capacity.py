@@ -11,13 +11,44 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, RepBound, Rule
+from allocopt.model.rules import phasing
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "capacity"
-STAGE = "quotas"
-COMPONENTS = ("capacity", "period_capacity")
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if not enabled(md.scenario):
+        return ()
+    return (RepBound("upper", md.capacity, "capacity", md.capacity[:, None]),)
+
+
+RULE = Rule(
+    name="capacity",
+    stage="quotas",
+    rep_bounds=_rep_bounds,
+    requires=("quota",),
+    uses=("period_quota",),
+    explain_word="capped by its ramped capacity",
+    components={
+        "capacity": Component(
+            phrase=lambda r: f"{r.who}: quota at most its ramped capacity {r.money(r.up)}",
+            relax=("reps.capacity", "rules.capacity"),
+            what="capacity",
+            explain="own",
+        ),
+        "period_capacity": Component(
+            phrase=lambda r: (
+                f"{r.who}: period quota at most its capacity {r.money(r.up)} in {r.parts[-1]}"
+            ),
+            relax=("rules.phasing.band", "reps.capacity"),
+            what="period capacity",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:
@@ -31,7 +62,7 @@ def add(lm: LinearModel, qs: QuotaSets) -> None:
     lm.add_rows(
         "capacity", Index.of(md.rep_ids), [rep_sum(q, np.arange(n_r), n_p)], upper=md.capacity
     )
-    if "period_quota" in lm.vars:
+    if phasing.enabled(md.scenario):  # ordered after phasing by RULE.uses
         pq = lm.vars["period_quota"]
         # column (r, p, t) → row (r, t)
         r = np.repeat(np.arange(n_r), n_p * n_t)

@@ -26,20 +26,56 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, RowText, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "fairness"
-STAGE = "quotas"
-COMPONENTS = (
-    "level",
-    "group_quota",
-    "fairness_low",
-    "fairness_high",
-    "m_min",
-    "m_max",
-    "spread_low",
-    "spread_high",
+
+def _band(r: RowText) -> float:
+    return r.scenario.rules.fairness.band or 0.0
+
+
+def _group_phrase(r: RowText) -> str:
+    level = r.scenario.rules.fairness.level
+    return (
+        f"{level} level" if r.label == level else f"{level} {r.label}"
+    ) + ": its level is its reps' total quota over their base"
+
+
+RULE = Rule(
+    name="fairness",
+    stage="quotas",
+    requires=("quota",),
+    provides=("m_min", "m_max"),
+    explain_word="kept within the fairness band of its group",
+    components={
+        "level": Component(kind="var", internal=True),
+        "group_quota": Component(
+            phrase=_group_phrase, what="fairness group total", explain="link", definitional=True
+        ),
+        "fairness_low": Component(
+            phrase=lambda r: (
+                f"{r.who}: difficulty at least {1 - _band(r):.0%} of its "
+                f"{r.scenario.rules.fairness.level}'s level"
+            ),
+            relax=("rules.fairness.band",),
+            what="fairness band (low side)",
+            explain="own",
+        ),
+        "fairness_high": Component(
+            phrase=lambda r: (
+                f"{r.who}: difficulty at most {1 + _band(r):.0%} of its "
+                f"{r.scenario.rules.fairness.level}'s level"
+            ),
+            relax=("rules.fairness.band",),
+            what="fairness band (high side)",
+            explain="own",
+        ),
+        "m_min": Component(kind="var", internal=True),
+        "m_max": Component(kind="var", internal=True),
+        "spread_low": Component(definitional=True, binding=True, explain="own"),
+        "spread_high": Component(definitional=True, binding=True, explain="own"),
+    },
 )
 
 

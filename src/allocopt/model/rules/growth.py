@@ -11,13 +11,58 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, RepBound, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "growth"
-STAGE = "quotas"
-COMPONENTS = ("growth_min", "growth_max")
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if not enabled(md.scenario):
+        return ()
+    g = md.scenario.rules.growth
+    h = md.history * md.active
+    has = np.isfinite(h)
+    return (
+        RepBound(
+            "lower",
+            np.where(has, (1 + g.min) * np.nan_to_num(h), 0.0),
+            f"growth minimum ({g.min:+.0%})",
+        ),
+        RepBound(
+            "upper",
+            np.where(has, (1 + g.max) * np.nan_to_num(h), np.inf),
+            f"growth maximum ({g.max:+.0%})",
+        ),
+    )
+
+
+RULE = Rule(
+    name="growth",
+    stage="quotas",
+    rep_bounds=_rep_bounds,
+    requires=("quota",),
+    explain_word="held within its growth band against last year",
+    components={
+        "growth_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (growth minimum against last year)"
+            ),
+            relax=("rules.growth.min",),
+            what="growth minimum",
+            explain="own",
+        ),
+        "growth_max": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at most {r.money(r.up)} (growth maximum against last year)"
+            ),
+            relax=("rules.growth.max",),
+            what="growth maximum",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

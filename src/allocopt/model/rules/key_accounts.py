@@ -21,18 +21,53 @@ import numpy as np
 
 from allocopt.data.prepare import ModelData
 from allocopt.model.linear import Index, LinearModel, tiebreak_weights
+from allocopt.model.registry import Component, Rule
 from allocopt.scenario.schema import Scenario
 
-NAME = "key_accounts"
-STAGE = "alignment"
-COMPONENTS = (
-    "assign",
-    "one_owner",
-    "max_accounts",
-    "max_workload",
-    "lock",
-    "ka_capacity",
-    "max_moves",
+RULE = Rule(
+    name="key_accounts",
+    stage="alignment",
+    provides=("assign",),
+    explain_word="assigned its key accounts",
+    components={
+        "assign": Component(kind="var"),
+        "one_owner": Component(
+            phrase=lambda r: (
+                f"key account {r.label}: needs exactly one owner among its eligible reps"
+            ),
+            relax=("candidates", "rules.key_accounts.forbidden"),
+            what="one owner per key account",
+        ),
+        "max_accounts": Component(
+            phrase=lambda r: f"{r.who}: at most {r.up:g} key accounts",
+            relax=("rules.key_accounts.max_accounts",),
+            what="key-account book limit",
+        ),
+        "max_workload": Component(
+            phrase=lambda r: f"{r.who}: key-account workload at most {r.up:g}",
+            relax=("rules.key_accounts.max_workload",),
+            what="key-account workload limit",
+        ),
+        "lock": Component(
+            phrase=lambda r: f"key account {r.parts[0]} locked to rep {r.parts[-1]}",
+            relax=("rules.key_accounts.locked",),
+            what="locked key account",
+        ),
+        "ka_capacity": Component(
+            phrase=lambda r: (
+                f"{r.who}: key-account revenue × min share within capacity {r.money(r.up)}"
+            ),
+            relax=("rules.potential.min_share", "reps.capacity"),
+            what="key-account revenue vs capacity",
+        ),
+        "max_moves": Component(
+            phrase=lambda r: (
+                f"at most {r.up:g} key accounts moved away from their published owners"
+            ),
+            relax=("replan.max_moves",),
+            what="key-account moves in the re-plan",
+        ),
+    },
 )
 
 

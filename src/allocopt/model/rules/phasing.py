@@ -21,19 +21,42 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import LinearModel
+from allocopt.model.registry import Component, RowText, Rule
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
-NAME = "phasing"
-STAGE = "quotas"
-COMPONENTS = (
-    "period_quota",
-    "phasing_sum",
-    "phasing_low",
-    "phasing_high",
-    "phase_up",
-    "phase_dn",
-    "phasing_fit",
+
+def _band(r: RowText) -> float:
+    return r.scenario.rules.phasing.band
+
+
+RULE = Rule(
+    name="phasing",
+    stage="quotas",
+    requires=("quota",),
+    provides=("period_quota",),
+    explain_word="period phasing band",
+    components={
+        "period_quota": Component(kind="var"),
+        "phasing_sum": Component(definitional=True, explain="own"),
+        "phasing_low": Component(
+            phrase=lambda r: (
+                f"{r.who}: period {r.parts[-1]} at least {1 - _band(r):.0%} of its seasonal share"
+            ),
+            relax=("rules.phasing.band",),
+            explain="own",
+        ),
+        "phasing_high": Component(
+            phrase=lambda r: (
+                f"{r.who}: period {r.parts[-1]} at most {1 + _band(r):.0%} of its seasonal share"
+            ),
+            relax=("rules.phasing.band",),
+            explain="own",
+        ),
+        "phase_up": Component(kind="var", internal=True),
+        "phase_dn": Component(kind="var", internal=True),
+        "phasing_fit": Component(definitional=True, binding=True),
+    },
 )
 
 

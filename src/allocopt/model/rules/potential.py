@@ -11,13 +11,60 @@ from __future__ import annotations
 
 import numpy as np
 
+from allocopt.data.prepare import ModelData
 from allocopt.model.linear import LinearModel
+from allocopt.model.registry import Component, RepBound, Rule
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
-NAME = "potential"
-STAGE = "quotas"
-COMPONENTS = ("potential_max", "potential_min")
+
+def _rep_bounds(md: ModelData, eb_lo: np.ndarray, eb_hi: np.ndarray) -> tuple[RepBound, ...]:
+    if not enabled(md.scenario):
+        return ()
+    pr = md.scenario.rules.potential
+    out = [
+        RepBound(
+            "upper",
+            (pr.max_share * eb_hi).sum(axis=1),
+            f"potential (max share {pr.max_share:g})",
+            pr.max_share * eb_hi,
+        )
+    ]
+    if pr.min_share > 0:
+        out.append(
+            RepBound(
+                "lower",
+                (pr.min_share * eb_lo).sum(axis=1),
+                f"potential (min share {pr.min_share:g})",
+                pr.min_share * eb_lo,
+            )
+        )
+    return tuple(out)
+
+
+RULE = Rule(
+    name="potential",
+    stage="quotas",
+    rep_bounds=_rep_bounds,
+    requires=("quota",),
+    explain_word="held within its share of potential",
+    components={
+        "potential_max": Component(
+            phrase=lambda r: f"{r.who}: quota at most {r.money(r.up)} (max share × effective base)",
+            relax=("rules.potential.max_share",),
+            what="most quota under the potential share",
+            explain="own",
+        ),
+        "potential_min": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} (min share × effective base)"
+            ),
+            relax=("rules.potential.min_share",),
+            what="least quota under the potential share",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

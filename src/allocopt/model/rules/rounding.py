@@ -17,12 +17,21 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
-NAME = "rounding"
-STAGE = "quotas"
-COMPONENTS = ("quota_units", "rounding")
+RULE = Rule(
+    name="rounding",
+    stage="quotas",
+    requires=("quota",),
+    provides=("quota_units",),
+    explain_word="rounding to the unit",
+    components={
+        "quota_units": Component(kind="var", internal=True),
+        "rounding": Component(relax=("rules.rounding.unit",), definitional=True),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

@@ -18,12 +18,35 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import Index, LinearModel
+from allocopt.model.registry import Component, Rule
 from allocopt.model.sets import QuotaSets, rep_sum
 from allocopt.scenario.schema import Scenario
 
-NAME = "stability"
-STAGE = "quotas"
-COMPONENTS = ("frozen", "stability")
+RULE = Rule(
+    name="stability",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="held within the re-plan's stability budget",
+    components={
+        "frozen": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota at least {r.money(r.lo)} already booked in the frozen periods"
+            ),
+            relax=("replan.as_of",),
+            what="quota booked in the frozen periods",
+            explain="own",
+        ),
+        "stability": Component(
+            phrase=lambda r: (
+                f"{r.who}: quota between {r.money(r.lo)} and {r.money(r.up)} "
+                "(the re-plan's most change from the published plan)"
+            ),
+            relax=("replan.max_change", "replan.max_change_amount"),
+            what="re-plan stability budget",
+            explain="own",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:

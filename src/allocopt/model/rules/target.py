@@ -14,12 +14,47 @@ from __future__ import annotations
 import numpy as np
 
 from allocopt.model.linear import INF, Index, LinearModel
+from allocopt.model.registry import Component, RowText, Rule
 from allocopt.model.sets import QuotaSets
 from allocopt.scenario.schema import Scenario
 
-NAME = "target"
-STAGE = "quotas"
-COMPONENTS = ("target", "unit_target")
+
+def _unit_target_phrase(r: RowText) -> str:
+    unit, _, prod = r.label.partition("/")
+    if r.lo == r.up:
+        rng = r.money(r.lo)
+    elif not np.isfinite(r.lo):
+        rng = f"at most {r.money(r.up)}"
+    elif not np.isfinite(r.up):
+        rng = f"at least {r.money(r.lo)}"
+    else:
+        rng = f"between {r.money(r.lo)} and {r.money(r.up)}"
+    scope = f"unit {unit}" + ("" if prod in ("", "*") else f", product {prod}")
+    return f"{scope}: quota {rng}"
+
+
+RULE = Rule(
+    name="target",
+    stage="quotas",
+    requires=("quota",),
+    explain_word="redistribution so the company and unit targets add up (other reps are bound)",
+    components={
+        "target": Component(
+            phrase=lambda r: (
+                f"company, product {r.label}: reps' quotas must add up to {r.money(r.lo)}"
+            ),
+            relax=("targets.by_product", "targets.over_assignment"),
+            what="company target",
+            explain="link",
+        ),
+        "unit_target": Component(
+            phrase=_unit_target_phrase,
+            relax=("targets.units",),
+            what="unit target",
+            explain="link",
+        ),
+    },
+)
 
 
 def enabled(sc: Scenario) -> bool:
