@@ -1,11 +1,11 @@
 """Sweep speed without changed results: lean items, the base sent once, memory per item.
 
-A sweep item not kept as a run folder is extracted lean (no roll-ups, assignments or binding
-frames); its sweep.csv row, quotas and binding counts must equal the full extract's. A base sent
-by the client (scattered once to the workers) must give the same items as a base the worker
-validates itself, and must not be validated again (every CLI sweep of tests/test_sweep.py, whose
-scenario paths are absolute, sends it through Dask). Speed itself is measured in
-benchmarks/sweep.py, never here.
+A sweep item not kept as a run folder is extracted lean (no roll-ups or binding frames); its
+sweep.csv row (payout columns included), quotas and binding counts must equal the full
+extract's. A base sent by the client (scattered once to the workers) must give the same items
+as a base the worker validates itself, and must not be validated again (every CLI sweep of
+tests/test_sweep.py, whose scenario paths are absolute, sends it through Dask). Speed itself is
+measured in benchmarks/sweep.py, never here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import allocopt.sweep.work as work
 from allocopt.sweep.define import define
 from allocopt.sweep.work import Job, run_item
 from tests.test_sweep import _plan
+from tests.test_sweep_payout import _incentives
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example" / "scenario.yaml"
 
@@ -54,19 +55,24 @@ def test_lean_items_equal_full_items_on_the_example() -> None:
         _same(a, b)
         assert "files" not in a
         # --keep-runs items stay complete run folders (roll-ups, assignments, binding rows)
-        for name in ("rollups.csv", "assignments.csv", "binding.csv"):
+        for name in ("rollups.csv", "binding.csv"):
             assert len(b["files"][name]) > 0, name
 
 
 def test_lean_items_equal_full_items_for_what_ifs_draws_and_infeasible(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
+    paid = _plan(tmp_path / "paid", incentives=_incentives(spread=0.1, budget=3500))
     for defn in (
         define(sc, scenarios=["up,huge,shift"], grid=["rules.potential.max_share=0.9,1.0"]),
         define(sc, draws=3, seed=2),
+        define(paid, grid=["targets.over_assignment=0,0.25"]),
     ):
         lean, full = _job(defn), _job(defn, keep_runs=True)
         for it in defn.items:
-            _same(run_item(lean, it), run_item(full, it))
+            a = run_item(lean, it)
+            _same(a, run_item(full, it))
+            if defn.path == paid:
+                assert a["row"]["payout_expected"] > 0
 
 
 def test_a_sent_base_is_used_as_is_and_gives_the_same_items(

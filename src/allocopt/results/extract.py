@@ -153,9 +153,9 @@ def extract(
 ) -> Results:
     """Collect results of both stages into tidy frames and a summary.
 
-    ``lean`` (a sweep item that is not kept as a run folder): the same quotas, annual and rep
-    frames and summary, but no roll-ups, assignments or binding frames (left empty; the binding
-    counts and the moved key accounts are counted directly)."""
+    ``lean`` (a sweep item that is not kept as a run folder): the same quotas, annual, rep and
+    assignment frames and summary, but no roll-ups or binding frames (left empty; the binding
+    counts are counted per row block, without naming each row)."""
     sc = md.scenario
     lm = quotas.model
     assert res_q.col_values is not None
@@ -265,18 +265,15 @@ def extract(
     # binding rows and shadow prices come from the LP (the relaxation when rounding is on)
     lp_res = res_q.relaxed if res_q.relaxed is not None else res_q
     lean = lean and md.replan is None
+    assignments = _assignments(md, qs)
     if lean:
-        empty = pd.DataFrame()
-        rollups = assignments = binding = empty
+        rollups = binding = pd.DataFrame()
         counts = binding_counts("quotas", comp_q, lp_res, rule_of)
         if comp_a is not None and res_a is not None:
             counts.update(binding_counts("alignment", comp_a, res_a, rule_of))
         counts = dict(sorted(counts.items(), key=lambda kv: tuple(kv[0].split("/", 1))))
-        inc, own = md.ka_incumbent, qs.owner
-        moved = int(((inc >= 0) & (own >= 0) & (inc != own)).sum())
     else:
         rollups = _rollups(md, quota_long)
-        assignments = _assignments(md, qs)
         bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
         if comp_a is not None and res_a is not None:
             bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
@@ -289,8 +286,8 @@ def extract(
                 else []
             )
         }
-        moved = int(assignments["moved"].sum()) if len(assignments) else 0
 
+    moved = int(assignments["moved"].sum()) if len(assignments) else 0
     sensitivity = _target_sensitivity(lm, lp_res, qs)
     terms = lm.term_values(x)
     if alignment is not None and res_a is not None and res_a.col_values is not None:
