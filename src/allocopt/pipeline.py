@@ -279,8 +279,11 @@ def solve_prepared(
     *,
     progress: Progress = _quiet,
     write_model: Path | None = None,
+    lean: bool = False,
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
+
+    ``lean``: extract only what a sweep item needs (:func:`~allocopt.results.extract.extract`).
 
     ``solver.time_limit`` bounds the whole solve from the start of loading (the time already in
     ``timings`` counts): the key-account alignment gets at most half of what is left, the quota
@@ -314,7 +317,9 @@ def solve_prepared(
             assign = built_a.model.vars["assign"]
             known = md.ka_incumbent[md.pairs.acc] >= 0
             inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
-            kw = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
+            kw: dict[str, Any] = {
+                "start": (assign.cols(np.flatnonzero(known)), inc.astype(float))
+            }
             res_a, comp_a = solve(
                 built_a.model,
                 {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest
@@ -347,7 +352,7 @@ def solve_prepared(
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
-        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a, lean=lean)
     status, gap = _status(res_q, res_a)
     return Solved(results, status, gap, res_q, res_a)
 
