@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from allocopt.pipeline import RunOutcome, run, verify_run
+from allocopt.compose import verify_run
+from allocopt.pipeline import RunOutcome, run
 
 Solve = Callable[..., RunOutcome]
 

@@ -174,7 +174,7 @@ def test_bad_history_table_is_located(tmp_path: Path) -> None:
 def test_verifier_catches_a_quota_above_the_ceiling(tmp_path: Path, solve: Solve) -> None:
     import pandas as pd
 
-    from allocopt.pipeline import verify_run
+    from allocopt.compose import verify_run
 
     res = solve(_plan(tmp_path / "p", 500))
     assert verify_run(res.run_dir).checked["attainability"] == 2

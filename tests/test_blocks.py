@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import verify_run
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import run, verify_run
+from allocopt.pipeline import run
 from tests.conftest import Solve
 
 UNIT = 1000.0  # the generated plans' rounding unit

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import evaluate_run, write_evaluation
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import evaluate_run, run, write_evaluation
+from allocopt.pipeline import run
 from allocopt.results.evaluate import spearman
 from tests.plans import BASE_TABLES, write_plan
 from tests.test_payout import TI_PLAN, _actuals

@@ -14,7 +14,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from allocopt.pipeline import run, verify_run
+from allocopt.compose import verify_run
+from allocopt.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "gap"

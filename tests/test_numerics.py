@@ -109,7 +109,8 @@ def test_money_scale_scales_the_rounded_plan(
 @pytest.fixture(scope="module")
 def example_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[float, RunOutcome]:
     """The shipped example solved with money × k (k = 1 is the example as shipped)."""
-    from allocopt.pipeline import run, verify_run
+    from allocopt.compose import verify_run
+    from allocopt.pipeline import run
 
     spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "scale.py")
     assert spec is not None and spec.loader is not None
@@ -158,7 +159,8 @@ def test_a_unit_large_next_to_quotas_solves_to_optimality(solve: Solve) -> None:
 def tight_band(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
     """The example with a ±3% fairness band and growth ≤ 25%: the rounding neighbourhood of the
     LP optimum is infeasible, so the plan comes from the full integer model."""
-    from allocopt.pipeline import run, verify_run
+    from allocopt.compose import verify_run
+    from allocopt.pipeline import run
 
     out = tmp_path_factory.mktemp("tight-band") / "run"
     res = run(

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import verify_run
 from allocopt.errors import Interrupted, OutputError
 from allocopt.outputs.runfolder import (
     STALE_AFTER,
@@ -27,7 +28,7 @@ from allocopt.outputs.runfolder import (
     _host,
     default_run_dir,
 )
-from allocopt.pipeline import run, verify_run
+from allocopt.pipeline import run
 from tests.plans import write_plan
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import payout_run, write_payout
 from allocopt.errors import InputError
-from allocopt.pipeline import payout_run, run, write_payout
+from allocopt.pipeline import run
 from allocopt.results.payout import multiplier
 from allocopt.scenario.schema import IncentivePlan
 from tests.plans import BASE_TABLES, write_plan

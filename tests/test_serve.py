@@ -539,7 +539,8 @@ def test_charts_count_and_escape() -> None:
 def test_payout_shows_expected_payout(example_run: Path, tmp_path: Path) -> None:
     """A run with incentives: shows each rep's expected payout, equal to `allocopt payout`
     with the same actuals; a run without incentives shows none."""
-    from allocopt.pipeline import payout_run, run
+    from allocopt.compose import payout_run
+    from allocopt.pipeline import run
     from allocopt.serve import views
     from allocopt.serve.monitor import Monitor, load_plan
 

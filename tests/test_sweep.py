@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
-from allocopt.pipeline import verify_run
+from allocopt.compose import verify_run
 from tests.plans import BASE_TABLES, write_plan
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
-from allocopt.pipeline import payout_run
+from allocopt.compose import payout_run
 from allocopt.results.payout import multiplier
 from allocopt.scenario.schema import IncentivePlan
 from tests.test_sweep import _ok, _plan, _sweep

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from allocopt.compose import verify_run
 from allocopt.examples.generate import generate_plan
-from allocopt.pipeline import verify_run
 from allocopt.solve import blocks as solve_mod
 from tests.conftest import Solve
 

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import verify_run
 from allocopt.errors import InputError
-from allocopt.pipeline import run, verify_run
+from allocopt.pipeline import run
 from allocopt.results.verify import Verification
 from tests.plans import write_plan
 

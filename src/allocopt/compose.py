@@ -2,7 +2,9 @@
 
 Public entry points (the CLI, the web page and tests call these; results functions never open
 files): :func:`explain_rep`, :func:`explain_plan`, :func:`compare_runs` (with
-:func:`write_comparison`), :func:`track` (with :func:`write_track`) and :func:`run_tables`.
+:func:`write_comparison`), :func:`track` (with :func:`write_track`), :func:`run_tables`,
+:func:`verify_run`, :func:`payout_run` (with :func:`write_payout`, :func:`plan_payout`,
+:func:`sweep_sales`) and :func:`evaluate_run` (with :func:`write_evaluation`).
 
 Each opens the run folder through :class:`~allocopt.outputs.runfolder.RunFolder` (manifest) and
 :func:`~allocopt.outputs.runfolder.read_frame` (tables, identifier columns as text), builds a
@@ -16,10 +18,11 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from allocopt.errors import InputError, OutputError, Problem
@@ -37,6 +40,7 @@ from allocopt.results.explain import explain_plan as _explain_plan
 from allocopt.results.explain import explain_rep as _explain_rep
 from allocopt.results.run import RunTables
 from allocopt.results.track import Actuals, TrackResult, check_threshold, track_of
+from allocopt.results.verify import Verification
 
 __all__ = [
     "TRACK_FILES",
@@ -91,8 +95,8 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     """``allocopt explain RUN``: the plan view; with ``resolve`` the LP is re-solved from the
     run's manifest (:func:`allocopt.pipeline.relaxed_objective`) for the price of fairness and
     the +1% target steps; with incentives, the expected payout
-    (:func:`allocopt.pipeline.plan_payout`: 1,000 draws, seed 0)."""
-    from allocopt.pipeline import plan_payout, relaxed_objective
+    (:func:`plan_payout`: 1,000 draws, seed 0)."""
+    from allocopt.pipeline import relaxed_objective
 
     run = run_tables(
         run_dir,
@@ -311,3 +315,258 @@ def write_track(result: TrackResult, out: Path | None = None, *, force: bool = F
         protect=[result.run_dir],
         what="track folder",
     )
+
+
+# ---- verify: open a run folder and hand its tables to the independent verifier ----
+
+
+def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
+    """Open a run folder and hand its tables to the independent verifier
+    (:func:`allocopt.results.verify.verify`); returns its ``Verification``.
+
+    Raises :class:`~allocopt.errors.InputError` (exit 2) when the run folder, one of its files or
+    columns, or an input table is missing. Inputs are located relative to the run folder (then
+    at their absolute path) and checked by sha256: a changed input is a violation (checked
+    against the current file), a missing one exit 2.
+    """
+    from allocopt.results import verify as v
+
+    run_dir = Path(run_dir)
+    header = f"the run folder {run_dir} cannot be verified"
+    rf = RunFolder.open(run_dir, header)
+    manifest = rf.manifest
+    v.check_manifest(run_dir, manifest)
+    tables = {name: v.typed_table(run_dir, name, rf.table(name)) for name in v.RUN_FILES}
+    v.recorded_scenario(run_dir, manifest)
+    sc, located = rf.data_scenario(strict=False)
+    published = None
+    summary: dict[str, Any] = {}
+    if sc.replan is not None:
+        pub_dir = (run_dir / sc.replan.published).resolve()
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        published = v.PublishedTables(
+            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
+            pd.read_csv(
+                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
+            ),
+            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
+        )
+    checks = [
+        v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
+        for loc in located
+    ]
+    inputs = v.RunInputs(
+        run_dir,
+        manifest,
+        tables,
+        sc,
+        checks,
+        base_dir=run_dir,
+        published=published,
+        summary=summary,
+        integrity=rf.integrity(),
+        sealed=rf.sealed,
+        notes=rf.notes(),
+    )
+    return v.verify(inputs, tol=tol)
+
+
+# ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
+
+SALES_DRAWS = "sales_draws.parquet"  # a plan stress sweep's sales per draw × rep × product
+
+
+def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list[str]]:
+    """The sales draws of a finished plan stress sweep (``allocopt sweep --plan RUN --draws N``)
+    as :class:`~allocopt.results.payout.SalesDraws`, and warnings (e.g. the sweep stressed
+    another plan folder). InputError (exit 2) for a folder that is not such a sweep."""
+    from allocopt.results.payout import SalesDraws
+
+    sweep_dir = Path(sweep_dir)
+    rf = RunFolder.open(sweep_dir, f"cannot read the sweep folder {sweep_dir}")
+    summary = rf.manifest.get("summary") or {}
+    if rf.kind != "sweep" or summary.get("kind") != "plan":
+        raise InputError(
+            Problem(
+                str(rf.manifest_path),
+                "",
+                "summary.kind",
+                "is not a plan stress sweep; give the --out folder of "
+                "`allocopt sweep S.yaml --plan RUN --draws N`",
+                str(summary.get("kind") or rf.kind),
+            ),
+            header=rf.header,
+        )
+    if not (sweep_dir / SALES_DRAWS).is_file() and summary.get("sales_draws_kept") is False:
+        raise InputError(
+            Problem(
+                str(sweep_dir / SALES_DRAWS),
+                "",
+                "",
+                "the sweep did not keep its draws (more than 5 million draw × rep × product "
+                "sales); its payout_reps.csv / payout_units.csv already price them, or sweep "
+                "again with fewer --draws",
+            ),
+            header=rf.header,
+        )
+    path = rf.file(SALES_DRAWS)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            Problem(str(path), "", "", f"cannot be read: {exc}"), header=rf.header
+        ) from None
+    reps = tuple(sorted(df["rep_id"].astype(str).unique()))
+    prods = tuple(dict.fromkeys(df["product"].astype(str)))
+    n_d = int(df["draw"].max()) + 1 if len(df) else 0
+    sales = np.zeros((n_d, len(reps), len(prods)))
+    ri = {r: i for i, r in enumerate(reps)}
+    pj = {p: j for j, p in enumerate(prods)}
+    sales[
+        df["draw"].to_numpy(dtype=np.int64),
+        df["rep_id"].astype(str).map(ri).to_numpy(dtype=np.int64),
+        df["product"].astype(str).map(pj).to_numpy(dtype=np.int64),
+    ] = df["sales"].to_numpy(dtype=float)
+    spec = rf.manifest.get("sweep") or {}
+    warnings: list[str] = []
+    plan = spec.get("plan")
+    if run_dir is not None and plan and Path(plan).resolve() != Path(run_dir).resolve():
+        warnings.append(
+            f"the sweep {sweep_dir} stressed the plan {plan}, not {run_dir}: the payout prices "
+            f"{run_dir}'s quotas against that sweep's sales draws"
+        )
+    source = {"folder": str(sweep_dir), "plan": plan, "seed": spec.get("seed"), "draws": n_d}
+    return SalesDraws(sales, reps, prods, source), warnings
+
+
+def payout_run(
+    run_dir: Path,
+    actuals: Path | None = None,
+    *,
+    sweep_dir: Path | None = None,
+    sales: Any = None,
+    tracked: Any = None,
+    draws: int = 2000,
+    seed: int = 0,
+    as_of: dt.date | None = None,
+) -> Any:
+    """Expected variable pay of a run folder (``allocopt payout``): opens the run
+    (:func:`allocopt.outputs.plan_tables.payout_tables`), measures ``actuals`` with
+    ``allocopt track`` (or takes an already ``tracked`` result), or reads a plan stress
+    sweep's sales draws (``sweep_dir``; or ``sales`` given in memory), and calls
+    :func:`allocopt.results.payout.payout_of`."""
+    from allocopt.outputs.plan_tables import payout_tables
+    from allocopt.results.payout import outlook_from_tracking, payout_of
+
+    if actuals is not None and (sweep_dir is not None or sales is not None):
+        raise InputError(
+            Problem(
+                "--sweep",
+                "",
+                "",
+                "give either --actuals (sales to date + uncertainty) or --sweep (the sweep's "
+                "draws), not both",
+            )
+        )
+    t = payout_tables(run_dir)
+    warnings: list[str] = []
+    if sweep_dir is not None:
+        sales, warnings = sweep_sales(sweep_dir, run_dir)
+    outlook = None
+    if sales is None and (actuals is not None or tracked is not None):
+        from allocopt.results.track import ALL
+
+        tr = tracked
+        if tr is None:
+            tr = track(Path(run_dir), Path(actuals or ""), as_of=as_of)
+        info = {
+            "as_of": tr.as_of.isoformat(),
+            "elapsed_share": round(min(1.0, tr.elapsed_share), 6),
+            "actuals": tr.summary["actuals"],
+        }
+        rows = tr.reps[tr.reps["product"] != ALL]
+        outlook = outlook_from_tracking(rows, tr.elapsed_share, info, tuple(tr.warnings))
+    res = payout_of(
+        t.scenario,
+        t.reps,
+        t.annual,
+        outlook=outlook,
+        sales=sales,
+        draws=draws,
+        seed=seed,
+        **t.kwargs(),
+    )
+    if warnings:
+        res.warnings = [*warnings, *res.warnings]
+        res.summary["warnings"] = list(res.warnings)
+    return res
+
+
+def plan_payout(run_dir: Path, draws: int = 1000) -> Any:
+    """The plan's expected payout without actuals (``explain``, the run report: 1,000 draws,
+    seed 0), or None when the run has no ``incentives:`` or no readable manifest (the caller
+    reports that)."""
+    if not (Path(run_dir) / "manifest.json").is_file():
+        return None
+    if RunFolder.open(Path(run_dir)).scenario().incentives is None:
+        return None
+    return payout_run(run_dir, draws=draws, seed=0)
+
+
+def default_payout_dir(run_dir: Path) -> Path:
+    """``<RUN_DIR>-payout`` beside the run folder (run folders are never modified)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}-payout")
+
+
+def write_payout(result: Any, out: Path | None = None, *, force: bool = False) -> Path:
+    """Write a payout folder atomically; exit 3 if it exists and ``force`` is not given."""
+    return write_run(out or default_payout_dir(result.run_dir), result.files(), force=force)
+
+
+# ---- year-end evaluation: open the run folder, track the actuals, evaluate in memory ----
+
+
+def evaluate_run(
+    run_dir: Path,
+    actuals: Path,
+    *,
+    low: float = 0.9,
+    high_quantile: float = 0.75,
+    as_of: dt.date | None = None,
+) -> Any:
+    """``allocopt evaluate``: the actuals tracked against the run, the run's reps and quotas, and
+    (with incentives) the payout on these actuals, passed to
+    :func:`allocopt.results.evaluate.evaluate_of`."""
+    from allocopt.results.evaluate import check_settings, evaluate_of
+
+    check_settings(low, high_quantile)
+    run_dir = Path(run_dir)
+    tr = track(run_dir, Path(actuals), as_of=as_of)
+    rf = RunFolder.open(run_dir, f"cannot evaluate {run_dir}")
+    pay = None
+    if rf.scenario().incentives is not None:
+        pay = payout_run(run_dir, tracked=tr, draws=200, seed=0)
+    return evaluate_of(
+        tr,
+        rf.table("reps.csv"),
+        rf.table("quotas.csv"),
+        payout=pay,
+        low=low,
+        high_quantile=high_quantile,
+        run_dir=run_dir,
+    )
+
+
+def write_evaluation(
+    result: Any,
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    finish: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the evaluation folder (default ``<RUN_DIR>-evaluate``) atomically; ``finish`` (e.g.
+    the report renderer) runs on the complete folder before it is moved into place. Exit 3 if
+    it exists without ``force``."""
+    target = out or result.run_dir.with_name(f"{result.run_dir.name}-evaluate")
+    return write_run(target, result.files(), force=force, finish=finish)

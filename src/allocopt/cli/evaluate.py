@@ -53,8 +53,8 @@ def evaluate_cmd(
     as_json: bool,
 ) -> None:
     """Year-end evaluation: attainment, quota accuracy, who was set up to fail; performance.csv."""
+    from allocopt.compose import evaluate_run, write_evaluation
     from allocopt.outputs.report import write_evaluation_report
-    from allocopt.pipeline import evaluate_run, write_evaluation
 
     res = evaluate_run(run_dir, actuals, low=low, high_quantile=high_quantile)
 

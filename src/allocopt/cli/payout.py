@@ -51,7 +51,7 @@ def payout_cmd(
     as_json: bool,
 ) -> None:
     """Expected variable pay of a run under its incentive plans (docs/incentives.md)."""
-    from allocopt.pipeline import payout_run, write_payout
+    from allocopt.compose import payout_run, write_payout
 
     res = payout_run(run_dir, actuals, sweep_dir=sweep_dir, draws=draws, seed=seed)
     folder = write_payout(res, out, force=force)

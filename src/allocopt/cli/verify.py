@@ -28,7 +28,7 @@ def verify(run_dir: Path, tol: float) -> None:
     """Re-check a run folder against every enabled rule, independently of the solver (exit 1 on
     any violation)."""
 
-    from allocopt.pipeline import verify_run
+    from allocopt.compose import verify_run
 
     res = verify_run(run_dir, tol=tol)
     n_rules = sum(1 for n in res.checked.values() if n)

@@ -4,8 +4,8 @@ Public entry point: :func:`evaluate_of` — in memory: the tracking of the actua
 ``allocopt track``: attainment = actual ÷ phased quota of the elapsed periods; over a whole year,
 actual ÷ annual quota), the run's ``reps.csv`` and ``quotas.csv`` as frames, and the payout on
 these actuals when the run has incentives. It reads no file:
-:func:`allocopt.pipeline.evaluate_run` opens the run folder, tracks the actuals and passes them in;
-:func:`allocopt.pipeline.write_evaluation` writes the folder.
+:func:`allocopt.compose.evaluate_run` opens the run folder, tracks the actuals and passes them in;
+:func:`allocopt.compose.write_evaluation` writes the folder.
 
 * **distribution** — attainment of the company, each region and team (their summed amounts) and
   the spread of rep attainment within each (median, p10, p90, share at or above 100%).

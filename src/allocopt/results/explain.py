@@ -273,7 +273,7 @@ def explain_plan(
     """Plan-level view of ``run`` (manifest, ``binding.csv``, ``summary.json``); with
     ``relaxed`` the price of fairness and the +1% target steps are measured by re-solving the LP;
     ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
-    by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
+    by :func:`allocopt.compose.plan_payout`) when the run has incentives."""
     manifest = run.manifest
     binding = run.table("binding.csv")
     summary = run.document("summary.json")

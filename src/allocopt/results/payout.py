@@ -3,7 +3,7 @@
 Public entry point: :func:`payout_of` — in memory: the resolved scenario, the plan's reps and
 annual quotas (frames), and where the sales outcomes come from (:class:`Outlook` from tracking,
 or :class:`SalesDraws`, e.g. the Monte Carlo draws of a plan stress sweep). It reads no file;
-:func:`allocopt.pipeline.payout_run` opens a run folder (and the actuals or a sweep folder) and
+:func:`allocopt.compose.payout_run` opens a run folder (and the actuals or a sweep folder) and
 passes the tables in. The formulas, with a worked example, are in ``docs/incentives.md``:
 
 * **credited quota** ``c_r = Σ_p w_p · Y_rp`` and **credited sales** ``s_r = Σ_p w_p · S_rp``

@@ -261,7 +261,7 @@ class Monitor:
         ``incentives:``; None otherwise or when it cannot be computed (the page then shows none)."""
         if not self.plan.incentives:
             return None
-        from allocopt.pipeline import payout_run
+        from allocopt.compose import payout_run
 
         try:
             res = payout_run(self.plan.run_dir, tracked=result, draws=_PAYOUT_DRAWS)

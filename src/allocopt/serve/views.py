@@ -67,7 +67,7 @@ def _metrics(row: pd.Series) -> dict[str, Any]:
 
 def expected_payout(plan: Plan, snap: Snapshot) -> dict[str, float] | None:
     """Expected payout per rep when the run has ``incentives:`` set: the monitor computes it
-    with :func:`allocopt.pipeline.payout_run` on each new actuals file; None otherwise."""
+    with :func:`allocopt.compose.payout_run` on each new actuals file; None otherwise."""
     if not plan.incentives:
         return None
     return snap.payout

@@ -457,8 +457,8 @@ def _stress_payout(
     has ``incentives:``): payout_reps.csv, payout_units.csv, sweep.csv's company_payout, the
     summary's ``payout``; and the draws' sales (sales_draws.parquet) for ``allocopt payout RUN
     --sweep DIR``."""
+    from allocopt.compose import SALES_DRAWS
     from allocopt.outputs.plan_tables import payout_tables
-    from allocopt.pipeline import SALES_DRAWS
     from allocopt.results.payout import SalesDraws, payout_of
 
     md = defn.base.md

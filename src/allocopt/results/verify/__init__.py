@@ -1,7 +1,7 @@
 """Independent verification of a run against the formulation (``models/allocation.md``).
 
 Public entry point: :func:`verify`, given the run's tables and records as plain inputs
-(:class:`RunInputs`; ``allocopt.pipeline.verify_run`` opens a run folder and builds them).
+(:class:`RunInputs`; ``allocopt.compose.verify_run`` opens a run folder and builds them).
 Everything is re-derived from the run's output CSVs and the input tables with pandas/numpy only —
 availability, ramp and proration, capacity, effective base, phasing profiles, history, fairness
 groups and the reference split are recomputed here from the formulation text, never taken from
