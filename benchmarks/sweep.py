@@ -47,7 +47,13 @@ uncertainty:
 
 def _stages(folder: Path) -> dict[str, float]:
     t = pd.read_csv(folder / "timings.csv")
-    return {c: round(float(t[c].sum()), 3) for c in t.columns if c != "item"}
+    return {c: round(float(t[c].sum()), 3) for c in t.columns if c not in ("item", "peak_rss_mib")}
+
+
+def _rss(folder: Path) -> list[float]:
+    """The worker's peak resident memory (MiB) after each item, in item order."""
+    t = pd.read_csv(folder / "timings.csv")
+    return [float(x) for x in t["peak_rss_mib"]] if "peak_rss_mib" in t else []
 
 
 def grid(items: int, tmp: Path) -> dict[str, object]:
@@ -110,7 +116,9 @@ def draws(reps: int, n_draws: int, workers: list[int], tmp: Path) -> dict[str, o
         runs[str(w)] = {
             "wall_seconds": round(wall, 2),
             "ok": res.ok,
+            "statuses": pd.read_csv(out / "sweep.csv")["status"].value_counts().to_dict(),
             "stage_sums_seconds": _stages(out),
+            "worker_peak_rss_mib_after_each_item": _rss(out),
         }
         if w != workers[0]:
             same = all(

@@ -21,11 +21,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenario",),
     ("data",),
     ("model",),
-    ("solve", "solve_pyomo"),
+    ("solve",),
     ("diagnose",),
     ("results",),
     ("outputs",),
-    ("pipeline", "examples"),  # examples: generated inputs, written through outputs (init)
+    ("pipeline", "compose", "examples"),  # compose: open a run folder, hand its tables to
+    # results; examples: generated inputs, written through outputs (init)
     ("sweep", "serve"),
     ("cli", "__main__"),
 )
@@ -37,9 +38,7 @@ LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # runfolder (#10.2): results stop reading run folders / importing outputs and pipeline
-        ("allocopt.results.compare", "allocopt.outputs.runfolder"),
-        ("allocopt.results.explain", "allocopt.outputs.runfolder"),
-        ("allocopt.results.track", "allocopt.outputs.runfolder"),
+        # solvepkg (#10.3): explain stops importing the pipeline (its re-solves)
     }
 )
 

@@ -12,8 +12,7 @@ from click.testing import CliRunner
 
 from allocopt import cli
 from allocopt.cli import main
-from allocopt.results.explain import explain_rep
-from allocopt.results.track import track
+from allocopt.compose import explain_rep, track
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "example"

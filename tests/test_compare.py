@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
-from allocopt.results.compare import compare_runs
+from allocopt.compose import compare_runs
 from tests.conftest import Solve
 from tests.plans import write_plan
 

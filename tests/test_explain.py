@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import explain_plan, explain_rep
 from allocopt.model.linear import tiebreak_weights
-from allocopt.pipeline import explain_plan, relaxed_objective
-from allocopt.results.explain import explain_rep
+from allocopt.pipeline import relaxed_objective
 from tests.conftest import Solve
 from tests.plans import write_plan
 from tests.test_model_rules import _key_accounts, _reps

@@ -18,11 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from allocopt.cli import main
+from allocopt.compose import explain_plan
 from allocopt.diagnose import prechecks
 from allocopt.errors import InfeasibleError
 from allocopt.model.build import build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
-from allocopt.pipeline import explain_plan, relaxed_objective, run, validate
+from allocopt.pipeline import relaxed_objective, run, validate
 from allocopt.results.explain import round_to_sum
 from allocopt.solve import compile_model, highs_options, new_highs, solve
 from tests.plans import write_plan

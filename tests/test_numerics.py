@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from allocopt.compose import explain_rep
 from allocopt.pipeline import RunOutcome
-from allocopt.results.explain import explain_rep
 from tests.conftest import Solve
 from tests.test_properties import MONEY_COLS, SETTINGS, Plan, plans
 

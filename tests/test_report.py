@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import track, write_track
 from allocopt.outputs.report import SECTIONS, write_report
 from allocopt.pipeline import run
-from allocopt.results.track import track, write_track
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "example" / "scenario.yaml"

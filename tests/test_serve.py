@@ -29,9 +29,9 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import track
 from allocopt.errors import InputError
 from allocopt.pipeline import run
-from allocopt.results.track import track
 from tests.plans import BASE_TABLES, write_plan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from allocopt.cli import main
+from allocopt.compose import track, write_track
 from allocopt.errors import InputError
 from allocopt.pipeline import run
-from allocopt.results.track import ALL, TrackResult, track, write_track
+from allocopt.results.track import ALL, TrackResult
 from tests.plans import write_plan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import pandas as pd
 from allocopt import __version__
 from allocopt.data.checks import Dataset, load_data, table_counts
 from allocopt.data.prepare import ModelData, prepare
-from allocopt.diagnose import Finding, compute_iis, explain_iis, prechecks, rounding_conflict
+from allocopt.diagnose import Finding, diagnose_infeasible, prechecks, reach_warnings
 from allocopt.errors import InfeasibleError, InputError, Problem, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
@@ -32,15 +32,21 @@ from allocopt.outputs.runfolder import (
     RunFolder,
     default_run_dir,
     input_record,
+    published_plan,
     write_run,
 )
-from allocopt.results.explain import PlanExplanation
-from allocopt.results.extract import Results, extract
-from allocopt.results.payout import PayoutResult
+from allocopt.results.extract import Results, alignment_owner, extract
 from allocopt.results.verify import Verification
 from allocopt.scenario.load import LoadedScenario, load_scenario
-from allocopt.solve import Compiled, SolveResult, highs_options, highs_version, quota_objective
-from allocopt.solve import solve as _solve_direct
+from allocopt.solve import (
+    Compiled,
+    SolveResult,
+    check_solver,
+    highs_options,
+    highs_version,
+    quota_objective,
+    solve,
+)
 
 Progress = Callable[[str], None]
 
@@ -69,6 +75,15 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress) -> Iterato
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t, 4)
 
 
+def _prepare(ds: Dataset) -> ModelData:
+    """:func:`~allocopt.data.prepare.prepare`, handing a re-plan the published plan's tables
+    (the data stage never opens run folders)."""
+    rp = ds.scenario.replan
+    if rp is None:
+        return prepare(ds)
+    return prepare(ds, published_plan((ds.base_dir / rp.published).resolve()))
+
+
 def validate(
     path: Path,
     progress: Progress = _quiet,
@@ -82,7 +97,7 @@ def validate(
         loaded = load_scenario(path, scenarios, sets)
     with _timed(timings, "validate", progress):
         ds = load_data(loaded.scenario, loaded.base_dir, loaded.file, loaded.locate)
-        md = prepare(ds)
+        md = _prepare(ds)
     summary, warnings = _summary(ds, md)
     return Validated(loaded, ds, md, summary, warnings, timings)
 
@@ -95,7 +110,7 @@ def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = No
     t = time.perf_counter()
     if md is None:
         ds = dataset if dataset.scenario is loaded.scenario else _with_scenario(dataset, loaded)
-        md = prepare(ds)
+        md = _prepare(ds)
     else:
         ds = dataset
     timings["validate"] = round(time.perf_counter() - t, 4)
@@ -112,31 +127,18 @@ def _with_scenario(dataset: Dataset, loaded: LoadedScenario) -> Dataset:
 def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
     sc = md.scenario
     eff = quota_sets(md, alignment_from_incumbents(md)).eff_base
-    products = {}
-    warnings: list[str] = []
-    for j, p in enumerate(md.products):
-        products[p] = {
+    products = {
+        p: {
             "target": float(sc.targets.by_product[p]),
             "target_with_cushion": float(md.target[j]),
             "potential": float(md.potential[:, j].sum()),
             "key_account_revenue": float(md.ka_revenue[:, j].sum()),
             "effective_base": float(eff[:, j].sum()),
         }
-        if sc.rules.potential.enabled:
-            reach = sc.rules.potential.max_share * eff[:, j].sum()
-            if md.target[j] > reach + 1e-6:
-                warnings.append(
-                    f"product {p}: target with cushion {md.target[j]:,.0f} is above "
-                    f"{sc.rules.potential.max_share:g} × effective base {eff[:, j].sum():,.0f} = "
-                    f"{reach:,.0f}: out of reach under the potential rule"
-                )
+        for j, p in enumerate(md.products)
+    }
     total_target = float(md.target.sum())
     cap = float(md.capacity.sum())
-    if sc.rules.capacity.enabled and total_target > cap + 1e-6:
-        warnings.append(
-            f"total target with cushion {total_target:,.0f} is above the reps' total ramped "
-            f"capacity {cap:,.0f}: out of reach under the capacity rule"
-        )
     summary = {
         "scenario": sc.name,
         "rows": table_counts(ds),
@@ -148,7 +150,7 @@ def _summary(ds: Dataset, md: ModelData) -> tuple[dict[str, Any], list[str]]:
         "total_ramped_capacity": cap,
         "capacity_cover": cap / total_target if total_target else None,
     }
-    return summary, warnings
+    return summary, reach_warnings(md, eff)
 
 
 @dataclass
@@ -250,27 +252,7 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
     if res.has_solution:
         return
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
-        iis = compute_iis(comp)
-        findings = explain_iis(comp.model, iis, md) if iis is not None else []
-        if not findings:
-            findings = rounding_conflict(comp, md)
-        extra = {}
-        if iis is not None:
-            extra["iis"] = {
-                "rows": [
-                    {"component": c, "index": i, "side": side}
-                    for (c, i), side in zip(
-                        (comp.model.row_name(int(r)) for r in iis.rows), iis.row_sides, strict=True
-                    )
-                ],
-                "columns": [
-                    {"component": c, "index": i, "side": side}
-                    for (c, i), side in zip(
-                        (comp.model.col_name(int(j)) for j in iis.cols), iis.col_sides, strict=True
-                    )
-                ],
-            }
-        raise Infeasible(stage, findings, extra)
+        raise Infeasible(stage, *diagnose_infeasible(comp, md))
     if res.status == "time_limit":
         if res.message.startswith("time limit reached"):  # solve says which step ran out
             raise SolverError(f"the {stage} model: {res.message}")
@@ -278,30 +260,6 @@ def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -
             f"the {stage} model found no solution within the time limit; raise solver.time_limit"
         )
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
-
-
-def solve(
-    model: Any,
-    options: dict[str, Any],
-    *,
-    solver: str = "highs",
-    write_model: Path | None = None,
-    **kwargs: Any,
-) -> tuple[SolveResult, Compiled | None]:
-    """Dispatch: ``highs`` → the direct path; any other name → Pyomo (the full model, with an LP
-    relaxation first when rounding would use the neighbourhood). ``*.lp`` → Pyomo's LP writer."""
-    if write_model is not None and write_model.suffix.lower() == ".lp":
-        from allocopt.solve.pyomo import write_lp
-
-        write_lp(model, write_model)
-        write_model = None
-    if solver == "highs":
-        return _solve_direct(model, options, write_model=write_model, **kwargs)
-    from allocopt.solve.pyomo import solve_pyomo
-
-    if write_model is not None:  # .mps: written by HiGHS, as on the direct path
-        _solve_direct(model, {**options, "time_limit": 1e-3}, write_model=write_model)
-    return solve_pyomo(model, solver, options, relax_first=bool(kwargs.get("neighbourhood")))
 
 
 @dataclass
@@ -321,8 +279,11 @@ def solve_prepared(
     *,
     progress: Progress = _quiet,
     write_model: Path | None = None,
+    lean: bool = False,
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
+
+    ``lean``: extract only what a sweep item needs (:func:`~allocopt.results.extract.extract`).
 
     ``solver.time_limit`` bounds the whole solve from the start of loading (the time already in
     ``timings`` counts): the key-account alignment gets at most half of what is left, the quota
@@ -356,7 +317,9 @@ def solve_prepared(
             assign = built_a.model.vars["assign"]
             known = md.ka_incumbent[md.pairs.acc] >= 0
             inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
-            kw = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
+            kw: dict[str, Any] = {
+                "start": (assign.cols(np.flatnonzero(known)), inc.astype(float))
+            }
             res_a, comp_a = solve(
                 built_a.model,
                 {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest
@@ -366,10 +329,7 @@ def solve_prepared(
                 **(kw if sc.solver.name == "highs" else {}),
             )
         _check(res_a, comp_a, "key-account alignment", md)
-        assert res_a.col_values is not None
-        chosen = built_a.model.vars["assign"].values(res_a.col_values) > 0.5
-        owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
-        owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+        owner = alignment_owner(md, built_a, res_a)
     else:
         owner = alignment_from_incumbents(md)
     qs = quota_sets(md, owner)
@@ -392,7 +352,7 @@ def solve_prepared(
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
-        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a)
+        results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a, lean=lean)
     status, gap = _status(res_q, res_a)
     return Solved(results, status, gap, res_q, res_a)
 
@@ -443,10 +403,7 @@ def run(
     md = v.md
     sc = md.scenario
     run_dir = out or default_run_dir(v.loaded.base_dir / sc.output.directory, sc.name)
-    if sc.solver.name != "highs":
-        from allocopt.solve.pyomo import check_solver
-
-        check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
+    check_solver(sc.solver.name, v.loaded.file, v.loaded.locate(("solver", "name")))
     protect = _protected(v)
     if md.replan is not None:
         _check_published(md.replan.run_dir)
@@ -581,15 +538,11 @@ def rebuild(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[Model
 
     rf = RunFolder.open(run_dir, f"cannot re-solve the run folder {run_dir}")
     located, _ = rf.data_scenario(strict=True)  # inputs found from anywhere, checked by sha256
-    tree = located.model_dump(mode="json")
-    for key, value in (changes or {}).items():
-        node = tree
-        *head, last = key.split(".")
-        for part in head:
-            node = node[part]
-        node[last] = value
+    from allocopt.scenario.overrides import set_keys
+
+    tree = set_keys(located.model_dump(mode="json"), changes or {}, "rebuild")
     sc = Scenario.model_validate_json(json.dumps(tree))
-    md = prepare(load_data(sc, rf.path))
+    md = _prepare(load_data(sc, rf.path))
     asg = rf.table("assignments.csv")
     ridx = md.rep_index()
     aidx = {a: i for i, a in enumerate(md.ka_ids)}
@@ -604,17 +557,6 @@ def relaxed_objective(run_dir: Path, changes: dict[str, Any]) -> float | None:
     """Objective of the run's quota LP (rounding relaxed) with ``changes``; None if infeasible."""
     md, owner = rebuild(run_dir, {**changes, "rules.rounding.enabled": False})
     return quota_objective(md, owner)
-
-
-def explain_plan(
-    run_dir: Path, *, resolve: bool = True, payout: PayoutResult | None = None
-) -> PlanExplanation:
-    """:func:`allocopt.results.explain.explain_plan` of a run folder; with ``resolve`` its
-    re-solves (price of fairness, +1% target steps) go through :func:`relaxed_objective`;
-    ``payout`` as there (:func:`plan_payout`)."""
-    from allocopt.results.explain import explain_plan as _explain_plan
-
-    return _explain_plan(run_dir, relaxed=relaxed_objective if resolve else None, payout=payout)
 
 
 def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
@@ -666,6 +608,7 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
         notes=rf.notes(),
     )
     return v.verify(inputs, tol=tol)
+
 
 # ---- payout: open the run folder (and actuals or a sweep folder), price the plan in memory ----
 
@@ -770,7 +713,8 @@ def payout_run(
         sales, warnings = sweep_sales(sweep_dir, run_dir)
     outlook = None
     if sales is None and (actuals is not None or tracked is not None):
-        from allocopt.results.track import ALL, track
+        from allocopt.compose import track
+        from allocopt.results.track import ALL
 
         tr = tracked
         if tr is None:
@@ -834,8 +778,8 @@ def evaluate_run(
     """``allocopt evaluate``: the actuals tracked against the run, the run's reps and quotas, and
     (with incentives) the payout on these actuals, passed to
     :func:`allocopt.results.evaluate.evaluate_of`."""
+    from allocopt.compose import track
     from allocopt.results.evaluate import check_settings, evaluate_of
-    from allocopt.results.track import track
 
     check_settings(low, high_quantile)
     run_dir = Path(run_dir)

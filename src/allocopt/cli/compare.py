@@ -44,13 +44,14 @@ def compare(
     """
     from rich.text import Text
 
-    from allocopt.results.compare import LEVELS, compare_runs, write_csv
+    from allocopt.compose import compare_runs, write_comparison
+    from allocopt.results.compare import LEVELS
 
     if len(run_dirs) < 2:
         raise click.UsageError("give at least two run folders to compare")
     cmp = compare_runs(list(run_dirs))
     if out is not None:
-        write_csv(cmp.by(level), out, force=force, runs=run_dirs)
+        write_comparison(cmp.by(level), out, force=force, runs=run_dirs)
     if as_json:
         data = cmp.to_dict(level)
         if out is not None:

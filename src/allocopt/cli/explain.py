@@ -23,8 +23,7 @@ from allocopt.cli.render import console
 @_guard
 def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) -> None:
     """Why this number: what binds, shadow prices, price of fairness; or one rep's quota."""
-    from allocopt.pipeline import explain_plan
-    from allocopt.results.explain import explain_rep
+    from allocopt.compose import explain_plan, explain_rep
 
     if rep_id:
         x = explain_rep(run_dir, rep_id)
@@ -52,9 +51,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
                 f"(revenue {a['revenue']:,.0f}): {escape(a['why'])}"
             )
         return
-    from allocopt.pipeline import plan_payout
-
-    e = explain_plan(run_dir, resolve=not no_resolve, payout=plan_payout(run_dir))
+    e = explain_plan(run_dir, resolve=not no_resolve)
     if as_json:
         console.print_json(json.dumps(e.as_dict(), default=str))
         return

@@ -56,8 +56,8 @@ def track(
     as_json: bool,
 ) -> None:
     """Attainment, pacing, forecasts and at-risk reps of a run against actuals to date."""
-    from allocopt.results.track import track as run_track
-    from allocopt.results.track import write_track
+    from allocopt.compose import track as run_track
+    from allocopt.compose import write_track
 
     res = run_track(run_dir, actuals, as_of=as_of.date() if as_of else None, at_risk=threshold)
     folder = write_track(res, out, force=force)

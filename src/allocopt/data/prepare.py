@@ -8,12 +8,14 @@ Rows are sorted by ID, so the model never depends on the order of input rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import month_starts, period_of_month
 from allocopt.data.attainability import sales_distribution
 from allocopt.data.checks import Dataset
 from allocopt.data.performance import shrunk_factors
@@ -39,6 +41,17 @@ class Pairs:
 
     def __len__(self) -> int:
         return len(self.acc)
+
+
+@dataclass(frozen=True)
+class PublishedPlan:
+    """The tables of a published run folder a re-plan starts from, read by the caller (the
+    pipeline opens the folder: :func:`allocopt.outputs.runfolder.published_plan`)."""
+
+    folder: Path  # the published run folder (recorded in the re-plan's ReplanData)
+    annual: pd.DataFrame  # annual.csv: rep_id, product, quota
+    quotas: pd.DataFrame  # quotas.csv: rep_id, product, period, quota
+    assignments: pd.DataFrame  # assignments.csv: account_id, owner_rep
 
 
 @dataclass(frozen=True)
@@ -108,10 +121,9 @@ class ModelData:
         return {r: i for i, r in enumerate(self.rep_ids)}
 
 
-def _months(fy0: pd.Timestamp) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    starts = pd.date_range(fy0, periods=12, freq=pd.DateOffset(months=1))
-    ends = pd.date_range(fy0 + pd.DateOffset(months=1), periods=12, freq=pd.DateOffset(months=1))
-    return starts, ends
+def _days(dates: tuple[dt.date, ...]) -> np.ndarray:
+    """Dates as day numbers since the epoch (int64)."""
+    return np.array(dates, dtype="datetime64[D]").astype(np.int64)
 
 
 def monthly_availability(
@@ -124,9 +136,8 @@ def monthly_availability(
     that month) the rep has ``ramp[k]`` of full capacity, and 1 from ``len(ramp)`` months on.
     Reps without a start date are fully ramped.
     """
-    m0, m1 = _months(fy0)
-    ms = m0.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
-    me = m1.to_numpy().astype("datetime64[D]").astype(np.int64)[None, :]
+    bounds = _days(month_starts(fy0.date()))
+    ms, me = bounds[None, :-1], bounds[None, 1:]
     big = np.int64(10**9)
     s = start.to_numpy().astype("datetime64[D]")
     e = end.to_numpy().astype("datetime64[D]")
@@ -138,10 +149,7 @@ def monthly_availability(
     if ramp:
         # fiscal month of the start date: the k-th fiscal month after it has ramp[k]
         back = 12 * (len(ramp) // 12 + 2)
-        grid = pd.date_range(
-            fy0 - pd.DateOffset(months=back), periods=back + 13, freq=pd.DateOffset(months=1)
-        )
-        g = grid.to_numpy().astype("datetime64[D]").astype(np.int64)
+        g = _days(month_starts(fy0.date(), -back))
         s_day = np.where(np.isnat(s), np.iinfo(np.int64).min, s.astype(np.int64))
         pos = np.searchsorted(g, s_day, side="right") - 1 - back  # fiscal month index, <0 before
         pos = np.where((np.isnat(s)) | (pos < -back), -(10**6), pos)[:, None]
@@ -153,7 +161,7 @@ def monthly_availability(
 
 def _period_groups(granularity: str) -> np.ndarray:
     """Month → period index (12,)."""
-    return np.arange(12) // 3 if granularity == "quarter" else np.arange(12)
+    return np.array(period_of_month(granularity))
 
 
 def _per_period(monthly: np.ndarray, groups: np.ndarray, n_periods: int) -> np.ndarray:
@@ -181,8 +189,9 @@ def _hierarchy(units: pd.DataFrame, reps_team: np.ndarray) -> tuple[np.ndarray, 
     return region, rep_units
 
 
-def prepare(ds: Dataset) -> ModelData:
-    """Freeze and index the validated dataset for the model."""
+def prepare(ds: Dataset, published: PublishedPlan | None = None) -> ModelData:
+    """Freeze and index the validated dataset for the model; a re-plan (``replan:``) needs the
+    ``published`` plan's tables."""
     sc = ds.scenario
     products = tuple(sc.products)
     periods = sc.periods
@@ -234,7 +243,11 @@ def prepare(ds: Dataset) -> ModelData:
     replan_owners: dict[str, str] = {}
     replan = None
     if sc.replan is not None:
-        replan, replan_owners = _replan(ds, rep_ids, products, periods, phase)
+        if published is None:
+            raise InputError(
+                Problem("scenario", "", "replan.published", "the published plan was not given")
+            )
+        replan, replan_owners = _replan(ds, published, rep_ids, products, periods, phase)
     ka_ids, ka_rev, ka_inc, pairs = _key_accounts(ds, ridx, products, reps, replan_owners)
     teams = reps["team_id"].to_numpy(dtype=object)
     units = ds["org_units"].drop(columns="_row").sort_values("unit_id").reset_index(drop=True)
@@ -355,31 +368,22 @@ def _key_accounts(
 
 def _replan(
     ds: Dataset,
+    pub: PublishedPlan,
     rep_ids: tuple[str, ...],
     products: tuple[str, ...],
     periods: tuple[str, ...],
     phase: np.ndarray,
 ) -> tuple[ReplanData, dict[str, str]]:
-    """Read the published run folder; freeze its periods up to ``as_of``."""
+    """Freeze the published plan's periods up to ``as_of``."""
     rp = ds.scenario.replan
     assert rp is not None
-    run_dir = (ds.base_dir / rp.published).resolve()
+    run_dir = pub.folder
     label = "scenario"
 
     def fail(msg: str, field_: str = "replan.published") -> InputError:
         return InputError(Problem(label, "", field_, msg))
 
-    need = ("annual.csv", "quotas.csv", "assignments.csv")
-    missing = [n for n in need if not (run_dir / n).exists()]
-    if missing:
-        raise fail(
-            f"{run_dir} is not a run folder (missing {', '.join(missing)}); give the folder "
-            "that `allocopt solve` wrote for the published plan"
-        )
-    ids = {"rep_id": str, "product": str, "period": str, "account_id": str, "owner_rep": str}
-    annual = pd.read_csv(run_dir / "annual.csv", dtype=ids, keep_default_na=False)
-    quotas = pd.read_csv(run_dir / "quotas.csv", dtype=ids, keep_default_na=False)
-    asg = pd.read_csv(run_dir / "assignments.csv", dtype=ids, keep_default_na=False)
+    annual, quotas, asg = pub.annual, pub.quotas, pub.assignments
     tidx = {t: k for k, t in enumerate(periods)}
     bad = sorted(set(quotas["period"]) - set(tidx))
     if bad:

@@ -1,11 +1,12 @@
 """After HiGHS reports infeasibility: :func:`compute_iis` (an irreducible infeasible subsystem of
 the LP relaxation, elastic filter then reduced), :func:`explain_iis` (its rows mapped back to rule,
 rep, unit, product and period, with the scenario settings to relax), :func:`check_iis` and
-:func:`rounding_conflict`."""
+:func:`rounding_conflict`; :func:`diagnose_infeasible` runs them in order."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -186,3 +187,31 @@ def check_iis(comp: Compiled, iis: Iis) -> tuple[bool, list[bool]]:
         return is_optimal(run_lp(sub_lp))
 
     return (not feasible(None)), [feasible(m) for m in members]
+
+
+def diagnose_infeasible(comp: Compiled, md: ModelData) -> tuple[list[Finding], dict[str, Any]]:
+    """Why HiGHS found ``comp`` infeasible: the findings (its IIS in business words, else the
+    rounding conflict) and the JSON detail for ``infeasible.json`` (the IIS rows and columns by
+    component, index and side; empty without an IIS)."""
+    iis = compute_iis(comp)
+    findings = explain_iis(comp.model, iis, md) if iis is not None else []
+    if not findings:
+        findings = rounding_conflict(comp, md)
+    extra: dict[str, Any] = {}
+    if iis is not None:
+        lm = comp.model
+        extra["iis"] = {
+            "rows": [
+                {"component": c, "index": i, "side": side}
+                for (c, i), side in zip(
+                    (lm.row_name(int(r)) for r in iis.rows), iis.row_sides, strict=True
+                )
+            ],
+            "columns": [
+                {"component": c, "index": i, "side": side}
+                for (c, i), side in zip(
+                    (lm.col_name(int(j)) for j in iis.cols), iis.col_sides, strict=True
+                )
+            ],
+        }
+    return findings, extra

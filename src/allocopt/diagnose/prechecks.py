@@ -661,3 +661,29 @@ def _key_account_checks(md: ModelData) -> list[Finding]:
                 )
             )
     return out
+
+
+def reach_warnings(md: ModelData, eff: np.ndarray) -> list[str]:
+    """Targets out of reach under a rule, as warnings for the summary (not proofs: the solve
+    may still find a plan when the rule is soft): per product the target with cushion above
+    ``max_share`` × the effective base ``eff`` (reps × products), and the total above the reps'
+    ramped capacity."""
+    sc = md.scenario
+    warnings: list[str] = []
+    if sc.rules.potential.enabled:
+        for j, p in enumerate(md.products):
+            reach = sc.rules.potential.max_share * eff[:, j].sum()
+            if md.target[j] > reach + 1e-6:
+                warnings.append(
+                    f"product {p}: target with cushion {md.target[j]:,.0f} is above "
+                    f"{sc.rules.potential.max_share:g} × effective base {eff[:, j].sum():,.0f} = "
+                    f"{reach:,.0f}: out of reach under the potential rule"
+                )
+    total_target = float(md.target.sum())
+    cap = float(md.capacity.sum())
+    if sc.rules.capacity.enabled and total_target > cap + 1e-6:
+        warnings.append(
+            f"total target with cushion {total_target:,.0f} is above the reps' total ramped "
+            f"capacity {cap:,.0f}: out of reach under the capacity rule"
+        )
+    return warnings

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -28,8 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import fiscal_periods
 from allocopt.errors import InputError, OutputError, Problem
-from allocopt.outputs.runfolder import Content, read_manifest, write_run
+from allocopt.outputs.runfolder import Content, RunFolder, write_run
 from allocopt.scenario.schema import Scenario
 
 Kind = Literal["text", "number", "date", "bool"]
@@ -121,14 +121,6 @@ def _quoted(col: pd.Series) -> pd.Series:
 # --- periods ----------------------------------------------------------------------------------
 
 
-def _add_months(d: dt.date, months: int) -> dt.date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last = (nxt - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(d.day, last))
-
-
 @dataclass(frozen=True)
 class Period:
     """One plan period: its label (``Q1``), fiscal label (``FY2027-Q1``) and first/last day."""
@@ -140,19 +132,14 @@ class Period:
 
 
 def plan_periods(sc: Scenario) -> list[Period]:
-    """The plan's periods with ISO dates, from ``fiscal_year_start`` and ``granularity``.
+    """The plan's periods with ISO dates (:func:`allocopt.calendar.fiscal_periods`).
 
     The fiscal year is named after the calendar year it ends in (start 2026-07-01 → FY2027).
     """
-    start = sc.plan.fiscal_year_start
-    step = 3 if sc.plan.granularity == "quarter" else 1
-    fy = (_add_months(start, 12) - dt.timedelta(days=1)).year
-    out = []
-    for k, label in enumerate(sc.periods):
-        first = _add_months(start, k * step)
-        last = _add_months(start, (k + 1) * step) - dt.timedelta(days=1)
-        out.append(Period(label, f"FY{fy}-{label}", first, last))
-    return out
+    return [
+        Period(p.label, p.fiscal_label, p.start, p.end)
+        for p in fiscal_periods(sc.plan.fiscal_year_start, sc.plan.granularity)
+    ]
 
 
 # --- reading the run folder -------------------------------------------------------------------
@@ -168,16 +155,10 @@ def _bad(path: Path, message: str, field_: str = "", where: str = "") -> InputEr
 def _read_run_csv(
     run_dir: Path, name: str, columns: Sequence[str], numeric: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """A run-folder CSV, all cells as text, the ``numeric`` columns parsed (finite numbers)."""
+    """A run-folder CSV (:meth:`RunFolder.table`: all cells as text), the ``numeric`` columns
+    parsed (finite numbers)."""
     path = run_dir / name
-    if not path.is_file():
-        raise _bad(path, "file is missing; the run folder is incomplete")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise _bad(path, "file is empty; the run folder is incomplete") from None
-    except (OSError, ValueError) as exc:
-        raise _bad(path, f"cannot be read: {exc}") from None
+    df = _run_folder(run_dir, {}).table(name)
     absent = [c for c in columns if c not in df.columns]
     if absent:
         raise InputError(
@@ -194,26 +175,25 @@ def _read_run_csv(
     return df
 
 
+def _run_folder(run_dir: Path, manifest: dict[str, Any]) -> RunFolder:
+    return RunFolder(run_dir, manifest, f"cannot export the run folder {run_dir}")
+
+
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    return read_manifest(run_dir, f"cannot export the run folder {run_dir}")
+    return RunFolder.open(run_dir, f"cannot export the run folder {run_dir}").manifest
 
 
 def _scenario(manifest: dict[str, Any], run_dir: Path) -> Scenario:
-    try:
-        return Scenario.model_validate_json(json.dumps(manifest["resolved_scenario"]))
-    except ValueError as exc:
-        raise _bad(
-            run_dir / "manifest.json", f"is not a valid scenario: {exc}", "resolved_scenario"
-        ) from None
+    sc: Scenario = _run_folder(run_dir, manifest).scenario()
+    return sc
 
 
 def _rep_names(run_dir: Path, manifest: dict[str, Any], sc: Scenario) -> dict[str, str]:
     """rep_id → name from the run's input reps table, when it is found unchanged (located from
     the run folder, checked by sha256) and has a name column."""
     from allocopt.data.tables import SPECS, TableSource, read_table
-    from allocopt.outputs.runfolder import RunFolder
 
-    loc = RunFolder(run_dir, manifest, f"cannot export the run folder {run_dir}").locate("reps")
+    loc = _run_folder(run_dir, manifest).locate("reps")
     if loc.path is None or loc.status == "changed":
         return {}
     ref = sc.data.reps

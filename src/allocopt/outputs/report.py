@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from allocopt.errors import InputError, OutputError, Problem
 from allocopt.outputs.numbers import short_money
+from allocopt.outputs.runfolder import read_text_frame
 
 __all__ = ["SECTIONS", "write_report"]
 
@@ -153,8 +154,7 @@ def _read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
                 Problem(str(path), "", "", "file is missing; the folder is incomplete")
             )
         return None
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return df
+    return read_text_frame(path)
 
 
 def _numbers(df: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
@@ -624,8 +624,8 @@ def _old_vs_new(run_dir: Path, manifest: dict[str, Any]) -> pd.DataFrame | None:
     cur_path = run_dir / "annual.csv"
     if prev is None or not cur_path.is_file():
         return None
-    old = _numbers(pd.read_csv(prev, dtype=str, keep_default_na=False), ["quota"])
-    new = _numbers(pd.read_csv(cur_path, dtype=str, keep_default_na=False), ["quota"])
+    old = _numbers(read_text_frame(prev), ["quota"])
+    new = _numbers(read_text_frame(cur_path), ["quota"])
     if "quota" not in old or "rep_id" not in old:
         return None
     o = old.groupby("rep_id")["quota"].sum().rename("old")
@@ -966,9 +966,7 @@ def write_report(
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-report.html")
     _check_target(target, run_dir, force)
-    text = render_report(
-        run_dir, track_dir=track_dir, run_name=run_name, evaluate_dir=evaluate_dir
-    )
+    text = render_report(run_dir, track_dir=track_dir, run_name=run_name, evaluate_dir=evaluate_dir)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

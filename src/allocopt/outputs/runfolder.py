@@ -646,6 +646,67 @@ def read_manifest(run_dir: Path, header: str) -> dict[str, Any]:
     return manifest
 
 
+# --- the tables of a run folder -----------------------------------------------------------------
+
+TEXT_COLUMNS = frozenset(
+    {
+        "rep_id",
+        "team_id",
+        "region_id",
+        "unit_id",
+        "parent_id",
+        "product",
+        "period",
+        "account_id",
+        "owner_rep",
+        "incumbent_rep",
+        "index",
+        "group",
+    }
+)
+"""Identifier columns of the run-folder tables: always read as text (rep ``007`` stays ``007``).
+Every other column is parsed by pandas (numbers, booleans)."""
+
+
+def read_frame(path: Path, *, empty_as_na: bool = False) -> pd.DataFrame:
+    """A run-folder CSV with the :data:`TEXT_COLUMNS` as text and the others parsed; empty cells
+    are ``""`` (``empty_as_na``: NaN). Raises OSError / ValueError as pandas does."""
+    return pd.read_csv(
+        path,
+        dtype=dict.fromkeys(TEXT_COLUMNS, str),
+        keep_default_na=False,
+        na_values=[""] if empty_as_na else [],
+    )
+
+
+def read_text_frame(path: Path) -> pd.DataFrame:
+    """A CSV with every cell as text (empty cells ``""``): the reading of the report, ``track``
+    and ``evaluate`` folders and :meth:`RunFolder.table`."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+
+
+def published_plan(folder: Path, label: str = "scenario") -> Any:
+    """The published plan a re-plan starts from (:class:`allocopt.data.prepare.PublishedPlan`:
+    ``annual.csv``, ``quotas.csv``, ``assignments.csv`` of ``folder``); InputError (exit 2),
+    located at ``label``'s ``replan.published``, when one is missing."""
+    from allocopt.data.prepare import PublishedPlan
+
+    folder = Path(folder)
+    missing = [n for n in PUBLISHED_FILES if not (folder / n).exists()]
+    if missing:
+        raise InputError(
+            Problem(
+                label,
+                "",
+                "replan.published",
+                f"{folder} is not a run folder (missing {', '.join(missing)}); give the folder "
+                "that `allocopt solve` wrote for the published plan",
+            )
+        )
+    annual, quotas, asg = (read_frame(folder / n) for n in PUBLISHED_FILES)
+    return PublishedPlan(folder, annual, quotas, asg)
+
+
 # --- reading a run folder from anywhere --------------------------------------------------------
 
 
@@ -766,11 +827,25 @@ class RunFolder:
         """A CSV of the run, every cell as text."""
         p = self.file(name)
         try:
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[])
+            return read_text_frame(p)
         except pd.errors.EmptyDataError:
             raise self._bad(p, "file is empty; the run folder is incomplete") from None
         except (OSError, ValueError) as exc:
             raise self._bad(p, f"cannot be read: {exc}") from None
+
+    def frame(self, name: str, *, empty_as_na: bool = False) -> pd.DataFrame:
+        """A CSV of the run with typed columns (:func:`read_frame`)."""
+        p = self.file(name)
+        try:
+            return read_frame(p, empty_as_na=empty_as_na)
+        except pd.errors.EmptyDataError:
+            raise self._bad(p, "file is empty; the run folder is incomplete") from None
+        except (OSError, ValueError) as exc:
+            raise self._bad(p, f"cannot be read: {exc}") from None
+
+    def published_plan(self) -> Any:
+        """This run as a published plan to re-plan from (:func:`published_plan`)."""
+        return published_plan(self.path, str(self.manifest_path))
 
     def json(self, name: str) -> dict[str, Any]:
         """A JSON object file of the run."""

@@ -1,8 +1,8 @@
 """Compare run folders: what changed, for whom, and why.
 
-Public entry point: :func:`compare_runs`, which reads two or more run folders written by
-``allocopt solve`` (``annual.csv``, ``assignments.csv``, ``summary.json``, ``manifest.json``) and
-returns a :class:`Comparison`:
+Public entry point: :func:`compare`, which compares two or more runs written by ``allocopt solve``
+(``annual.csv``, ``assignments.csv``, ``summary.json``, ``manifest.json``, read by
+:func:`allocopt.compose.compare_runs`) and returns a :class:`Comparison`:
 
 * ``quotas`` — one row per rep × product with the annual quota in each run
   (``quota_<run>``) and the change against the first run: with two runs ``change`` (amount)
@@ -23,8 +23,6 @@ Run labels are the folder names (``#2``, ``#3`` appended to repeated names).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocopt.errors import InputError, OutputError, Problem
+from allocopt.errors import InputError, Problem
 
-__all__ = ["LEVELS", "Comparison", "compare_runs", "write_csv"]
+__all__ = ["LEVELS", "ComparedRun", "Comparison", "check_count", "compare"]
 
 LEVELS: dict[str, list[str]] = {
     "rep": ["rep_id", "team_id", "region_id", "product"],
@@ -50,7 +48,11 @@ UNSET = "<unset>"
 
 
 @dataclass
-class _Run:
+class ComparedRun:
+    """One run to compare, as read by the composition layer (:func:`allocopt.compose.compare_runs`):
+    its label, folder (reported, never opened), ``annual.csv`` (quota numeric),
+    ``assignments.csv``, ``summary.json`` and manifest."""
+
     label: str
     path: Path
     annual: pd.DataFrame
@@ -126,11 +128,16 @@ class Comparison:
         }
 
 
-def compare_runs(run_dirs: Sequence[Path]) -> Comparison:
-    """Read the run folders and compare them; raise :class:`InputError` for a bad folder."""
-    if len(run_dirs) < 2:
+def check_count(n: int) -> None:
+    """InputError (exit 2) unless there are at least two runs to compare."""
+    if n < 2:
         raise InputError(Problem("compare", "", "", "give at least two run folders to compare"))
-    runs = _read_all([Path(p) for p in run_dirs])
+
+
+def compare(runs_: Sequence[ComparedRun]) -> Comparison:
+    """Compare runs already read (the first is the baseline)."""
+    check_count(len(runs_))
+    runs = list(runs_)
     labels = [r.label for r in runs]
     return Comparison(
         runs=labels,
@@ -144,72 +151,6 @@ def compare_runs(run_dirs: Sequence[Path]) -> Comparison:
         settings=_settings(runs),
         changes={r.label: [str(c) for c in r.manifest.get("changes") or []] for r in runs},
     )
-
-
-# ---- reading ------------------------------------------------------------------------------------
-
-
-def _read_all(paths: list[Path]) -> list[_Run]:
-    problems: list[Problem] = []
-    runs: list[_Run] = []
-    seen: dict[str, int] = {}
-    for path in paths:
-        name = path.resolve().name or str(path)
-        seen[name] = seen.get(name, 0) + 1
-        label = name if seen[name] == 1 else f"{name}#{seen[name]}"
-        run = _read(path, label, problems)
-        if run is not None:
-            runs.append(run)
-    if problems:
-        raise InputError(problems)
-    return runs
-
-
-def _read(path: Path, label: str, problems: list[Problem]) -> _Run | None:
-    if not path.is_dir():
-        what = "is not a folder" if path.exists() else "not found"
-        problems.append(Problem(str(path), "", "", f"run folder {what}; check the path"))
-        return None
-    n = len(problems)
-    hint = "; is this a run folder written by `allocopt solve`?"
-
-    def csv(name: str, ids: Sequence[str]) -> pd.DataFrame:
-        f = path / name
-        if not f.is_file():
-            problems.append(Problem(str(f), "", "", "file not found" + hint))
-            return pd.DataFrame()
-        try:
-            df = pd.read_csv(f, dtype=dict.fromkeys(ids, str), keep_default_na=False)
-        except (OSError, ValueError) as exc:
-            problems.append(Problem(str(f), "", "", f"cannot be read: {exc}"))
-            return pd.DataFrame()
-        missing = [c for c in ids if c not in df.columns]
-        if missing:
-            problems.append(Problem(str(f), "", "", f"missing columns {', '.join(missing)}" + hint))
-        return df
-
-    def js(name: str) -> dict[str, Any]:
-        f = path / name
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            problems.append(Problem(str(f), "", "", "file not found" + hint))
-            return {}
-        except (OSError, ValueError) as exc:
-            problems.append(Problem(str(f), "", "", f"cannot be read: {exc}"))
-            return {}
-        if not isinstance(data, dict):
-            problems.append(Problem(str(f), "", "", "is not a JSON object" + hint))
-            return {}
-        return data
-
-    annual = csv("annual.csv", [*_IDS, "quota"])
-    assignments = csv("assignments.csv", ["account_id", "owner_rep"])
-    summary, manifest = js("summary.json"), js("manifest.json")
-    if len(problems) > n:
-        return None
-    annual["quota"] = pd.to_numeric(annual["quota"], errors="coerce")
-    return _Run(label, path, annual, assignments, summary, manifest)
 
 
 # ---- tables -------------------------------------------------------------------------------------
@@ -227,7 +168,7 @@ def _with_changes(df: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return df
 
 
-def _quotas(runs: list[_Run]) -> pd.DataFrame:
+def _quotas(runs: list[ComparedRun]) -> pd.DataFrame:
     key = ["rep_id", "product"]
     merged: pd.DataFrame | None = None
     for r in runs:
@@ -255,7 +196,7 @@ def _quotas(runs: list[_Run]) -> pd.DataFrame:
     return _with_changes(out, [r.label for r in runs])
 
 
-def _accounts(runs: list[_Run]) -> pd.DataFrame:
+def _accounts(runs: list[ComparedRun]) -> pd.DataFrame:
     merged: pd.DataFrame | None = None
     revenue = pd.Series(dtype=float)
     for r in runs:
@@ -275,7 +216,7 @@ def _accounts(runs: list[_Run]) -> pd.DataFrame:
     return out.sort_values("account_id", kind="stable").reset_index(drop=True)
 
 
-def _side_by_side(runs: list[_Run], key: str) -> pd.DataFrame:
+def _side_by_side(runs: list[ComparedRun], key: str) -> pd.DataFrame:
     names: list[str] = []
     for r in runs:
         names += [k for k in (r.summary.get(key) or {}) if k not in names]
@@ -283,7 +224,7 @@ def _side_by_side(runs: list[_Run], key: str) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.Index(names, name=key))
 
 
-def _overview(runs: list[_Run]) -> pd.DataFrame:
+def _overview(runs: list[ComparedRun]) -> pd.DataFrame:
     rows = {
         "scenario": [r.manifest.get("scenario", "") for r in runs],
         "status": [r.summary.get("status", r.manifest.get("status", "")) for r in runs],
@@ -297,7 +238,7 @@ def _overview(runs: list[_Run]) -> pd.DataFrame:
     return df
 
 
-def _inputs(runs: list[_Run]) -> pd.DataFrame:
+def _inputs(runs: list[ComparedRun]) -> pd.DataFrame:
     tables: list[str] = []
     for r in runs:
         tables += [t for t in (r.manifest.get("inputs") or {}) if t not in tables]
@@ -340,7 +281,7 @@ def _with_defaults(tree: Any) -> Any:
         return tree
 
 
-def _settings(runs: list[_Run]) -> pd.DataFrame:
+def _settings(runs: list[ComparedRun]) -> pd.DataFrame:
     flat = [_flatten(_with_defaults(r.manifest.get("resolved_scenario") or {})) for r in runs]
     keys: list[str] = []
     for f in flat:
@@ -351,46 +292,3 @@ def _settings(runs: list[_Run]) -> pd.DataFrame:
         if len(set(vals)) > 1:
             rows.append({"key": k, **{r.label: v for r, v in zip(runs, vals, strict=True)}})
     return pd.DataFrame(rows, columns=["key", *(r.label for r in runs)])
-
-
-# ---- writing ------------------------------------------------------------------------------------
-
-
-def write_csv(
-    df: pd.DataFrame, path: Path, *, force: bool = False, runs: Sequence[Path] = ()
-) -> Path:
-    """Write ``df`` as UTF-8 CSV atomically; refuse to replace a file without ``force``, and
-    even with it anything but an earlier comparison (a folder, an input, a run's file)."""
-    from allocopt.outputs.runfolder import refuse_inside
-
-    for run in runs:
-        refuse_inside(path, run, "comparison")
-    if os.path.lexists(path) and not force:
-        raise OutputError(f"{path} exists already; choose another --out or add --force")
-    if os.path.lexists(path):
-        head = ""
-        if path.is_file() and not path.is_symlink():
-            with path.open("rb") as f:
-                head = f.readline(4096).decode("utf-8", errors="replace")
-        cols = head.strip().split(",")
-        if not (any(c.startswith("quota_") for c in cols) and "change" in " ".join(cols)):
-            raise OutputError(
-                f"{path} is not a comparison written by allocopt compare; --force replaces only "
-                "an earlier one. Nothing was changed: choose another --out"
-            )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            df.to_csv(fh, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -15,10 +15,8 @@ Public entry points: :func:`explain_plan` and :func:`explain_rep`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +24,8 @@ import pandas as pd
 
 from allocopt.errors import InputError, Problem
 from allocopt.model.rules import RULES, components
-from allocopt.outputs.runfolder import read_manifest
 from allocopt.results.payout import PayoutResult
+from allocopt.results.run import RunTables
 from allocopt.solve.rounding import round_to_sum
 
 OWN = {c: r.name for c, (r, comp) in components().items() if comp.explain == "own"}
@@ -44,34 +42,6 @@ WORDS = {
 def _rows(df: pd.DataFrame) -> Iterator[Any]:
     """Rows as named tuples (typed loosely: CSV columns are read as text or numbers)."""
     return iter(df.itertuples(index=False))
-
-
-def _read(run_dir: Path, name: str) -> pd.DataFrame:
-    path = run_dir / name
-    if not path.exists():
-        raise InputError(
-            Problem(str(path), "", "", "missing from the run folder; re-run the solve")
-        )
-    return pd.read_csv(
-        path,
-        dtype={
-            "rep_id": str,
-            "team_id": str,
-            "region_id": str,
-            "product": str,
-            "index": str,
-            "group": str,
-            "account_id": str,
-            "incumbent_rep": str,
-            "owner_rep": str,
-        },
-        keep_default_na=False,
-        na_values=[""],
-    )
-
-
-def _manifest(run_dir: Path) -> dict[str, Any]:
-    return read_manifest(run_dir, f"cannot explain the run folder {run_dir}")
 
 
 @dataclass
@@ -157,23 +127,26 @@ def _decompose(
     return out
 
 
-def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
-    """Decompose one rep's quota; list its key accounts and its difficulty against its group."""
-    manifest = _manifest(run_dir)
-    annual = _read(run_dir, "annual.csv")
+def explain_rep(run: RunTables, rep_id: str) -> RepExplanation:
+    """Decompose one rep's quota; list its key accounts and its difficulty against its group.
+
+    ``run`` holds the manifest and ``annual.csv``, ``binding.csv``, ``reps.csv``,
+    ``assignments.csv`` (read with empty cells as NaN; :func:`allocopt.compose.explain_rep`)."""
+    manifest = run.manifest
+    annual = run.table("annual.csv")
     if rep_id not in set(annual["rep_id"]):
         close = sorted(set(annual["rep_id"]), key=lambda r: (len(r) != len(rep_id), r))[:3]
         raise InputError(
             Problem(
-                str(run_dir / "annual.csv"),
+                run.where("annual.csv"),
                 "",
                 "rep_id",
                 f"no rep {rep_id!r} in this run (e.g. {', '.join(close)})",
             )
         )
-    binding = _read(run_dir, "binding.csv")
-    reps = _read(run_dir, "reps.csv")
-    assignments = _read(run_dir, "assignments.csv")
+    binding = run.table("binding.csv")
+    reps = run.table("reps.csv")
+    assignments = run.table("assignments.csv")
     alpha, beta = _weights(manifest)
     mine = annual[annual["rep_id"] == rep_id]
     dec = _decompose(mine, binding, alpha, beta)
@@ -289,21 +262,21 @@ class PlanExplanation:
         }
 
 
-Relaxed = Callable[[Path, dict[str, Any]], float | None]
-"""A run's quota LP objective (rounding relaxed) with dotted scenario changes applied; None if
-infeasible. The pipeline composes it (:func:`allocopt.pipeline.relaxed_objective`)."""
+Relaxed = Callable[[dict[str, Any]], "float | None"]
+"""The run's quota LP (rounding relaxed) re-solved with dotted scenario changes: its objective,
+or None when infeasible (:func:`allocopt.pipeline.relaxed_objective` bound to the run)."""
 
 
 def explain_plan(
-    run_dir: Path, *, relaxed: Relaxed | None = None, payout: PayoutResult | None = None
+    run: RunTables, *, relaxed: Relaxed | None = None, payout: PayoutResult | None = None
 ) -> PlanExplanation:
-    """Plan-level view; with ``relaxed`` the price of fairness and the +1% target steps are
-    measured by re-solving the LP (:func:`allocopt.pipeline.explain_plan` passes it).
+    """Plan-level view of ``run`` (manifest, ``binding.csv``, ``summary.json``); with
+    ``relaxed`` the price of fairness and the +1% target steps are measured by re-solving the LP;
     ``payout``: the plan's expected payout (:func:`allocopt.results.payout.payout_of`, composed
     by :func:`allocopt.pipeline.plan_payout`) when the run has incentives."""
-    manifest = _manifest(run_dir)
-    binding = _read(run_dir, "binding.csv")
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    manifest = run.manifest
+    binding = run.table("binding.csv")
+    summary = run.document("summary.json")
     sc = manifest["resolved_scenario"]
     q = binding[binding["stage"] == "quotas"]
     sizes = q.groupby("rule").size().sort_values(ascending=False)
@@ -350,15 +323,15 @@ def explain_plan(
         out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
     if relaxed is not None:
-        out.price_of_fairness = price_of_fairness(run_dir, relaxed)
+        out.price_of_fairness = price_of_fairness(run, relaxed)
         base = out.price_of_fairness.get("objective_lp")
         for row in tgt:
-            row.update(target_step(run_dir, str(row["product"]), base, relaxed))
+            row.update(target_step(run, str(row["product"]), base, relaxed))
     return out
 
 
 def target_step(
-    run_dir: Path, product: str, base: float | None, relaxed_objective: Relaxed
+    run: RunTables, product: str, base: float | None, relaxed: Relaxed
 ) -> dict[str, Any]:
     """The +1% target cost re-solved, and how far the derivative holds, for one product.
 
@@ -369,9 +342,8 @@ def target_step(
     starting to bind) lies in (0, 1%] and ``valid_up_to_pct`` is found by bisection on that
     test (8 re-solves: the largest s checked where f is still linear, 1/256 % resolution).
     """
-    manifest = _manifest(run_dir)
-    sc = manifest["resolved_scenario"]
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    sc = run.manifest["resolved_scenario"]
+    summary = run.document("summary.json")
     per_unit = summary.get("target_sensitivity", {}).get(product, {}).get("per_unit")
     val = float(sc["targets"]["by_product"][product])
     t = val * (1 + float(sc["targets"]["over_assignment"]))
@@ -380,7 +352,7 @@ def target_step(
     slope = float(per_unit) * t  # objective per unit of relative change s
 
     def f(step: float) -> float | None:
-        return relaxed_objective(run_dir, {f"targets.by_product.{product}": val * (1 + step)})
+        return relaxed({f"targets.by_product.{product}": val * (1 + step)})
 
     def linear(step: float, value: float | None) -> bool:
         if value is None:
@@ -410,28 +382,25 @@ def target_step(
     return out
 
 
-def price_of_fairness(run_dir: Path, relaxed_objective: Relaxed) -> dict[str, Any]:
+def price_of_fairness(run: RunTables, relaxed: Relaxed) -> dict[str, Any]:
     """LP objective with the fairness rule as in the run, without it, and the band ±5 points."""
-    manifest = _manifest(run_dir)
-    sc = manifest["resolved_scenario"]
+    sc = run.manifest["resolved_scenario"]
     fair = sc["rules"]["fairness"]
-    base = relaxed_objective(run_dir, {})
+    base = relaxed({})
     out: dict[str, Any] = {"objective_lp": base}
     if not fair.get("enabled"):
         out["note"] = "the fairness rule is off in this run"
         return out
-    without = relaxed_objective(
-        run_dir, {"rules.fairness.enabled": False, "objective.weights.fairness": 0.0}
-    )
+    without = relaxed({"rules.fairness.enabled": False, "objective.weights.fairness": 0.0})
     out["objective_without_fairness"] = without
     out["price_of_fairness"] = None if base is None or without is None else base - without
     band = fair.get("band")
     if band is not None:
-        loose = relaxed_objective(run_dir, {"rules.fairness.band": float(band) + 0.05})
+        loose = relaxed({"rules.fairness.band": float(band) + 0.05})
         out["objective_band_plus_5pts"] = loose
         out["saving_band_plus_5pts"] = None if base is None or loose is None else base - loose
         if band >= 0.05:
-            tight = relaxed_objective(run_dir, {"rules.fairness.band": float(band) - 0.05})
+            tight = relaxed({"rules.fairness.band": float(band) - 0.05})
             out["objective_band_minus_5pts"] = tight
             out["cost_band_minus_5pts"] = None if base is None or tight is None else tight - base
     return out

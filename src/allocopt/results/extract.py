@@ -1,6 +1,7 @@
 """Turn solved models into tidy DataFrames and a summary.
 
-Public entry point: :func:`extract`. Money is rounded to cents and ratios to 6 decimals so the
+Public entry point: :func:`extract` (and :func:`alignment_owner`, the key-account owners the
+quota stage is built on). Money is rounded to cents and ratios to 6 decimals so the
 files are byte-stable; period quotas come from the per-rep phasing profile (or the band
 variables) and, with rounding on, are rounded per rep by largest remainder.
 """
@@ -54,6 +55,16 @@ def _ratio(a: Any) -> Any:
     return np.round(np.asarray(a, dtype=float), 6) + 0.0
 
 
+def alignment_owner(md: ModelData, built: Built, res: SolveResult) -> np.ndarray:
+    """Each key account's owner (index into the reps; −1 none) from the solved alignment: the
+    eligible pair whose assignment variable is 1."""
+    assert res.col_values is not None
+    chosen = built.model.vars["assign"].values(res.col_values) > 0.5
+    owner = np.full(len(md.ka_ids), -1, dtype=np.int64)
+    owner[md.pairs.acc[chosen]] = md.pairs.rep[chosen]
+    return owner
+
+
 def binding_rows(
     stage: str, comp: Compiled, res: SolveResult, rule_of: dict[str, str]
 ) -> pd.DataFrame:
@@ -72,19 +83,8 @@ def binding_rows(
                 "dual",
             ]
         )
-    act = comp.activity(res.col_values)
-    lo, up = comp.model.row_bounds()
-    tol_lo = BIND_TOL * np.maximum(1.0, np.abs(lo))
-    tol_up = BIND_TOL * np.maximum(1.0, np.abs(up))
-    at_lo = np.isfinite(lo) & (np.abs(act - lo) <= tol_lo)
-    at_up = np.isfinite(up) & (np.abs(act - up) <= tol_up)
+    act, lo, up, at_lo, at_up, idx = _binding(comp, res.col_values)
     eq = at_lo & at_up & (lo == up)
-    definitional = np.zeros(len(lo), dtype=bool)
-    for name in DEFINITIONAL:
-        blk = comp.model.rows.get(name)
-        if blk is not None:
-            definitional[blk.start : blk.start + len(blk)] = True
-    idx = np.flatnonzero((at_lo | at_up) & ~definitional)
     names = [comp.model.row_name(int(i)) for i in idx]
     duals = res.row_duals[idx] if res.row_duals is not None else np.full(len(idx), np.nan)
     side = np.where(eq[idx], "equal", np.where(at_up[idx], "upper", "lower"))
@@ -106,6 +106,41 @@ def binding_rows(
     return df
 
 
+def _binding(comp: Compiled, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(activity, lower, upper, at lower, at upper, binding row numbers) for column values x:
+    rows at a bound within tolerance, definitional rows left out."""
+    act = comp.activity(x)
+    lo, up = comp.model.row_bounds()
+    tol_lo = BIND_TOL * np.maximum(1.0, np.abs(lo))
+    tol_up = BIND_TOL * np.maximum(1.0, np.abs(up))
+    at_lo = np.isfinite(lo) & (np.abs(act - lo) <= tol_lo)
+    at_up = np.isfinite(up) & (np.abs(act - up) <= tol_up)
+    definitional = np.zeros(len(lo), dtype=bool)
+    for name in DEFINITIONAL:
+        blk = comp.model.rows.get(name)
+        if blk is not None:
+            definitional[blk.start : blk.start + len(blk)] = True
+    idx = np.flatnonzero((at_lo | at_up) & ~definitional)
+    return act, lo, up, at_lo, at_up, idx
+
+
+def binding_counts(
+    stage: str, comp: Compiled, res: SolveResult, rule_of: dict[str, str]
+) -> dict[str, int]:
+    """``{"stage/rule": binding rows}`` — the counts of :func:`binding_rows` without building
+    its frame (no per-row names: one count per row block)."""
+    if res.col_values is None:
+        return {}
+    idx = _binding(comp, res.col_values)[5]
+    out: dict[str, int] = {}
+    for name, blk in comp.model.rows.items():
+        n = int(np.count_nonzero((idx >= blk.start) & (idx < blk.start + len(blk))))
+        if n:
+            key = f"{stage}/{rule_of.get(name, name)}"
+            out[key] = out.get(key, 0) + n
+    return out
+
+
 def _gini(x: np.ndarray) -> float:
     x = np.sort(x[np.isfinite(x)])
     n = len(x)
@@ -124,8 +159,14 @@ def extract(
     alignment: Built | None = None,
     comp_a: Compiled | None = None,
     res_a: SolveResult | None = None,
+    *,
+    lean: bool = False,
 ) -> Results:
-    """Collect results of both stages into tidy frames and a summary."""
+    """Collect results of both stages into tidy frames and a summary.
+
+    ``lean`` (a sweep item that is not kept as a run folder): the same quotas, annual, rep and
+    assignment frames and summary, but no roll-ups or binding frames (left empty; the binding
+    counts are counted per row block, without naming each row)."""
     sc = md.scenario
     lm = quotas.model
     assert res_q.col_values is not None
@@ -224,41 +265,40 @@ def extract(
             "group": group_col,
         }
     )
-    glevel = (
-        rep_df[rep_df["group"] != ""]
-        .groupby("group")
-        .agg(q=("quota", "sum"), b=("eff_base", "sum"))
-    )
-    lvl = (glevel["q"] / glevel["b"]).to_dict()
+    glevel = rep_df[rep_df["group"] != ""].groupby("group")[["quota", "eff_base"]].sum()
+    lvl = (glevel["quota"] / glevel["eff_base"]).to_dict()
     rep_df["group_level"] = _ratio([lvl.get(g, np.nan) for g in rep_df["group"]])
     rep_df["vs_group"] = _ratio(rep_df["difficulty"] / rep_df["group_level"] - 1)
     if md.performance is not None and qs.ref_performance is not None:
         rep_df["performance_factor"] = _ratio(md.performance)
 
-    # roll-ups: every ancestor unit, product, period and the full year
-    ru = md.rep_units
-    by_rep = quota_long.assign(rep=quota_long["rep_id"].map(md.rep_index()))
-    merged = ru.merge(by_rep[["rep", "product", "period", "quota"]], on="rep")
-    roll = merged.groupby(["unit_id", "product", "period"], sort=True)["quota"].sum().reset_index()
-    year = merged.groupby(["unit_id", "product"], sort=True)["quota"].sum().reset_index()
-    year["period"] = "FY"
-    rollups = pd.concat([roll, year], ignore_index=True)
-    rollups = rollups.merge(md.units[["unit_id", "level"]], on="unit_id", how="left")
-    rollups = rollups[["unit_id", "level", "product", "period", "quota"]]
-    rollups["quota"] = _money(rollups["quota"])
-    rollups = rollups.sort_values(["unit_id", "product", "period"], kind="stable").reset_index(
-        drop=True
-    )
-
-    assignments = _assignments(md, qs)
     rule_of = _rule_map()
     # binding rows and shadow prices come from the LP (the relaxation when rounding is on)
     lp_res = res_q.relaxed if res_q.relaxed is not None else res_q
-    bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
-    if comp_a is not None and res_a is not None:
-        bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
-    binding = pd.concat(bind, ignore_index=True)
+    lean = lean and md.replan is None
+    assignments = _assignments(md, qs)
+    if lean:
+        rollups = binding = pd.DataFrame()
+        counts = binding_counts("quotas", comp_q, lp_res, rule_of)
+        if comp_a is not None and res_a is not None:
+            counts.update(binding_counts("alignment", comp_a, res_a, rule_of))
+        counts = dict(sorted(counts.items(), key=lambda kv: tuple(kv[0].split("/", 1))))
+    else:
+        rollups = _rollups(md, quota_long)
+        bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
+        if comp_a is not None and res_a is not None:
+            bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
+        binding = pd.concat(bind, ignore_index=True)
+        counts = {
+            f"{s}/{r}": int(n)
+            for s, r, n in (
+                binding.groupby(["stage", "rule"]).size().reset_index().itertuples(index=False)
+                if len(binding)
+                else []
+            )
+        }
 
+    moved = int(assignments["moved"].sum()) if len(assignments) else 0
     sensitivity = _target_sensitivity(lm, lp_res, qs)
     terms = lm.term_values(x)
     if alignment is not None and res_a is not None and res_a.col_values is not None:
@@ -266,31 +306,7 @@ def extract(
             {f"alignment_{k}": v for k, v in alignment.model.term_values(res_a.col_values).items()}
         )
     fair = _fairness(rep_df)
-    summary = {
-        "objective_terms": terms,
-        "fairness": fair,
-        "binding_counts": {
-            f"{s}/{r}": int(n)
-            for s, r, n in (
-                binding.groupby(["stage", "rule"]).size().reset_index().itertuples(index=False)
-                if len(binding)
-                else []
-            )
-        },
-        "totals": {
-            p: {
-                "target": float(md.target[j]),
-                "target_rounded": float(qs.target[j]),
-                "quota": float(q[:, j].sum()),
-            }
-            for j, p in enumerate(md.products)
-        },
-        "target_sensitivity": sensitivity,
-        "key_accounts": {
-            "count": len(md.ka_ids),
-            "moved": int(assignments["moved"].sum()) if len(assignments) else 0,
-        },
-    }
+    summary = _summary(md, qs, q, terms, fair, counts, sensitivity, moved)
     replan = None
     if md.replan is not None:
         annual["published"] = _money(md.replan.published.ravel())
@@ -313,6 +329,51 @@ def extract(
     if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
         summary["attainability"] = _attainability(md, q.sum(axis=1))
     return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary, replan)
+
+
+def _rollups(md: ModelData, quota_long: pd.DataFrame) -> pd.DataFrame:
+    """Every ancestor unit, product, period and the full year."""
+    ru = md.rep_units
+    by_rep = quota_long.assign(rep=quota_long["rep_id"].map(md.rep_index()))
+    merged = ru.merge(by_rep[["rep", "product", "period", "quota"]], on="rep")
+    roll = merged.groupby(["unit_id", "product", "period"], sort=True)["quota"].sum().reset_index()
+    year = merged.groupby(["unit_id", "product"], sort=True)["quota"].sum().reset_index()
+    year["period"] = "FY"
+    rollups = pd.concat([roll, year], ignore_index=True)
+    rollups = rollups.merge(md.units[["unit_id", "level"]], on="unit_id", how="left")
+    rollups = rollups[["unit_id", "level", "product", "period", "quota"]]
+    rollups["quota"] = _money(rollups["quota"])
+    rollups = rollups.sort_values(["unit_id", "product", "period"], kind="stable").reset_index(
+        drop=True
+    )
+    return rollups
+
+
+def _summary(
+    md: ModelData,
+    qs: QuotaSets,
+    q: np.ndarray,
+    terms: dict[str, Any],
+    fair: dict[str, Any],
+    counts: dict[str, int],
+    sensitivity: dict[str, Any],
+    moved: int,
+) -> dict[str, Any]:
+    return {
+        "objective_terms": terms,
+        "fairness": fair,
+        "binding_counts": counts,
+        "totals": {
+            p: {
+                "target": float(md.target[j]),
+                "target_rounded": float(qs.target[j]),
+                "quota": float(q[:, j].sum()),
+            }
+            for j, p in enumerate(md.products)
+        },
+        "target_sensitivity": sensitivity,
+        "key_accounts": {"count": len(md.ka_ids), "moved": moved},
+    }
 
 
 def _attainability(md: ModelData, quota: np.ndarray) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Monitoring: actuals to date against a run's phased quotas.
 
-Public entry point: :func:`track` (compute), with :func:`write_track` to write the result as a
-folder (atomically, never over an existing one without ``force``).
+Public entry point: :func:`track_of` (compute, from the run's frames and the actuals table);
+:func:`allocopt.compose.track` opens the run folder and the actuals file, and
+:func:`allocopt.compose.write_track` writes the result as a folder (atomically, never over an
+existing one without ``force``).
 
 Definitions (all amounts in the plan's currency):
 
@@ -35,8 +37,6 @@ risk.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocopt.data.tables import ROW, SPECS, TableSource, read_table
+from allocopt.calendar import fiscal_periods
+from allocopt.data.tables import ROW
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import refuse_inside, write_run
+from allocopt.results.run import RunTables
 
-__all__ = ["ALL", "TrackResult", "track", "write_track"]
+__all__ = ["ALL", "Actuals", "TrackResult", "check_threshold", "track_of"]
 
 ALL = "ALL"  # product label of totals over all products
 FACTOR_CLIP = (0.5, 1.5)
@@ -127,77 +128,33 @@ class TrackResult:
         }
 
 
-# --- run folder -----------------------------------------------------------------------------
+# --- run ------------------------------------------------------------------------------------
 
 
-def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, str]:
-    where = str(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(Problem(where, "", "", "is not a run folder (no such folder)"))
-    mpath = run_dir / "manifest.json"
-    qpath = run_dir / "quotas.csv"
-    for p in (mpath, qpath):
-        if not p.is_file():
-            raise InputError(
-                Problem(str(p), "", "", "file is missing; RUN_DIR must be a folder made by solve")
-            )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        plan = manifest["resolved_scenario"]["plan"]
-        dt.date.fromisoformat(str(plan["fiscal_year_start"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            Problem(str(mpath), "", "resolved_scenario.plan", f"cannot be read: {exc}")
-        ) from None
-    quotas = pd.read_csv(qpath, dtype=str, keep_default_na=False)
-    need = ["rep_id", "team_id", "region_id", "product", "period", "quota"]
-    absent = [c for c in need if c not in quotas]
-    if absent:
-        raise InputError(
-            [Problem(str(qpath), "row 1", c, "required column is missing") for c in absent]
-        )
-    quotas = quotas[need].copy()
-    quotas["quota"] = pd.to_numeric(quotas["quota"], errors="coerce").fillna(0.0)
-    company = "COMPANY"
-    rpath = run_dir / "rollups.csv"
-    if rpath.is_file():
-        ru = pd.read_csv(rpath, dtype=str, keep_default_na=False)
-        if {"unit_id", "level"} <= set(ru.columns):
-            comp = ru.loc[ru["level"] == "company", "unit_id"]
-            if len(comp):
-                company = str(comp.iloc[0])
-    return manifest, quotas, company
+def _company(run: RunTables) -> str:
+    """The company unit's id (``rollups.csv``, when given), else ``COMPANY``."""
+    ru = run.tables.get("rollups.csv")
+    if ru is not None and {"unit_id", "level"} <= set(ru.columns):
+        comp = ru.loc[ru["level"] == "company", "unit_id"]
+        if len(comp):
+            return str(comp.iloc[0])
+    return "COMPANY"
 
 
 def _periods(fy0: dt.date, granularity: str, as_of: dt.date) -> list[Period]:
-    step = 3 if granularity == "quarter" else 1
-    n = 12 // step
-    out: list[Period] = []
-    start0 = pd.Timestamp(fy0)
-    for t in range(n):
-        start = (start0 + pd.DateOffset(months=t * step)).date()
-        nxt = (start0 + pd.DateOffset(months=(t + 1) * step)).date()
-        end = nxt - dt.timedelta(days=1)
-        if end <= as_of:
-            f = 1.0
-        elif start <= as_of:
-            f = ((as_of - start).days + 1) / (nxt - start).days
-        else:
-            f = 0.0
-        label = f"Q{t + 1}" if step == 3 else f"M{t + 1:02d}"
-        out.append(Period(label, start, end, step, f))
-    return out
+    return [
+        Period(p.label, p.start, p.end, p.months, p.elapsed(as_of))
+        for p in fiscal_periods(fy0, granularity)
+    ]
 
 
 # --- actuals --------------------------------------------------------------------------------
 
 
-def _read_actuals(path: Path, quotas: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    src = TableSource(path)
-    res = read_table(SPECS["actuals"], src)
-    if res.problems or res.frame is None:
-        raise InputError(res.problems or [Problem(src.label, "", "", "cannot be read")])
-    df = res.frame
+def _check_actuals(
+    df: pd.DataFrame, label: str, quotas: pd.DataFrame, labels: list[str]
+) -> pd.DataFrame:
+    """The actuals table (read and checked by the data stage) against the run's ids."""
     reps = set(quotas["rep_id"])
     products = set(quotas["product"])
     known = {"rep_id": reps, "product": products, "period": set(labels)}
@@ -212,7 +169,7 @@ def _read_actuals(path: Path, quotas: pd.DataFrame, labels: list[str]) -> pd.Dat
         for row, value in zip(df.loc[bad, ROW], df.loc[bad, col], strict=True):
             problems.append(
                 Problem(
-                    src.label,
+                    label,
                     f"row {int(row)}",
                     col,
                     f"unknown {what[col]}: not in the run (the run has {shown})",
@@ -300,34 +257,49 @@ def _json_metrics(row: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def check_threshold(at_risk: float) -> None:
+    """InputError (exit 2) unless the at-risk threshold is > 0."""
+    if not at_risk > 0:
+        raise InputError(Problem("--threshold", "", "", "must be > 0", value=f"{at_risk:g}"))
 
 
-def track(
-    run_dir: Path,
-    actuals: Path,
+@dataclass(frozen=True)
+class Actuals:
+    """The actuals table as read (``rep_id, product, period, amount`` and the data stage's row
+    numbers), with the file's label for messages and its path and sha256 for the summary."""
+
+    frame: pd.DataFrame
+    label: str
+    path: str
+    sha256: str
+
+
+def track_of(
+    run: RunTables,
+    actuals: Actuals,
     *,
     as_of: dt.date | None = None,
     at_risk: float = 0.9,
 ) -> TrackResult:
     """Compare actuals to date with the run's phased quotas (see the module docstring).
 
-    Raises :class:`~allocopt.errors.InputError` (exit 2) for a bad run folder, a bad actuals table
-    (located problems), actuals naming reps, products or periods the run does not have, or an
-    as-of date before the fiscal year starts.
+    ``run``: the manifest, ``quotas.csv`` (``rep_id, team_id, region_id, product, period`` as
+    text, ``quota`` numeric) and optionally ``rollups.csv``, read by
+    :func:`allocopt.compose.track`. Raises :class:`~allocopt.errors.InputError` (exit 2) for
+    actuals naming reps, products or periods the run does not have, or an as-of date before the
+    fiscal year starts.
     """
-    run_dir = Path(run_dir)
-    actuals = Path(actuals)
-    if not at_risk > 0:
-        raise InputError(Problem("--threshold", "", "", "must be > 0", value=f"{at_risk:g}"))
-    manifest, quotas, company = _read_run(run_dir)
+    check_threshold(at_risk)
+    run_dir = Path(run.source)
+    manifest = run.manifest
+    quotas = run.table("quotas.csv")
+    company = _company(run)
     plan = manifest["resolved_scenario"]["plan"]
     fy0 = dt.date.fromisoformat(str(plan["fiscal_year_start"]))
     granularity = str(plan.get("granularity", "quarter"))
     currency = str(plan.get("currency", ""))
     labels = [p.label for p in _periods(fy0, granularity, fy0)]
-    act = _read_actuals(actuals, quotas, labels)
+    act = _check_actuals(actuals.frame, actuals.label, quotas, labels)
 
     warnings: list[str] = []
     if as_of is None:
@@ -432,7 +404,7 @@ def track(
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
         "scenario": manifest.get("scenario"),
-        "actuals": {"path": str(actuals), "sha256": _sha256(actuals), "rows": len(act)},
+        "actuals": {"path": actuals.path, "sha256": actuals.sha256, "rows": len(act)},
         "as_of": as_of.isoformat(),
         "fiscal_year_start": fy0.isoformat(),
         "granularity": granularity,
@@ -507,32 +479,4 @@ def track(
         at_risk=risk,
         summary=summary,
         warnings=warnings,
-    )
-
-
-def default_track_dir(result: TrackResult) -> Path:
-    """``<RUN_DIR>-track-<as-of>`` beside the run folder (run folders are never modified)."""
-    return result.run_dir.with_name(f"{result.run_dir.name}-track-{result.as_of.isoformat()}")
-
-
-TRACK_FILES = frozenset(
-    {"attainment_reps.csv", "attainment_units.csv", "at_risk.csv", "summary.json"}
-)
-"""The files of a track folder: ``--force`` replaces only a folder holding nothing else."""
-
-
-def write_track(result: TrackResult, out: Path | None = None, *, force: bool = False) -> Path:
-    """Write the track folder atomically (default ``<RUN_DIR>-track-<as-of>`` beside the run);
-    exit 3 if it exists and ``force`` is not given, or if it is not a track folder (the run
-    folder, an input folder, …) or lies inside the run folder (never modified)."""
-    target = out or default_track_dir(result)
-    refuse_inside(target, result.run_dir, "track")
-    return write_run(
-        target,
-        result.files(),
-        force=force,
-        kinds=("track",),
-        names=TRACK_FILES,
-        protect=[result.run_dir],
-        what="track folder",
     )

@@ -43,7 +43,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Annotated, Any, get_args, get_origin
@@ -64,6 +64,7 @@ __all__ = [
     "parse_value",
     "read_tree",
     "resolve",
+    "set_keys",
     "valid_keys",
 ]
 
@@ -671,6 +672,28 @@ def resolve(
         changes.append(change)
         log.info("applied %s", change)
     return Resolved(tree, sources, f.main, changes, f.files)
+
+
+def set_keys(
+    tree: dict[str, Any], changes: Mapping[str, Any], label: str = SET_FILE
+) -> dict[str, Any]:
+    """A copy of a (resolved) scenario tree with dotted ``changes`` set, following the schema
+    exactly as ``--set`` does (``targets.by_product.A.B`` sets product ``A.B``); InputError
+    (exit 2) for a key that is not in the schema. Lists are replaced whole."""
+    problems: list[Problem] = []
+
+    def on_error(_p: KeyPath, k: str, msg: str) -> None:
+        problems.append(Problem(label, "", k, msg))
+
+    leaves: list[_Leaf] = []
+    for key, value in changes.items():
+        leaves += _walk({key: value}, (), "model", Scenario, (), label, tree, on_error)
+    if problems:
+        raise InputError(problems)
+    out = copy.deepcopy(tree)
+    for lf in leaves:
+        _put(out, lf.target, copy.deepcopy(lf.value))
+    return out
 
 
 def _append(

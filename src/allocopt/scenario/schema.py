@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from allocopt.calendar import period_labels
+
 
 def _finite(v: float) -> float:
     if not math.isfinite(v):
@@ -870,7 +872,5 @@ class Scenario(_Strict):
 
     @property
     def periods(self) -> tuple[str, ...]:
-        """Period labels of the plan."""
-        if self.plan.granularity == "quarter":
-            return ("Q1", "Q2", "Q3", "Q4")
-        return tuple(f"M{m:02d}" for m in range(1, 13))
+        """Period labels of the plan (:func:`allocopt.calendar.period_labels`)."""
+        return period_labels(self.plan.granularity)

@@ -3,7 +3,7 @@
 Public entry point: :class:`Monitor`. :meth:`Monitor.poll` (called about once a second by the
 server's watcher thread) fingerprints the actuals — path, mtime, size and, when those move or every
 few polls, the SHA-256 of the bytes — and, when the fingerprint changes, recomputes tracking with
-:func:`allocopt.results.track.track` (the same numbers as ``allocopt track``). A bad file keeps
+:func:`allocopt.compose.track` (the same numbers as ``allocopt track``). A bad file keeps
 the last good numbers and records the located error (the message ``allocopt track`` prints,
 exit 2 style).
 :meth:`Monitor.snapshot` hands the server an immutable :class:`Snapshot`; its ``version`` goes up by
@@ -16,7 +16,6 @@ A folder of extracts is watched as a whole: its newest table (``.csv``, ``.xlsx`
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 from dataclasses import dataclass, replace
@@ -25,9 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from allocopt.compose import track
 from allocopt.data.tables import SPECS, TableSource, read_table
 from allocopt.errors import AllocoptError, InputError, Problem
-from allocopt.results.track import TrackResult, track
+from allocopt.outputs.runfolder import RunFolder, read_text_frame, sha256_file
+from allocopt.results.track import TrackResult
 
 __all__ = ["EXTRACT_SUFFIXES", "Monitor", "Plan", "Snapshot", "load_plan"]
 
@@ -55,37 +56,31 @@ class Plan:
     incentives: Any  # resolved ``incentives:`` section when the run has one (payout hook)
 
 
-def _csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+def _csv(rf: RunFolder, name: str) -> pd.DataFrame:
+    if not (rf.path / name).is_file():
         return pd.DataFrame()
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return rf.table(name)
 
 
-def _names(run_dir: Path, manifest: dict[str, Any], table: str, key: str) -> dict[str, str]:
+def _names(rf: RunFolder, table: str, key: str) -> dict[str, str]:
     """Display names from the run's input table when it can still be found unchanged.
 
     Run folders hold IDs only; names come from the scenario's table (reps, org_units, accounts),
-    read server-side only, and only when its SHA-256 matches the manifest. Otherwise no names.
+    located by :meth:`RunFolder.locate` and read server-side only when its SHA-256 matches the
+    manifest (a CSV table). Otherwise no names.
     """
-    inputs = manifest.get("inputs") or {}
-    entry = inputs.get(table) or {}
-    scen = (inputs.get("scenario") or {}).get("path")
-    rel = entry.get("path")
-    if not scen or not rel:
+    try:
+        loc = rf.locate(table)
+    except OSError:
         return {}
-    for base in (Path.cwd(), run_dir.parent, run_dir):
-        sc = Path(scen) if Path(scen).is_absolute() else base / scen
-        path = Path(rel) if Path(rel).is_absolute() else sc.parent / rel
-        try:
-            if not path.is_file():
-                continue
-            if hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256"):
-                continue
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (OSError, ValueError):
-            continue
-        if key in df and "name" in df:
-            return {str(k): str(v) for k, v in zip(df[key], df["name"], strict=True) if v}
+    if loc.status != "ok" or loc.path is None or loc.path.suffix.lower() != ".csv":
+        return {}
+    try:
+        df = read_text_frame(loc.path)
+    except (OSError, ValueError):
+        return {}
+    if key in df and "name" in df:
+        return {str(k): str(v) for k, v in zip(df[key], df["name"], strict=True) if v}
     return {}
 
 
@@ -103,6 +98,7 @@ def load_plan(run_dir: Path, label: str) -> Plan:
             )
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        rf = RunFolder(run_dir, manifest, f"cannot serve the run folder {run_dir}")
         sc = manifest["resolved_scenario"]
         plan = sc["plan"]
         fy0 = dt.date.fromisoformat(str(plan["fiscal_year_start"]))
@@ -110,13 +106,13 @@ def load_plan(run_dir: Path, label: str) -> Plan:
         raise InputError(
             Problem(str(run_dir / "manifest.json"), "", "resolved_scenario", f"unreadable: {exc}")
         ) from None
-    quotas = _csv(run_dir / "quotas.csv")
+    quotas = _csv(rf, "quotas.csv")
     quotas["quota"] = pd.to_numeric(quotas["quota"], errors="coerce").fillna(0.0)
-    reps = _csv(run_dir / "reps.csv")
+    reps = _csv(rf, "reps.csv")
     for c in ("difficulty", "quota", "capacity"):
         if c in reps:
             reps[c] = pd.to_numeric(reps[c], errors="coerce")
-    assignments = _csv(run_dir / "assignments.csv")
+    assignments = _csv(rf, "assignments.csv")
     if "revenue" in assignments:
         assignments["revenue"] = pd.to_numeric(assignments["revenue"], errors="coerce")
     products = [str(p) for p in sc.get("products", [])]
@@ -131,9 +127,9 @@ def load_plan(run_dir: Path, label: str) -> Plan:
         quotas=quotas,
         reps=reps,
         assignments=assignments,
-        rep_names=_names(run_dir, manifest, "reps", "rep_id"),
-        unit_names=_names(run_dir, manifest, "org_units", "unit_id"),
-        account_names=_names(run_dir, manifest, "accounts", "account_id"),
+        rep_names=_names(rf, "reps", "rep_id"),
+        unit_names=_names(rf, "org_units", "unit_id"),
+        account_names=_names(rf, "accounts", "account_id"),
         incentives=sc.get("incentives"),
     )
 
@@ -239,7 +235,7 @@ class Monitor:
             self._touch()
             return False
         try:
-            digest = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+            digest = (str(path), sha256_file(path))
         except OSError as exc:
             return self._fail(exc, path)
         self._stat = stat
@@ -300,7 +296,7 @@ class Monitor:
                     )
                 except AllocoptError as exc:
                     error_b = exc.render()
-            after = hashlib.sha256(path.read_bytes()).hexdigest()
+            after = sha256_file(path)
         except Exception as exc:  # any failure keeps the last good numbers on the page
             self._digest = digest
             return self._fail_keep_digest(exc, path)

@@ -2,8 +2,8 @@
 
 Public functions: :func:`scope_view` (company, region or team page), :func:`rep_view`,
 :func:`compare_view` and :func:`expected_payout` (the incentives hook). All numbers come from
-:func:`allocopt.results.track.track` (attainment, pacing, forecasts, at risk) and
-:func:`allocopt.results.explain.explain_rep` (the rep's decomposition); this module only selects,
+:func:`allocopt.compose.track` (attainment, pacing, forecasts, at risk) and
+:func:`allocopt.compose.explain_rep` (the rep's decomposition); this module only selects,
 sums per period for the charts, and labels.
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from allocopt.results.explain import explain_rep
+from allocopt.compose import explain_rep
 from allocopt.results.track import ALL, TrackResult
 from allocopt.serve import charts
 from allocopt.serve.monitor import Plan, Snapshot

@@ -1,8 +1,11 @@
 """The solve stage: a :class:`~allocopt.model.linear.LinearModel` solved with HiGHS (or Pyomo).
 
-Public entry point: :func:`solve` (``entry.py``). ``highs.py`` is the one LinearModel → HiGHS
-assembly (:func:`compile_model`, :func:`highs_lp`, options, :func:`run_highs`, scaling);
-``blocks.py`` the rounding neighbourhood and block solving; ``pyomo.py`` the Pyomo back end.
+Public entry point: :func:`solve` (``entry.py``: ``solver.name`` picks HiGHS directly or Pyomo;
+:func:`check_solver` says up front whether that solver is here). ``highs.py`` is the one
+LinearModel → HiGHS assembly and run (:func:`compile_model`, :func:`highs_lp`, options,
+:func:`run_highs`, :func:`run_lp`, scaling), used by the block solver and the diagnose checks
+too; ``blocks.py`` the rounding neighbourhood and block solving; ``rounding.py`` every rounding
+to a unit (largest remainder); ``pyomo.py`` the Pyomo back end.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from allocopt.solve.highs import (
     run_highs,
     run_lp,
 )
+from allocopt.solve.pyomo import check_solver
 
 __all__ = [
     "BLOCKS_ABOVE",
@@ -31,6 +35,7 @@ __all__ = [
     "Compiled",
     "Progress",
     "SolveResult",
+    "check_solver",
     "compile_model",
     "highs_lp",
     "highs_options",

@@ -1,8 +1,10 @@
 """The solve stage's entry point: :func:`solve` a :class:`~allocopt.model.linear.LinearModel`.
 
-The model is compiled once (:func:`~allocopt.solve.highs.compile_model`), solved directly or
-through the rounding neighbourhood and blocks (:mod:`allocopt.solve.blocks`), and unscaled back
-to currency. :func:`quota_objective` re-solves a plan's quota model for its objective alone.
+``solver.name`` picks the path: ``highs`` (the default) compiles the model once
+(:func:`~allocopt.solve.highs.compile_model`), solves it directly or through the rounding
+neighbourhood and blocks (:mod:`allocopt.solve.blocks`) and unscales it back to currency; any
+other name solves it through Pyomo (:mod:`allocopt.solve.pyomo`). :func:`quota_objective`
+re-solves a plan's quota model for its objective alone.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from allocopt.solve.highs import (
     highs_options,
     run_highs,
 )
+from allocopt.solve.pyomo import DIRECT
 
 
 def solve(
     model: LinearModel,
     options: dict[str, Any],
     *,
+    solver: str = DIRECT,
     write_model: Path | None = None,
     neighbourhood: bool = False,
     link_unit: float | None = None,
@@ -43,7 +47,12 @@ def solve(
     decompose_above: int | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
-    """Solve ``model`` with HiGHS.
+    """Solve ``model`` with HiGHS directly (``solver`` ``highs``) or with any solver through Pyomo.
+
+    ``write_model`` gets the model as solved: ``*.lp`` written by Pyomo (symbolic names), any
+    other suffix (``.mps``) by HiGHS. Through Pyomo the full model is solved, its LP relaxation
+    first when ``neighbourhood`` (no blocks); see :func:`~allocopt.solve.pyomo.solve_pyomo`.
+    The rest describes the direct path.
 
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
@@ -62,6 +71,21 @@ def solve(
     Values, duals and objectives are in the model's units (currency).
     ``write_model`` gets the model in those units too.
     """
+    if write_model is not None and write_model.suffix.lower() == ".lp":
+        from allocopt.solve.pyomo import write_lp
+
+        write_lp(model, write_model)
+        write_model = None
+    if solver != DIRECT:
+        from allocopt.solve.pyomo import solve_pyomo
+
+        if write_model is not None:  # .mps: written by HiGHS, as on the direct path
+            try:
+                _write(compile_model(model), write_model)
+            except Exception as exc:  # a model file is a by-product: report, never crash
+                msg = f"could not write the model: {exc}"
+                return SolveResult("error", False, message=msg), None
+        return solve_pyomo(model, solver, options, relax_first=neighbourhood)
     t0 = time.perf_counter()
     try:
         comp = compile_model(model)

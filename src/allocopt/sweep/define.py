@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.errors import InputError, Problem
+from allocopt.outputs.runfolder import sha256_file
 from allocopt.pipeline import Validated, validate
 from allocopt.scenario.load import load_scenario
 from allocopt.scenario.overrides import SET_FILE
@@ -138,11 +139,7 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 
 def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def define(

@@ -264,10 +264,16 @@ def run_sweep(
             from distributed import as_completed
 
             assert client is not None
+            # the client's validated base, sent once to every worker (not validated again there),
+            # when it was read from the same absolute path the workers would read
+            base = None
+            if defn.path.is_absolute():
+                base = client.scatter(defn.base, broadcast=True, hash=False)
             futures = client.map(
                 run_item,
                 [job] * len(todo),
                 todo,
+                base=base,
                 key=[f"allocopt-{defn.hash[:12]}-{it.id}" for it in todo],
                 pure=False,
             )

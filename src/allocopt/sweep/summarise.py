@@ -25,7 +25,7 @@ import pandas as pd
 
 from allocopt.data.prepare import ModelData
 from allocopt.errors import InputError, Problem
-from allocopt.outputs.runfolder import Content, read_manifest
+from allocopt.outputs.runfolder import Content, RunFolder
 from allocopt.sweep.define import Definition
 from allocopt.sweep.shocks import Selection, draw, multipliers, select
 
@@ -309,7 +309,8 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
     """Draw sales outcomes for the plan's quotas; attainment and the chance to reach quota."""
     plan = defn.plan
     assert plan is not None and defn.draws is not None
-    manifest = read_manifest(plan, "cannot stress the plan")
+    rf = RunFolder.open(plan, "cannot stress the plan")
+    manifest = rf.manifest
     for name in ("annual.csv", "assignments.csv"):
         if not (plan / name).is_file():
             raise _plan_problem(
@@ -319,9 +320,8 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
     unc = defn.base.loaded.scenario.uncertainty
     assert unc is not None
     sels = select(md, unc, defn.base.loaded.file, defn.base.loaded.locate)
-    ids = {"rep_id": str, "product": str, "account_id": str, "owner_rep": str}
-    annual = pd.read_csv(plan / "annual.csv", dtype=ids, keep_default_na=False)
-    asg = pd.read_csv(plan / "assignments.csv", dtype=ids, keep_default_na=False)
+    annual = rf.frame("annual.csv")
+    asg = rf.frame("assignments.csv")
     ridx, pidx = md.rep_index(), {p: j for j, p in enumerate(md.products)}
     unknown = sorted(set(annual["rep_id"]) - set(ridx))
     if unknown:
@@ -477,7 +477,7 @@ def _stress_payout(
             )
         )
     fallback = defn.base.loaded.scenario.incentives
-    if (read_manifest(plan, "cannot stress the plan")["resolved_scenario"] or {}).get(
+    if (RunFolder.open(plan, "cannot stress the plan").manifest["resolved_scenario"] or {}).get(
         "incentives"
     ) is None and fallback is None:
         summary["payout"] = None

@@ -66,12 +66,17 @@ class _Base:
 _CACHE: dict[str, _Base] = {}
 
 
-def base_of(job: Job) -> _Base:
-    """The prepared base of ``job`` (cached per process)."""
+def base_of(job: Job, given: Validated | None = None) -> _Base:
+    """The prepared base of ``job`` (cached per process): ``given`` (the client's, scattered to
+    the workers once) or validated here from the files."""
     b = _CACHE.get(job.hash)
     if b is None:
         _CACHE.clear()  # one base per worker at a time
-        v = validate(Path(job.path), scenarios=job.base_scenarios, sets=job.base_sets)
+        v = (
+            given
+            if given is not None
+            else validate(Path(job.path), scenarios=job.base_scenarios, sets=job.base_sets)
+        )
         unc = v.loaded.scenario.uncertainty
         sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
         b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)))
@@ -138,20 +143,22 @@ def _json(tree: Any) -> str:
     return json.dumps(tree)
 
 
-def run_item(job: Job, item: Item) -> dict[str, Any]:
+def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, Any]:
     """Solve one item. Returns a dict: ``row`` (the sweep.csv fields), ``quotas`` (rep, product,
-    period, quota), ``binding`` (rule → binding rows), ``seconds`` (stage times) and ``files``
-    (a run folder's files, with ``keep_runs``)."""
+    period, quota), ``binding`` (rule → binding rows), ``seconds`` (stage times and the worker's
+    peak resident memory so far, ``peak_rss_mib``) and ``files`` (a run folder's files, with
+    ``keep_runs``). ``base``: the validated base, when the client sends it (see :func:`base_of`).
+    Items not kept as run folders are extracted lean (what sweep.csv and quotas.parquet need)."""
     t0 = time.perf_counter()
     row: dict[str, Any] = {"item": item.id, **dict(item.params)}
     out: dict[str, Any] = {"index": item.index, "row": row, "quotas": None, "binding": {}}
     timings: dict[str, float] = {}
     v: Validated | None = None
     try:
-        b = base_of(job)
+        b = base_of(job, base)
         v = _item_validated(job, b, item)
         timings = dict(v.timings)
-        solved = solve_prepared(v.md, timings)
+        solved = solve_prepared(v.md, timings, lean=not job.keep_runs)
         res = solved.results
         row.update(_row(solved, v))
         q = res.quotas
@@ -170,8 +177,16 @@ def run_item(job: Job, item: Item) -> dict[str, Any]:
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         row.update({"status": "failed", "diagnosis": f"internal error: {last}"})
     timings["total"] = round(time.perf_counter() - t0, 4)
+    timings["peak_rss_mib"] = round(_peak_rss_mib(), 1)
     out["seconds"] = timings
     return out
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _row(solved: Any, v: Validated) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Sweep speed without changed results: lean items, the base sent once, memory per item.
+
+A sweep item not kept as a run folder is extracted lean (no roll-ups or binding frames); its
+sweep.csv row (payout columns included), quotas and binding counts must equal the full
+extract's. A base sent by the client (scattered once to the workers) must give the same items
+as a base the worker validates itself, and must not be validated again (every CLI sweep of
+tests/test_sweep.py, whose scenario paths are absolute, sends it through Dask). Speed itself is
+measured in benchmarks/sweep.py, never here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import allocopt.sweep.work as work
+from allocopt.sweep.define import define
+from allocopt.sweep.work import Job, run_item
+from tests.test_sweep import _plan
+from tests.test_sweep_payout import _incentives
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example" / "scenario.yaml"
+
+
+def _job(defn: Any, keep_runs: bool = False) -> Job:
+    return Job(
+        str(defn.path.resolve()),
+        defn.base_scenarios,
+        defn.base_sets,
+        defn.hash,
+        defn.seed,
+        keep_runs,
+    )
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["row"] == b["row"]
+    assert list(a["binding"].items()) == list(b["binding"].items())
+    if a["quotas"] is None:
+        assert b["quotas"] is None
+    else:
+        assert a["quotas"].equals(b["quotas"])
+
+
+def test_lean_items_equal_full_items_on_the_example() -> None:
+    # the example has key accounts: the alignment stage's binding rows are counted too
+    defn = define(EXAMPLE, grid=["targets.over_assignment=0.04"])
+    lean, full = _job(defn), _job(defn, keep_runs=True)
+    for it in defn.items:
+        a, b = run_item(lean, it), run_item(full, it)
+        assert a["row"]["status"] == "optimal"
+        assert any(k.startswith("alignment/") for k in a["binding"])
+        _same(a, b)
+        assert "files" not in a
+        # --keep-runs items stay complete run folders (roll-ups, assignments, binding rows)
+        for name in ("rollups.csv", "binding.csv"):
+            assert len(b["files"][name]) > 0, name
+
+
+def test_lean_items_equal_full_items_for_what_ifs_draws_and_infeasible(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    paid = _plan(tmp_path / "paid", incentives=_incentives(spread=0.1, budget=3500))
+    for defn in (
+        define(sc, scenarios=["up,huge,shift"], grid=["rules.potential.max_share=0.9,1.0"]),
+        define(sc, draws=3, seed=2),
+        define(paid, grid=["targets.over_assignment=0,0.25"]),
+    ):
+        lean, full = _job(defn), _job(defn, keep_runs=True)
+        for it in defn.items:
+            a = run_item(lean, it)
+            _same(a, run_item(full, it))
+            if defn.path == paid:
+                assert a["row"]["payout_expected"] > 0
+
+
+def test_a_sent_base_is_used_as_is_and_gives_the_same_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = _plan(tmp_path / "plan").resolve()
+    defn = define(sc, draws=3, seed=5)
+    job = _job(defn)
+    work._CACHE.clear()
+    own = [run_item(job, it) for it in defn.items]  # the worker validates the base itself
+    work._CACHE.clear()
+
+    def no_validation(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the base was sent: it must not be validated again")
+
+    monkeypatch.setattr(work, "validate", no_validation)
+    sent = [run_item(job, it, base=defn.base) for it in defn.items]
+    for a, b in zip(own, sent, strict=True):
+        assert a["row"]["status"] == "optimal"
+        _same(a, b)
+        assert b["seconds"]["peak_rss_mib"] > 0  # the worker's memory is recorded per item
+    work._CACHE.clear()
