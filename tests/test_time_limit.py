@@ -140,7 +140,7 @@ def test_time_limit_bounds_both_stages_end_to_end(
 
             return time.perf_counter() + Clock.offset
 
-    real = pipeline._solve_direct
+    real = pipeline.solve
     limits: dict[str, float] = {}
 
     def spy(model: Any, options: dict[str, Any], **kw: Any) -> Any:
@@ -151,7 +151,7 @@ def test_time_limit_bounds_both_stages_end_to_end(
         return out
 
     monkeypatch.setattr(pipeline, "time", Clock)
-    monkeypatch.setattr(pipeline, "_solve_direct", spy)
+    monkeypatch.setattr(pipeline, "solve", spy)
     res = solve(plan, sets=["solver.time_limit=100"])
     assert set(limits) == {"alignment", "quotas"}
     assert limits["alignment"] <= 50.0  # half of what was left at its start
