@@ -561,4 +561,3 @@ def test_payout_shows_expected_payout(example_run: Path, tmp_path: Path) -> None
     got = {c["id"]: c["payout"] for c in view["children"]}
     assert got and all(abs(got[r] - want[r]) < 1e-6 for r in got)
     assert views.rep_view(inc_plan, snap, "R0002")["payout"] == want["R0002"]
-

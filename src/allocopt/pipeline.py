@@ -317,9 +317,7 @@ def solve_prepared(
             assign = built_a.model.vars["assign"]
             known = md.ka_incumbent[md.pairs.acc] >= 0
             inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
-            kw: dict[str, Any] = {
-                "start": (assign.cols(np.flatnonzero(known)), inc.astype(float))
-            }
+            kw: dict[str, Any] = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
             res_a, comp_a = solve(
                 built_a.model,
                 {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest

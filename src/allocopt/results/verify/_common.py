@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import months_of_period
 from allocopt.data.checks import load_data
 from allocopt.errors import InputError, Problem
 from allocopt.scenario.schema import Scenario
@@ -223,9 +224,8 @@ def _published(
 
 
 def _period_months(sc: Scenario) -> list[list[int]]:
-    if sc.plan.granularity == "quarter":
-        return [[3 * q, 3 * q + 1, 3 * q + 2] for q in range(4)]
-    return [[m] for m in range(12)]
+    """Period index → its fiscal months (the one calendar, :mod:`allocopt.calendar`)."""
+    return [list(m) for m in months_of_period(sc.plan.granularity)]
 
 
 def _availability(reps: pd.DataFrame, sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
