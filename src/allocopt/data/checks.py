@@ -182,10 +182,14 @@ def _bad_refs(
     if table not in ds.tables:
         return []
     df = ds.tables[table]
-    vals = df[column].astype(str)
-    mask = ~vals.isin(allowed) & (vals != "")  # blank required cells are reported when read
+    # object dtype (not pandas' arrow str): its isin hashes the allowed set once
+    vals = pd.Series(df[column].to_numpy(dtype=object), dtype=object)
+    mask = (~vals.isin(allowed) & (vals != "")).to_numpy(dtype=bool)  # blanks are told on read
     out = []
-    for row, v in zip(df.loc[mask, ROW], vals[mask], strict=True):
+    for row, cell in zip(df[ROW].to_numpy()[mask], vals.to_numpy()[mask], strict=True):
+        v = str(cell)
+        if v in allowed:
+            continue
         out.append(
             Problem(
                 _label(ds, table),
@@ -487,9 +491,8 @@ def _candidate_accounts(ds: Dataset, keys: set[str]) -> list[Problem]:
     c = ds.tables["candidates"]
     accounts = set(ds.tables["accounts"]["account_id"])
     out = []
-    for row, acc in zip(c[ROW], c["account_id"], strict=True):
-        if acc in keys:
-            continue
+    bad = ~c["account_id"].isin(keys).to_numpy(dtype=bool)
+    for row, acc in zip(c[ROW].to_numpy()[bad], c["account_id"].to_numpy()[bad], strict=True):
         if acc in accounts:
             msg = (
                 f"account {acc!r} is not a key account (key is false in the accounts table); "
@@ -529,7 +532,8 @@ def _scenario_refs(
                 )
     ka = sc.rules.key_accounts
     has_cand = "candidates" in ds.tables
-    elig = _eligible(ds, keys) if keys is not None else {}
+    asked = {p.account for p in ka.locked} | {p.account for p in ka.forbidden}
+    elig = _eligible(ds, keys & asked) if keys is not None and asked else {}
     for kind in ("locked", "forbidden"):
         for i, pair in enumerate(getattr(ka, kind)):
             if keys is not None and pair.account not in keys:
@@ -591,12 +595,16 @@ def _scenario_refs(
 
 
 def _eligible(ds: Dataset, keys: set[str]) -> dict[str, set[str]]:
-    """Eligible reps of each key account before forbidden pairs ({} if a table is missing)."""
+    """Eligible reps of each of the key accounts ``keys`` (those a locked or forbidden pair
+    names) before forbidden pairs ({} if a table is missing)."""
     t = ds.tables
     out: dict[str, set[str]] = {a: set() for a in keys}
     if "candidates" in t:
         c = t["candidates"]
-        for a, r in zip(c["account_id"], c["rep_id"], strict=True):
+        mine = c["account_id"].isin(keys).to_numpy(dtype=bool)
+        for a, r in zip(
+            c["account_id"].to_numpy()[mine], c["rep_id"].to_numpy()[mine], strict=True
+        ):
             if a in out:
                 out[a].add(r)
         return out
@@ -608,7 +616,10 @@ def _eligible(ds: Dataset, keys: set[str]) -> dict[str, set[str]]:
     for r, team in team_of.items():
         members.setdefault(team, set()).add(r)
     acc = t["accounts"]
-    for a, inc in zip(acc["account_id"], acc["incumbent_rep"], strict=True):
+    mine = acc["account_id"].isin(keys).to_numpy(dtype=bool)
+    for a, inc in zip(
+        acc["account_id"].to_numpy()[mine], acc["incumbent_rep"].to_numpy()[mine], strict=True
+    ):
         if a in out and inc in team_of:
             out[a] = members[team_of[inc]]
     return out

@@ -356,14 +356,24 @@ def _key_accounts(
     lock = {
         (aidx[p.account], ridx[p.rep]) for p in rule.locked if p.account in aidx and p.rep in ridx
     }
-    keep = np.array([(a, r) not in forb for a, r in zip(pa, pr, strict=True)], dtype=bool)
+    keep = ~_pair_in(pa, pr, forb, len(ridx))
     order = np.lexsort((pr[keep], pa[keep]))
     pa, pr, cost, work = pa[keep][order], pr[keep][order], cost[keep][order], work[keep][order]
     is_inc = inc[pa] == pr
     has_inc = inc[pa] >= 0
     move = np.where(has_inc & ~is_inc, rule.move_cost * rev.sum(axis=1)[pa], 0.0)
-    locked = np.array([(a, r) in lock for a, r in zip(pa, pr, strict=True)], dtype=bool)
+    locked = _pair_in(pa, pr, lock, len(ridx))
     return ka_ids, rev, inc, Pairs(pa, pr, cost, move, work, is_inc, locked)
+
+
+def _pair_in(
+    pa: np.ndarray, pr: np.ndarray, pairs: set[tuple[int, int]], n_reps: int
+) -> np.ndarray:
+    """Whether each (account, rep) index pair is in ``pairs``: one ``isin`` over a*n_reps + r."""
+    if not pairs:
+        return np.zeros(len(pa), dtype=bool)
+    want = np.array([a * n_reps + r for a, r in sorted(pairs)], dtype=np.int64)
+    return np.isin(pa.astype(np.int64) * n_reps + pr.astype(np.int64), want)
 
 
 def _replan(

@@ -343,7 +343,7 @@ def _read_csv_fast(text: str) -> _Raw | None:
         df = pd.read_csv(
             io.StringIO(text),
             header=None,
-            dtype=str,
+            dtype=object,  # Python str cells: no arrow round trip (pandas 3 reads str as arrow)
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=False,
@@ -569,8 +569,7 @@ def _typed(
     data: dict[str, Any] = {ROW: lines}
     present = [c for c in spec.cols if c.name in idx]
     for c in present:
-        stripped = pd.Series(columns[idx[c.name]], dtype="string[pyarrow]").str.strip()
-        text = pd.Series(stripped.to_numpy(dtype=object), dtype=object)
+        text = pd.Series(_stripped(columns[idx[c.name]]), dtype=object)
         data[c.name] = _parse(c, text, data[ROW], label, problems)
     frame = pd.DataFrame(data)
     for c in spec.cols:
@@ -578,6 +577,14 @@ def _typed(
             frame[c.name] = _missing_column(c, len(frame))
     problems.extend(_pandera_problems(spec, present, frame, label))
     return ReadResult(frame, problems, complete)
+
+
+def _stripped(cells: np.ndarray) -> np.ndarray:
+    """Each cell without surrounding whitespace, as an object array of str (one pass; a cell
+    with nothing to strip is kept as it is)."""
+    out = np.empty(len(cells), dtype=object)
+    out[:] = [str(v).strip() for v in cells]
+    return out
 
 
 def _missing_column(c: Col, n: int) -> pd.Series:
