@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from allocopt.data.incentives import incentive_checks
@@ -423,13 +424,21 @@ def _account_checks(ds: Dataset) -> tuple[list[Problem], set[str]]:
     df = ds.tables["accounts"]
     label = _label(ds, "accounts")
     out: list[Problem] = []
-    g = df.groupby("account_id", sort=True)
-    keyf = pd.to_numeric(df["key"].map({True: 1.0, False: 0.0}), errors="coerce")
-    kg = keyf.groupby(df["account_id"], sort=True)
-    nkey = kg.nunique()  # blank/invalid key cells (NaN) are reported by the table reader
-    ninc = g["incumbent_rep"].nunique()
-    for acc in nkey[nkey > 1].index:
-        row = int(df.loc[df["account_id"] == acc, ROW].iloc[1])
+    # one hash of the account IDs (sorted codes) serves both per-account counts
+    codes, ids = pd.factorize(df["account_id"].to_numpy(dtype=object), sort=True)
+    key = df["key"].to_numpy(dtype=object)
+    keyf = np.where(key == True, 1.0, np.where(key == False, 0.0, np.nan))  # noqa: E712
+    # blank/invalid key cells (NaN) are reported by the table reader
+    nkey = pd.Series(keyf).groupby(codes, sort=True).nunique()
+    inc_codes, _ = pd.factorize(df["incumbent_rep"].to_numpy(dtype=object))
+    ninc = pd.Series(inc_codes).groupby(codes, sort=True).nunique()
+    rows = df[ROW].to_numpy()
+
+    def second_row(code: int) -> int:
+        return int(rows[np.flatnonzero(codes == code)[1]])
+
+    for code in nkey.index[nkey.to_numpy() > 1]:
+        acc, row = ids[code], second_row(code)
         out.append(
             Problem(
                 label,
@@ -439,8 +448,8 @@ def _account_checks(ds: Dataset) -> tuple[list[Problem], set[str]]:
                 str(acc),
             )
         )
-    for acc in ninc[ninc > 1].index:
-        row = int(df.loc[df["account_id"] == acc, ROW].iloc[1])
+    for code in ninc.index[ninc.to_numpy() > 1]:
+        acc, row = ids[code], second_row(code)
         out.append(
             Problem(
                 label,

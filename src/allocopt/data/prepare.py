@@ -316,26 +316,30 @@ def _key_accounts(
     sc = ds.scenario
     rule = sc.rules.key_accounts
     acc = ds["accounts"]
-    key = acc[acc["key"].eq(True)]
+    key = acc.loc[
+        acc["key"].eq(True).to_numpy(dtype=bool),
+        ["account_id", "product", "revenue", "incumbent_rep"],
+    ]
     ka_ids = tuple(sorted(set(key["account_id"])))
     aidx = {a: i for i, a in enumerate(ka_ids)}
     rev = np.zeros((len(ka_ids), len(products)))
+    key_acc = _codes(key["account_id"], ka_ids)
     np.add.at(
         rev,
-        (
-            key["account_id"].map(aidx).to_numpy(dtype=np.int64),
-            key["product"].map({p: j for j, p in enumerate(products)}).to_numpy(dtype=np.int64),
-        ),
+        (key_acc, _codes(key["product"], products)),
         key["revenue"].to_numpy(dtype=float),
     )
-    inc_by_acc = key.groupby("account_id")["incumbent_rep"].first().to_dict()
-    inc_by_acc.update({a: r for a, r in (owners or {}).items() if a in aidx and r in ridx})
-    inc = np.array([ridx.get(inc_by_acc.get(a, ""), -1) for a in ka_ids], dtype=np.int64)
+    # the incumbent on each account's first row (its rows agree: checked), a re-plan's owner first
+    _, first = np.unique(key_acc, return_index=True)
+    inc = _codes(key["incumbent_rep"].iloc[first], tuple(ridx))
+    for a, r in (owners or {}).items():
+        if a in aidx and r in ridx:
+            inc[aidx[a]] = ridx[r]
 
     if ds.has("candidates"):
         c = ds["candidates"]
-        pa = c["account_id"].map(aidx).to_numpy(dtype=np.int64)
-        pr = c["rep_id"].map(ridx).to_numpy(dtype=np.int64)
+        pa = _codes(c["account_id"], ka_ids)
+        pr = _codes(c["rep_id"], tuple(ridx))
         cost = np.nan_to_num(c["cost"].to_numpy(dtype=float), nan=0.0)
         work = np.nan_to_num(c["workload"].to_numpy(dtype=float), nan=1.0)
     else:  # default: every rep of the incumbent's team
@@ -364,6 +368,13 @@ def _key_accounts(
     move = np.where(has_inc & ~is_inc, rule.move_cost * rev.sum(axis=1)[pa], 0.0)
     locked = _pair_in(pa, pr, lock, len(ridx))
     return ka_ids, rev, inc, Pairs(pa, pr, cost, move, work, is_inc, locked)
+
+
+def _codes(values: pd.Series, ids: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``ids`` (all known: the data checks ran), hashing in one pass
+    over object arrays (``Series.map(dict)`` goes through pandas' arrow strings)."""
+    index = pd.Index(np.array(ids, dtype=object), dtype=object)
+    return index.get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
 
 
 def _pair_in(
