@@ -242,6 +242,7 @@ class _Columns:
 
     lines: np.ndarray  # spreadsheet row number of each record
     cols: list[np.ndarray]
+    bare: bool = False  # True: no cell starts or ends with whitespace (nothing to strip)
 
 
 _Raw = tuple[list[str], "list[tuple[int, list[str]]] | _Columns", list[Problem]]
@@ -360,7 +361,28 @@ def _read_csv_fast(text: str) -> _Raw | None:
     blank = (data == "").all(axis=1) if data.size else np.zeros(len(data), dtype=bool)
     if blank.any():
         data, lines = data[~blank], lines[~blank]
-    return header, _Columns(lines, [data[:, j] for j in range(data.shape[1])]), []
+    cols = [data[:, j] for j in range(data.shape[1])]
+    return header, _Columns(lines, cols, bare=_no_cell_whitespace(text)), []
+
+
+# whitespace str.strip removes, other than the space and the line feed
+_OTHER_SPACE = re.compile(
+    "[\t\r\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
+def _no_cell_whitespace(text: str) -> bool:
+    """Whether no cell of a one-record-per-line CSV text can start or end with whitespace:
+    the only whitespace is spaces inside cells (never next to a comma, quote or line end) and
+    the line feeds between records. Substring tests over the text, far cheaper than a strip per
+    cell; False only costs the strip."""
+    if text[:1] == " " or text.rstrip("\n")[-1:] == " ":
+        return False
+    if any(pair in text for pair in (", ", " ,", "\n ", " \n", '" ', ' "')):
+        return False
+    if text.isascii():  # one fast pass; then single-character finds, no regex scan
+        return not any(ch in text for ch in "\t\r\x0b\x0c\x1c\x1d\x1e\x1f")
+    return _OTHER_SPACE.search(text) is None
 
 
 def _cell_text(v: Any) -> str:
@@ -569,7 +591,9 @@ def _typed(
     data: dict[str, Any] = {ROW: lines}
     present = [c for c in spec.cols if c.name in idx]
     for c in present:
-        text = pd.Series(_stripped(columns[idx[c.name]]), dtype=object)
+        cells = columns[idx[c.name]]
+        bare = isinstance(rows, _Columns) and rows.bare
+        text = pd.Series(cells if bare else _stripped(cells), dtype=object)
         data[c.name] = _parse(c, text, data[ROW], label, problems)
     frame = pd.DataFrame(data)
     for c in spec.cols:
@@ -583,7 +607,10 @@ def _stripped(cells: np.ndarray) -> np.ndarray:
     """Each cell without surrounding whitespace, as an object array of str (one pass; a cell
     with nothing to strip is kept as it is)."""
     out = np.empty(len(cells), dtype=object)
-    out[:] = [str(v).strip() for v in cells]
+    try:
+        out[:] = [v.strip() for v in cells]
+    except AttributeError:  # a non-text cell
+        out[:] = [str(v).strip() for v in cells]
     return out
 
 
