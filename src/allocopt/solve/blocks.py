@@ -237,7 +237,8 @@ def _assemble(
     res.n_integer = int(is_int.sum())
     res.row_duals = res.col_duals = None
     what = (
-        f"the LP optimum with its {int(is_int.sum())} integers rounded "
+        f"the {'LP optimum' if relaxed.status == 'optimal' else 'best LP point so far'}"
+        f" with its {int(is_int.sum())} integers rounded "
         f"({restored} linked totals restored by largest remainder)"
     )
     if not res.has_solution:
