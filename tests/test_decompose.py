@@ -9,6 +9,7 @@ plan built from it is verified by the independent checker (the ``solve`` fixture
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 from allocopt.examples.generate import generate_plan
-from allocopt.solve import Compiled, highs_lp, run_highs
+from allocopt.solve import Compiled, blocks, decompose, highs_lp, run_highs
 from allocopt.solve.decompose import solve_lp_decomposed
 from tests.conftest import Solve
 
@@ -122,3 +123,64 @@ def test_decomposed_lp_with_block_mips_keeps_the_better_plan(plan: Path, solve: 
     # the blocks' and never better than the LP bound
     assert float(q["objective"]) >= float(q["lp_bound"]) * (1 - 1e-9)  # type: ignore[arg-type]
     assert float(q["lp_bound"]) == pytest.approx(float(mono["lp_bound"]), rel=10 * TOL)  # type: ignore[arg-type]
+
+
+class _Clock:
+    """perf_counter that jumps past every deadline from its ``jump_at``-th reading by the
+    decomposition on (the first reading is the start; the second follows the first round)."""
+
+    def __init__(self, jump_at: int, by: float) -> None:
+        self.calls, self.jump_at, self.by, self.offset = 0, jump_at, by, 0.0
+
+    def now(self) -> float:
+        self.calls += 1
+        if self.calls >= self.jump_at:
+            self.offset = self.by
+        return self.perf_counter()
+
+    def perf_counter(self) -> float:
+        return time.perf_counter() + self.offset
+
+
+def test_deadline_mid_round_returns_the_best_master_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    comp, link = _hand_lp()
+    clock = _Clock(jump_at=2, by=1e6)
+    monkeypatch.setattr(decompose, "_now", clock.now)
+    # one pack per block; the deadline passes right after the first round: no LP optimum,
+    # but a point from the first proposals, flagged and with the Lagrangian bound
+    res = solve_lp_decomposed(comp, link, {"threads": 1, "time_limit": 10.0}, pack_columns=1)
+    assert res is not None and res.status == "time_limit" and res.has_solution
+    assert res.col_values is not None and res.row_duals is None
+    assert res.bound is not None and res.bound <= 24.0 + 1e-9  # a valid lower bound
+    # with π = 0 every block proposes 0: the totals row cannot be met, and the result says so
+    assert "not an LP solution" in res.message and res.gap is None
+    # the deadline in the second round: it stops after its first pack, whose proposal joins
+    clock2 = _Clock(jump_at=3, by=1e6)
+    monkeypatch.setattr(decompose, "_now", clock2.now)
+    res2 = solve_lp_decomposed(comp, link, {"threads": 1, "time_limit": 10.0}, pack_columns=1)
+    assert res2 is not None and res2.status == "time_limit"
+    assert "cut short by the deadline" in res2.message
+    assert res2.bound is not None and res2.bound <= 24.0 + 1e-9
+
+
+def test_deadline_after_the_first_round_gives_a_stamped_verified_plan(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the whole solve's clock (blocks.py) and the decomposition's move past the 60-s limit as
+    # soon as every block has been priced once: the rounded-LP assembly is the plan
+    clock = _Clock(jump_at=2, by=61.0)
+    monkeypatch.setattr(decompose, "_now", clock.now)
+    monkeypatch.setattr(blocks, "time", clock)
+    out = solve(plan, sets=["solver.decompose_above=0", "solver.time_limit=60"])  # verified
+    q = _quotas(out.run_dir)
+    assert q["status"] == "time_limit"
+    assert "Dantzig–Wolfe" in str(q["lp_message"]) and "Time limit" in str(q["lp_message"])
+    assert "rounded" in str(q["message"])
+    assert q["gap"] is not None and float(q["gap"]) >= 0.0  # type: ignore[arg-type]
+    mono = _quotas(solve(plan).run_dir)
+    # the first round's Lagrangian bound is below the LP optimum; the plan above it
+    assert float(q["lp_bound"]) <= float(mono["lp_bound"]) * (1 + 1e-9)  # type: ignore[arg-type]
+    assert float(q["objective"]) >= float(mono["lp_bound"]) * (1 - 1e-9)  # type: ignore[arg-type]
+    tm = solve(plan).results.annual.groupby("product")["quota"].sum().sort_index()
+    td = out.results.annual.groupby("product")["quota"].sum().sort_index()
+    assert np.allclose(tm.to_numpy(), td.to_numpy(), rtol=0, atol=1e-6)  # totals exact

@@ -157,7 +157,9 @@ def _solve_neighbourhood(
         if full.has_solution or full.status != "time_limit":
             return full
         searched = full.seconds - relaxed.seconds
-    out = _assemble(comp, relaxed, general, link, max(1.0, deadline - time.perf_counter()))
+    # at least the reserve: when the LP itself overran the deadline (its first round of
+    # Dantzig–Wolfe always ends), the assembly still gets the time set aside for it
+    out = _assemble(comp, relaxed, general, link, max(1.0, reserve, deadline - time.perf_counter()))
     out.seconds += relaxed.seconds + searched
     out.lp_bound = relaxed.bound
     out.relaxed = relaxed
@@ -237,7 +239,8 @@ def _assemble(
     res.n_integer = int(is_int.sum())
     res.row_duals = res.col_duals = None
     what = (
-        f"the LP optimum with its {int(is_int.sum())} integers rounded "
+        f"the {'LP optimum' if relaxed.status == 'optimal' else 'best LP point so far'}"
+        f" with its {int(is_int.sum())} integers rounded "
         f"({restored} linked totals restored by largest remainder)"
     )
     if not res.has_solution:
