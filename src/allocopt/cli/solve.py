@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -104,8 +106,7 @@ def solve(
         )
         return
     s = res.results.summary
-    gap = f", gap {res.gap:.4%}" if res.gap else ""
-    console.print(f"[green]{res.status}[/]{gap} → {res.run_dir}", markup=True)
+    console.print(f"{_status_line(res.status, res.gap, res.manifest)} → {res.run_dir}", markup=True)
     t = Table(title="company totals")
     rounded = any(d.get("target_rounded", d["target"]) != d["target"] for d in s["totals"].values())
     cols = ["product", "target with cushion"] + (["rounded to the unit"] if rounded else [])
@@ -125,3 +126,17 @@ def solve(
         )
     for w in res.warnings:
         err.print(f"[yellow]warning:[/] {w}", markup=True)
+
+
+def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> str:
+    """``optimal, gap 0.31%``; when the plan came from blocks (or the rounded LP optimum) its gap
+    is measured against the LP relaxation's bound, the only bound valid for the whole model, and
+    the line says so rather than calling a block-wise optimum simply optimal."""
+    quotas = (manifest.get("stages") or {}).get("quotas") or {}
+    lp_gap = quotas.get("lp_gap")
+    against_lp = gap is not None and lp_gap is not None and math.isclose(gap, lp_gap, rel_tol=1e-9)
+    word = "optimal in each block" if against_lp and status == "optimal" else status
+    if not gap:
+        return f"[green]{word}[/]"
+    basis = " against the LP relaxation's bound (see the manifest)" if against_lp else ""
+    return f"[green]{word}[/], gap {gap:.4%}{basis}"
