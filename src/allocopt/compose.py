@@ -28,6 +28,7 @@ import pandas as pd
 from allocopt.errors import InputError, OutputError, Problem
 from allocopt.outputs.runfolder import (
     RunFolder,
+    published_plan,
     read_frame,
     refuse_inside,
     sha256_file,
@@ -342,15 +343,9 @@ def verify_run(run_dir: Path, *, tol: float = 1e-6) -> Verification:
     published = None
     summary: dict[str, Any] = {}
     if sc.replan is not None:
-        pub_dir = (run_dir / sc.replan.published).resolve()
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        published = v.PublishedTables(
-            pd.read_csv(pub_dir / "annual.csv", dtype={"rep_id": str, "product": str}),
-            pd.read_csv(
-                pub_dir / "quotas.csv", dtype={"rep_id": str, "product": str, "period": str}
-            ),
-            pd.read_csv(pub_dir / "assignments.csv", dtype=str, keep_default_na=False),
-        )
+        pub = published_plan((run_dir / sc.replan.published).resolve(), str(rf.manifest_path))
+        published = v.PublishedTables(pub.annual, pub.quotas, pub.assignments)
     checks = [
         v.InputCheck(loc.name, loc.label, loc.path, loc.expected, loc.actual, loc.status)
         for loc in located
