@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from allocopt.cli.options import _guard
-from allocopt.cli.render import console, err
+from allocopt.cli.render import console, err, pct
 
 
 @click.command(name="evaluate")
@@ -66,9 +65,6 @@ def evaluate_cmd(
     if as_json:
         console.print_json(json.dumps({"out": str(folder), **s}, default=str))
         return
-
-    def pct(v: Any) -> str:
-        return "–" if v is None else f"{v:.1%}"
 
     c = s["company"]
     console.print(

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from allocopt.cli.options import _guard
-from allocopt.cli.render import console, err
+from allocopt.cli.render import console, err, pct
 
 
 @click.command(name="payout")
@@ -77,9 +77,6 @@ def payout_cmd(
 
 def print_units(u: Any, s: dict[str, Any]) -> None:
     """The company and region rows of a payout (units frame) and the company distribution."""
-
-    def pct(v: Any, digits: int = 1) -> str:
-        return "–" if v is None or v != v else f"{v:.{digits}%}"
 
     t = Table(title=f"expected variable pay ({escape(str(s['currency']))})")
     rows = [

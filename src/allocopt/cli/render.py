@@ -13,6 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 
+def pct(v: Any, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals; "–" for a missing value (None, an empty
+    CSV cell or NaN)."""
+    if v is None or v == "":
+        return "–"
+    x = float(v)
+    return "–" if x != x else f"{x:.{digits}%}"
+
+
 def _fit_widths(t: Table, out: Console) -> bool:
     """Give every column of ``t`` a fixed width so the table fits ``out``; False if it cannot.
 

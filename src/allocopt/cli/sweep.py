@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from allocopt.cli.options import _guard, _scenario_options
-from allocopt.cli.render import console, err
+from allocopt.cli.render import console, err, pct
 
 
 @click.command()
@@ -181,9 +180,6 @@ def _print_payout_curve(folder: Path) -> None:
     for r in d.to_dict("records"):
         if r["payout_expected"] == "":
             continue
-
-        def pct(v: Any, digits: int = 1) -> str:
-            return "–" if v == "" or v is None else f"{float(v):.{digits}%}"
 
         rows.append(
             (

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from allocopt.cli.options import _guard
-from allocopt.cli.render import console, err
+from allocopt.cli.render import console, err, pct
 
 
 @click.command()
@@ -65,9 +65,6 @@ def track(
         console.print_json(json.dumps({"out": str(folder), **res.summary}, default=str))
         return
     s = res.summary
-
-    def pct(v: Any) -> str:
-        return "–" if v is None else f"{v:.1%}"
 
     cur = s["current_period"]
     console.print(
