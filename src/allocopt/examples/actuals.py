@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from allocopt.calendar import period_labels
 from allocopt.examples.common import RAMP, FloatArray, StrArray
 from allocopt.examples.org import _Reps
 
@@ -18,11 +19,11 @@ def _seasonality(
 ) -> tuple[list[str], FloatArray]:
     quarters = rng.dirichlet(_BASE_QUARTERS * 300.0, size=n_prod)
     if granularity == "quarter":
-        periods, raw = [f"Q{q}" for q in range(1, 5)], quarters
+        raw = quarters
     else:
         months = rng.dirichlet(np.array([0.30, 0.32, 0.38]) * 200.0, size=(n_prod, 4))
-        periods = [f"M{m:02d}" for m in range(1, 13)]
         raw = (quarters[:, :, None] * months).reshape(n_prod, 12)
+    periods = list(period_labels(granularity))
     weights = np.round(raw, 4)
     weights[:, -1] = np.round(1.0 - weights[:, :-1].sum(axis=1), 4)
     return periods, weights
