@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +132,7 @@ def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> st
     is measured against the LP relaxation's bound, the only bound valid for the whole model, and
     the line says so rather than calling a block-wise optimum simply optimal."""
     quotas = (manifest.get("stages") or {}).get("quotas") or {}
-    lp_gap = quotas.get("lp_gap")
-    against_lp = gap is not None and lp_gap is not None and math.isclose(gap, lp_gap, rel_tol=1e-9)
+    against_lp = bool(quotas.get("gap_against_lp")) and quotas.get("gap") == gap
     word = "optimal in each block" if against_lp and status == "optimal" else status
     if not gap:
         return f"[green]{word}[/]"

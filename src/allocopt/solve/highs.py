@@ -71,6 +71,7 @@ class SolveResult:
     objective: float | None = None
     bound: float | None = None
     gap: float | None = None
+    gap_against_lp: bool = False  # gap measured against the LP relaxation's bound (assembled plan)
     is_mip: bool = False
     message: str = ""
     solver: str = ""
@@ -113,6 +114,7 @@ class SolveResult:
             "objective",
             "bound",
             "gap",
+            "gap_against_lp",
             "is_mip",
             "message",
             "solver",
