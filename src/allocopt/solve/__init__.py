@@ -10,8 +10,9 @@ to a unit (largest remainder); ``pyomo.py`` the Pyomo back end.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from allocopt.solve.blocks import BLOCKS_ABOVE
-from allocopt.solve.entry import quota_objective, solve
 from allocopt.solve.highs import (
     INF,
     Compiled,
@@ -28,6 +29,20 @@ from allocopt.solve.highs import (
     run_lp,
 )
 from allocopt.solve.pyomo import check_solver
+
+if TYPE_CHECKING:
+    from allocopt.solve.entry import quota_objective, solve
+
+
+def __getattr__(name: str) -> Any:
+    """``solve`` and ``quota_objective`` on first use: the entry point imports the data layer
+    (pandas, pandera), which a pricing or block worker process never needs (its start-up)."""
+    if name in ("solve", "quota_objective"):
+        from allocopt.solve import entry
+
+        return getattr(entry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BLOCKS_ABOVE",

@@ -65,7 +65,7 @@ def _solve_neighbourhood(
     t0 = time.perf_counter()
     deadline = t0 + float(options.get("time_limit", 1e9))
     with lp_relaxation(lp):
-        relaxed = _relax(comp, options, link, decompose_above)
+        relaxed = _relax(comp, options, link, decompose_above, workers)
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
         if relaxed.status == "time_limit" and general.any():
             # no LP optimum within the limit: nothing to round, and no time left
@@ -171,17 +171,19 @@ def _relax(
     options: dict[str, Any],
     link: Link | None,
     decompose_above: int | None,
+    workers: int = 1,
 ) -> SolveResult:
     """The LP relaxation (integrality already dropped): by Dantzig–Wolfe over the blocks when
-    there are linking rows and more than ``decompose_above`` columns, else (or when the
-    decomposition gives up) as one HiGHS LP in what is left of the time limit."""
+    there are linking rows and more than ``decompose_above`` columns (its pricing LPs in
+    ``workers`` processes), else (or when the decomposition gives up) as one HiGHS LP in what is
+    left of the time limit."""
     from allocopt.solve.decompose import DECOMPOSE_ABOVE, solve_lp_decomposed
 
     above = DECOMPOSE_ABOVE if decompose_above is None else decompose_above
     if link is None or len(link[0]) == 0 or comp.lp.num_col_ <= above:
         return run_highs(comp, options)
     t0 = time.perf_counter()
-    res = solve_lp_decomposed(comp, np.asarray(link[0]), options)
+    res = solve_lp_decomposed(comp, np.asarray(link[0]), options, workers=workers)
     if res is not None:
         return res
     left = float(options.get("time_limit", 1e9)) - (time.perf_counter() - t0)

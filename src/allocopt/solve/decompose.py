@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from allocopt.solve.blocks import _blocks_of
 from allocopt.solve.highs import Compiled, SolveResult, _highs, highs_lp, highs_version
+from allocopt.solve.pricing import Pack, PackPool, open_pool
 
 DECOMPOSE_ABOVE = 200_000
 """LP relaxations with more columns are solved by decomposition (solver.decompose_above)."""
@@ -56,19 +57,57 @@ def solve_lp_decomposed(
     options: dict[str, Any],
     *,
     tol: float = 1e-9,
-    pack_columns: int = PACK_COLUMNS,
+    pack_columns: int | None = None,
     max_iterations: int = 500,
+    workers: int = 1,
 ) -> SolveResult | None:
     """The LP relaxation of ``comp`` by Dantzig–Wolfe over the blocks left without ``link_rows``.
 
     Results as :func:`allocopt.solve.run_highs` gives them (HiGHS's scaled units); ``None`` when
     the method cannot finish (see the module docstring) and the LP should be solved whole.
+    Packs have at most ``pack_columns`` columns (default :data:`PACK_COLUMNS`); with more than
+    one pack they are priced in ``workers`` processes, or on the Dask cluster of
+    :func:`dask_blocks` (:mod:`allocopt.solve.pricing`) — the same result, to the bit.
     """
     t0 = _now()
     deadline = t0 + float(options.get("time_limit", 1e9))
     lp = comp.lp
     if lp.sense_ != highspy.ObjSense.kMinimize or len(link_rows) == 0:
         return None
+    n_cols = int(comp.matrix.shape[1])
+    pack_columns = PACK_COLUMNS if pack_columns is None else max(1, int(pack_columns))
+    opts = {key: v for key, v in options.items() if key in ("threads", "random_seed")}
+    opts["mip_rel_gap"] = 0.0
+    # workers start before the blocks are found, so their imports overlap that work; a plan of
+    # one pack stays in this process
+    pool = open_pool(
+        workers if n_cols > pack_columns else 1,
+        opts,
+        PACK_CLIENT.get() if n_cols > pack_columns else None,
+        hang_after=max(300.0, 2.0 * float(options.get("time_limit", 0.0))),
+    )
+    try:
+        return _decompose(
+            comp, link_rows, options, opts, pool, t0, deadline, tol, pack_columns, max_iterations
+        )
+    finally:
+        pool.close()
+
+
+def _decompose(
+    comp: Compiled,
+    link_rows: np.ndarray,
+    options: dict[str, Any],
+    opts: dict[str, Any],
+    pool: PackPool,
+    t0: float,
+    deadline: float,
+    tol: float,
+    pack_columns: int,
+    max_iterations: int,
+) -> SolveResult | None:
+    """:func:`solve_lp_decomposed` with its packs priced by ``pool``."""
+    lp = comp.lp
     a = comp.matrix.tocsc()
     n_rows, n_cols = a.shape
     cost = np.asarray(lp.col_cost_, dtype=float)
@@ -86,8 +125,6 @@ def solve_lp_decomposed(
     link = a[link_rows, :].tocsc()  # K × n
     k = len(link_rows)
     llo, lup = rlo[link_rows], rup[link_rows]
-    opts = {key: v for key, v in options.items() if key in ("threads", "random_seed")}
-    opts["mip_rel_gap"] = 0.0
 
     # packs of consecutive blocks, each one pricing LP over its own (non-link) rows
     counts = np.bincount(block, minlength=n_blocks)
@@ -101,16 +138,19 @@ def solve_lp_decomposed(
     pack_of = pack_of_block[block]
     order = np.argsort(pack_of, kind="stable")
     cuts = np.flatnonzero(np.diff(pack_of[order])) + 1
-    packs: list[tuple[np.ndarray, np.ndarray, Any]] = []  # columns, rows, HiGHS instance
+    packs: list[tuple[np.ndarray, np.ndarray]] = []  # columns, rows
+    pack_lps: list[Pack] = []
     for cols in np.split(order, cuts):
         cols = np.sort(cols)
         sub = a[:, cols]
         rows = np.unique(sub.indices)
         rows = rows[~is_link[rows]]
         sub = sub[rows].tocsc()
-        h = _highs(opts)
-        h.passModel(highs_lp(cost[cols], clo[cols], cup[cols], sub, rlo[rows], rup[rows]))
-        packs.append((cols, rows, h))
+        link_t = link[:, cols].T.tocsr()
+        pack_lps.append(Pack(cost[cols], clo[cols], cup[cols], sub, rlo[rows], rup[rows], link_t))
+        packs.append((cols, rows))
+    pool.load(pack_lps, opts)
+    del pack_lps
 
     # the master: link rows, then one convexity row per block; artificial slacks first
     big = 1e3 * max(1.0, float(np.abs(cost).max(initial=0.0)))
@@ -138,20 +178,20 @@ def solve_lp_decomposed(
         # price every pack with the link prices; from the second round on, the deadline may
         # stop the round between packs (the first round always ends: every block needs a proposal)
         reduced = cost - np.asarray(link.T @ pi).ravel()
-        done = 0
-        for cols, rows, h in packs:
-            if iterations > 1 and done > 0 and _now() > deadline:
-                cut_short = True
-                break
-            h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), reduced[cols])
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        # the deadline on the workers' clock (time.time()), read from this module's clock
+        stop = None if iterations == 1 else time.time() + (deadline - _now())
+        results = pool.price(pi, stop, f"in master iteration {iterations}")
+        done = np.zeros(len(packs), dtype=bool)
+        for i, ((cols, rows), r) in enumerate(zip(packs, results, strict=True)):
+            if r is None:
+                cut_short = True  # the deadline stopped this pack's set before it
+                continue
+            if not r[0]:
                 return None  # unbounded or infeasible block: the caller solves the LP whole
-            sol = h.getSolution()
-            x_price[cols] = np.asarray(sol.col_value, dtype=float)
-            row_dual[rows] = np.asarray(sol.row_dual, dtype=float)
-            done += 1
-        priced = pack_of_block < done  # packs are consecutive runs of blocks, priced in order
+            x_price[cols] = r[1]
+            row_dual[rows] = r[2]
+            done[i] = True  # packs are numbered as pack_of_block numbers them
+        priced = done[pack_of_block]
         v = np.bincount(block, weights=reduced * x_price, minlength=n_blocks)
         side = np.where(pi > 0, llo, lup)
         used = pi != 0
@@ -267,6 +307,9 @@ BlockMap = Callable[..., list[Any]]
 BLOCK_MAP: ContextVar[BlockMap | None] = ContextVar("allocopt_block_map", default=None)
 """Where the rounding MIP's blocks run: unset → local processes (``solver.workers``)."""
 
+PACK_CLIENT: ContextVar[Any] = ContextVar("allocopt_pack_client", default=None)
+"""The Dask client whose workers price the LP's packs: unset → local (``solver.workers``)."""
+
 
 @contextmanager
 def dask_blocks(client: Any) -> Iterator[None]:
@@ -281,7 +324,9 @@ def dask_blocks(client: Any) -> Iterator[None]:
         return list(client.gather(futures))
 
     token = BLOCK_MAP.set(mapper)
+    packs = PACK_CLIENT.set(client)  # and the LP's pricing packs, as actors (pricing.py)
     try:
         yield
     finally:
+        PACK_CLIENT.reset(packs)
         BLOCK_MAP.reset(token)
