@@ -400,7 +400,12 @@ class Solver(_Strict):
         ),
     )
     workers: int = Field(
-        1, ge=1, description="Processes solving the blocks (the same plan whatever the number)."
+        1,
+        ge=1,
+        description=(
+            "Processes solving the blocks and pricing the Dantzig–Wolfe packs of the quota LP "
+            "(the same plan whatever the number)."
+        ),
     )
     decompose_above: int | None = Field(
         None,

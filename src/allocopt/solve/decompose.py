@@ -313,7 +313,8 @@ PACK_CLIENT: ContextVar[Any] = ContextVar("allocopt_pack_client", default=None)
 
 @contextmanager
 def dask_blocks(client: Any) -> Iterator[None]:
-    """Within the block, the rounding MIP's blocks run as tasks on the Dask ``client``'s cluster.
+    """Within the block, the rounding MIP's blocks run as tasks on the Dask ``client``'s cluster,
+    and the LP's Dantzig–Wolfe packs are priced by one actor per worker (:mod:`.pricing`).
 
     Each chunk of blocks is one task; results come back in block order and depend only on the
     blocks' data and the fixed seed and threads, so the plan is the same bytes as a serial solve.
