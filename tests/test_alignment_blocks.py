@@ -138,6 +138,33 @@ def test_one_and_two_workers_write_the_same_bytes(plan: Path, tmp_path: Path) ->
     assert "3 independent blocks" in a2["message"]
 
 
+def test_blocks_on_a_local_dask_cluster_write_the_serial_bytes(plan: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from allocopt.solve.decompose import dask_blocks
+
+    serial = tmp_path / "serial" / "run"
+    run(plan, out=serial, sets=[SPLIT])
+    dask = tmp_path / "dask" / "run"
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        dask_blocks(client),
+        get_task_stream(client) as stream,
+    ):
+        run(plan, out=dask, sets=[SPLIT])
+    # the quota stage of this plan is one MIP: every task is an alignment block chunk
+    keys = [str(t["key"]) for t in stream.data]
+    assert keys and all("_solve_chunk" in k for k in keys)
+    check = verify_run(dask)
+    assert check.ok, check.violations.to_string()
+    names = sorted(p.name for p in serial.iterdir() if p.is_file() and p.name != "manifest.json")
+    assert "assignments.csv" in names
+    assert [n for n in names if (serial / n).read_bytes() != (dask / n).read_bytes()] == []
+    assert _alignment(serial)["objective"] == _alignment(dask)["objective"]
+
+
 def test_a_row_joining_every_account_keeps_the_model_whole(tmp_path: Path, solve: Solve) -> None:
     """Re-plan with max_moves: one row over every account's moves joins the three components, so
     the alignment cannot be split and is solved whole (the message names the row). Published:
