@@ -25,6 +25,7 @@ from allocopt.data.prepare import ModelData, prepare
 from allocopt.diagnose import Finding, diagnose_infeasible, prechecks, reach_warnings
 from allocopt.errors import InfeasibleError, InputError, Problem, SolverError
 from allocopt.model.build import Built, build_alignment, build_quotas
+from allocopt.model.rules.key_accounts import incumbent_start
 from allocopt.model.sets import alignment_from_incumbents, quota_sets
 from allocopt.outputs.runfolder import (
     Content,
@@ -312,18 +313,18 @@ def solve_prepared(
                 if write_model
                 else None
             )
-            # start from the incumbents (a plan at hand when the time limit comes first)
-            assign = built_a.model.vars["assign"]
-            known = md.ka_incumbent[md.pairs.acc] >= 0
-            inc = (md.ka_incumbent[md.pairs.acc] == md.pairs.rep)[known]
-            kw: dict[str, Any] = {"start": (assign.cols(np.flatnonzero(known)), inc.astype(float))}
+            # from the incumbents (a plan at hand when the time limit comes first), by the
+            # independent blocks of the candidate graph above a size (solve/alignment.py)
             res_a, comp_a = solve(
                 built_a.model,
                 {**opts, "time_limit": max(1.0, 0.5 * left())},  # the quotas get the rest
                 solver=sc.solver.name,
                 write_model=wm,
                 progress=progress,
-                **(kw if sc.solver.name == "highs" else {}),
+                start=incumbent_start(built_a.model, md),
+                components=True,
+                block_size=sc.solver.alignment_block_size,
+                workers=sc.solver.workers,
             )
         _check(res_a, comp_a, "key-account alignment", md)
         owner = alignment_owner(md, built_a, res_a)

@@ -407,6 +407,16 @@ class Solver(_Strict):
             "(the same plan whatever the number)."
         ),
     )
+    alignment_block_size: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Most key-account pairs per block of the alignment MIP; a larger one is split into "
+            "its independent components (accounts joined by shared candidate reps), packed into "
+            "blocks of at most this many — exact, the blocks share no row (default: above 20000 "
+            "pairs, blocks of 5000)."
+        ),
+    )
     decompose_above: int | None = Field(
         None,
         ge=0,

@@ -4,7 +4,8 @@ Public entry point: :func:`solve` (``entry.py``: ``solver.name`` picks HiGHS dir
 :func:`check_solver` says up front whether that solver is here). ``highs.py`` is the one
 LinearModel → HiGHS assembly and run (:func:`compile_model`, :func:`highs_lp`, options,
 :func:`run_highs`, :func:`run_lp`, scaling), used by the block solver and the diagnose checks
-too; ``blocks.py`` the rounding neighbourhood and block solving; ``rounding.py`` every rounding
+too; ``blocks.py`` the rounding neighbourhood and block solving; ``alignment.py`` the
+key-account alignment by its independent blocks; ``rounding.py`` every rounding
 to a unit (largest remainder); ``pyomo.py`` the Pyomo back end.
 """
 

@@ -46,6 +46,7 @@ def solve(
     workers: int = 1,
     decompose_above: int | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    components: bool = False,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS directly (``solver`` ``highs``) or with any solver through Pyomo.
 
@@ -68,6 +69,12 @@ def solve(
     :data:`~allocopt.solve.decompose.DECOMPOSE_ABOVE`) the LP relaxation itself is solved by
     Dantzig–Wolfe over the same blocks (:func:`~allocopt.solve.decompose.solve_lp_decomposed`).
     ``start`` (integer columns, values) is a partial MIP start for a direct solve.
+    With ``components`` (the key-account alignment: no linking rows) a MIP is solved by its
+    connected components, packed into blocks of at most ``block_size`` columns, when it has more
+    columns than that (default: above :data:`~allocopt.solve.alignment.ALIGNMENT_BLOCKS_ABOVE`),
+    in ``workers`` processes — exact, the blocks share no row
+    (:func:`~allocopt.solve.alignment.solve_components`); a time limit without a plan falls back
+    to ``start`` when it is a full feasible plan.
     Values, duals and objectives are in the model's units (currency).
     ``write_model`` gets the model in those units too.
     """
@@ -102,7 +109,13 @@ def solve(
     if link_unit is not None and len(rows):
         money = all(b.money for b in model.rows.values() if b.linking)
         link = (rows, float(link_unit) / comp.money_scale if money else float(link_unit))
-    if neighbourhood and comp.is_mip:
+    if components and comp.is_mip:
+        from allocopt.solve.alignment import solve_components
+
+        res = solve_components(
+            comp, options, start=start, block_size=block_size, workers=workers, progress=progress
+        )
+    elif neighbourhood and comp.is_mip:
         # default: split above BLOCKS_ABOVE, one component per block (packs of 20,000 integers
         # measured several times slower than single components; benchmarks/README.md)
         above, size = (BLOCKS_ABOVE, 1) if block_size is None else (block_size, block_size)

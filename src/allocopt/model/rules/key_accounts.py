@@ -170,3 +170,37 @@ def _objective(lm: LinearModel, md: ModelData) -> None:
     lm.add_cost("disruption", x.cols(), w.disruption * cost)
     revenue = md.ka_revenue.sum(axis=1)[md.pairs.acc]
     lm.add_cost("tiebreak", x.cols(), w.tiebreak * revenue * tiebreak_weights(len(x)))
+
+
+def incumbent_start(lm: LinearModel, md: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """A MIP start for the alignment built by :func:`add`: (assign columns, values 0/1).
+
+    Every key account whose incumbent is an eligible rep gets 1 on that pair and 0 on its other
+    pairs; an account is left out (for HiGHS to complete) when its incumbent assignment breaks a
+    row: the incumbent books of a rep over one of its limits (max_accounts, max_workload,
+    ka_capacity, max_moves: activity above the upper bound → the accounts at 1 in that row) or a
+    lock on another rep (activity below the lower bound → every account in the row). The
+    columns given are then within every row, so when they cover all pairs the start is a
+    feasible plan (the one a time limit can fall back to)."""
+    pr = md.pairs
+    x = lm.vars["assign"]
+    x0 = pr.incumbent.astype(float)
+    covered = np.bincount(pr.acc, weights=x0, minlength=len(md.ka_ids)) > 0
+    a = lm.matrix().tocsr()
+    lo, up = lm.row_bounds()
+    act = a @ np.bincount(x.cols(), weights=x0, minlength=lm.n_cols)
+    tol = 1e-9 * np.maximum(1.0, np.abs(act))
+    over = np.flatnonzero(act > up + tol)
+    under = np.flatnonzero(act < lo - tol)
+    acc_of = np.full(lm.n_cols, -1, dtype=np.int64)
+    acc_of[x.cols()] = pr.acc
+    drop = np.zeros(len(md.ka_ids), dtype=bool)
+    if len(over):
+        sub = a[over].tocoo()
+        hot = x0[sub.col - x.start] > 0.5
+        drop[acc_of[sub.col[hot]]] = True
+    if len(under):
+        drop[acc_of[a[under].tocoo().col]] = True
+    given = covered & ~drop
+    keep = given[pr.acc]
+    return x.cols(np.flatnonzero(keep)), x0[keep]
