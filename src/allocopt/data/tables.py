@@ -1,8 +1,16 @@
 """Read the data tables (CSV, Excel sheet, Parquet) as typed DataFrames with located problems.
 
 Every cell is first read as text (IDs stay text: ``00123`` and ``NA`` survive), then parsed per
-column kind; column-level rules (ranges, required values, unique keys) are pandera schemas.
-Each frame keeps a ``_row`` column: the row number as a spreadsheet shows it (header = row 1).
+column kind; column-level rules (ranges, required values, unique keys) are declared as pandera
+checks and evaluated vectorised (:func:`_rule_problems`; pandera itself only for a check kind the
+evaluator does not know). Each frame keeps a ``_row`` column: the row number as a spreadsheet
+shows it (header = row 1).
+
+A CSV file takes the fastest reader that gives exactly the cells of the others: pyarrow's
+multithreaded parser (every column typed as text, cells kept in Arrow until parsed: stripping,
+blank tests and plain decimal numbers stay vectorised), else pandas' C parser, else Python's
+``csv`` module, which locates every malformed line; a reader declines (returns None) whenever
+the next one could see the file differently.
 """
 
 from __future__ import annotations
@@ -74,6 +82,8 @@ _GE0 = (pa.Check.ge(0, error="must be ≥ 0"),)
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _NON_FINITE = {"inf", "infinity", "nan", "1.#inf", "1.#qnan"}
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_TRUE = [k for k, v in _BOOL.items() if v]
+_FALSE = [k for k, v in _BOOL.items() if not v]
 
 SPECS: dict[str, TableSpec] = {
     s.name: s
@@ -241,8 +251,9 @@ class _Columns:
     """Cells read column by column (fast path): one text array per header column."""
 
     lines: np.ndarray  # spreadsheet row number of each record
-    cols: list[np.ndarray]
+    cols: list[Any]  # object arrays of str, or (the pyarrow reader) Arrow string arrays
     bare: bool = False  # True: no cell starts or ends with whitespace (nothing to strip)
+    arrow: bool = False  # True: ``cols`` are pyarrow ChunkedArrays of (unstripped) text
 
 
 _Raw = tuple[list[str], "list[tuple[int, list[str]]] | _Columns", list[Problem]]
@@ -289,7 +300,9 @@ def _read_csv(src: TableSource) -> _Raw | Problem:
     wrong = _delimiter_problem(src, text)
     if wrong is not None:
         return wrong
-    fast = _read_csv_fast(text)
+    fast = _read_csv_arrow(data, text)
+    if fast is None:
+        fast = _read_csv_fast(text)
     if fast is not None:
         return fast
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -330,6 +343,57 @@ def _delimiter_problem(src: TableSource, text: str) -> Problem | None:
                 "(and decimal commas by points)",
             )
     return None
+
+
+def _read_csv_arrow(data: bytes, text: str) -> _Raw | None:
+    """pyarrow's CSV parser, every column as text; None when the other readers must decide.
+
+    Same condition as :func:`_read_csv_fast` (one record per physical line, so row numbers are
+    exact) and, besides, every record has exactly the header's number of fields (pandas pads a
+    short record; pyarrow refuses it, and then pandas reads the file). On every other input the
+    two parsers give the same cells (quotes, doubled quotes, text after a closing quote, CRLF,
+    blank lines: tests/test_table_read.py).
+    """
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    try:
+        width = len(next(csv.reader([first])))
+    except (csv.Error, StopIteration):
+        return None
+    body = text[:-1] if text.endswith("\n") else text
+    n_lines = body.count("\n") + 1
+    try:
+        table = pacsv.read_csv(
+            pa_.py_buffer(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{j}": pa_.string() for j in range(width)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except (pa_.ArrowException, ValueError):
+        return None
+    if table.num_rows != n_lines or table.num_columns != width or width == 0:
+        return None
+    header = [str(table.column(j)[0].as_py()) for j in range(width)]
+    data_cols = [table.column(j).slice(1) for j in range(width)]
+    lines = np.arange(2, n_lines + 1, dtype=np.int64)
+    if n_lines > 1:
+        blank = pc.equal(data_cols[0], "")
+        for col in data_cols[1:]:
+            blank = pc.and_(blank, pc.equal(col, ""))
+        if pc.any(blank).as_py():
+            keep = pc.invert(blank)
+            data_cols = [col.filter(keep) for col in data_cols]
+            lines = lines[~blank.to_numpy(zero_copy_only=False)]
+    return header, _Columns(lines, data_cols, arrow=True), []
 
 
 def _read_csv_fast(text: str) -> _Raw | None:
@@ -592,15 +656,95 @@ def _typed(
     present = [c for c in spec.cols if c.name in idx]
     for c in present:
         cells = columns[idx[c.name]]
-        bare = isinstance(rows, _Columns) and rows.bare
-        text = pd.Series(cells if bare else _stripped(cells), dtype=object)
+        if isinstance(rows, _Columns) and rows.arrow:
+            import pyarrow.compute as pc
+
+            arr = pc.utf8_trim(cells, characters=_WHITESPACE)  # exactly str.strip()
+            parsed = _parse_arrow(c, arr, data[ROW], label, problems)
+            if parsed is not None:
+                data[c.name] = parsed
+                continue
+            cells = _arrow_text(arr)
+            text = pd.Series(cells, dtype=object)
+        else:
+            bare = isinstance(rows, _Columns) and rows.bare
+            text = pd.Series(cells if bare else _stripped(cells), dtype=object)
         data[c.name] = _parse(c, text, data[ROW], label, problems)
     frame = pd.DataFrame(data)
     for c in spec.cols:
         if c.name not in frame:
             frame[c.name] = _missing_column(c, len(frame))
-    problems.extend(_pandera_problems(spec, present, frame, label))
+    problems.extend(_rule_problems(spec, present, frame, label))
     return ReadResult(frame, problems, complete)
+
+
+# every character str.strip() removes (Python's whitespace), for pyarrow's utf8_trim
+_WHITESPACE = "".join(chr(i) for i in range(0x110000) if chr(i).isspace())
+# a plain decimal: both pandas' parser and pyarrow's give the correctly rounded double when it
+# has at most 15 characters (an integer mantissa below 2**53 over an exact power of ten)
+_PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
+_PLAIN_MAX_CHARS = 15
+
+
+def _arrow_text(arr: Any) -> np.ndarray:
+    """An Arrow string array as an object array of Python str (what the other readers give)."""
+    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _parse_arrow(
+    c: Col, arr: Any, rows: np.ndarray, label: str, problems: list[Problem]
+) -> Any | None:
+    """:func:`_parse` on a stripped Arrow text column, vectorised in Arrow; None when the column
+    needs the general parser (dates; numbers that are not all plain decimals; non-ASCII bools).
+
+    Gives the same values and problems (same messages, same order) as :func:`_parse`.
+    """
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    if c.kind == "date":
+        return None
+    blank_a = pc.equal(arr, "")
+    blank = np.asarray(blank_a.to_numpy(zero_copy_only=False), dtype=bool)
+    if c.kind in ("id", "text"):
+        out = pd.Series(_arrow_text(arr), dtype=object)
+        if c.filled:
+            for i in np.flatnonzero(blank):
+                msg = f"is blank; fill in {'an ID' if c.kind == 'id' else 'a value'}{_hint(c)}"
+                problems.append(Problem(label, f"row {rows[i]}", c.name, msg))
+        return out
+    if c.kind == "bool":
+        if not pc.all(pc.string_is_ascii(arr)).as_py():
+            return None
+        low = pc.ascii_lower(arr)
+        yes = np.asarray(pc.is_in(low, value_set=pa_.array(_TRUE)).to_numpy(), dtype=bool)
+        no = np.asarray(pc.is_in(low, value_set=pa_.array(_FALSE)).to_numpy(), dtype=bool)
+        values = np.full(len(blank), np.nan, dtype=object)
+        values[yes] = True
+        values[no] = False
+        bad = ~blank & ~yes & ~no
+        told = np.zeros(len(bad), dtype=bool)
+        text = lambda i: str(arr[i].as_py())  # noqa: E731
+        _cell_problems(c, "true or false", bad, told, blank, text, rows, label, problems)
+        return pd.Series(values, dtype=object)
+    # number / int: only when every filled cell is a plain decimal of at most 15 characters
+    filled = pc.invert(blank_a)
+    if len(arr) and pc.any(filled).as_py():
+        cells = arr.filter(filled)
+        if (
+            pc.max(pc.utf8_length(cells)).as_py() > _PLAIN_MAX_CHARS
+            or not pc.all(pc.match_substring_regex(cells, _PLAIN_DECIMAL)).as_py()
+        ):
+            return None
+    try:
+        parsed_a = pc.cast(pc.if_else(blank_a, pa_.scalar(None, pa_.string()), arr), pa_.float64())
+    except (pa_.ArrowException, ValueError):
+        return None
+    parsed = np.asarray(parsed_a.to_numpy(zero_copy_only=False), dtype=float)
+    if (np.signbit(parsed) & (parsed == 0)).any():
+        return None  # pandas reads an integer "-0" as 0.0, a decimal "-0.0" as -0.0
+    return _number_values(c, parsed, blank, lambda i: str(arr[i].as_py()), rows, label, problems)
 
 
 def _stripped(cells: np.ndarray) -> np.ndarray:
@@ -636,19 +780,16 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
         return text.astype(object)
     if c.kind in ("number", "int"):
         parsed = pd.to_numeric(text.where(~blank, None), errors="coerce").astype(float)
-        finite = np.isfinite(parsed.to_numpy())
-        bad = ~blank & ~finite
-        what = "a number" if c.kind == "number" else "a whole number"
-        if c.kind == "int":
-            frac = ~blank & finite & (parsed.to_numpy() % 1 != 0)
-            bad = bad | frac
-        told = finite & (np.abs(np.where(finite, parsed.to_numpy(), 0.0)) > MAX_ABS)
-        for i in np.flatnonzero(told):
-            problems.append(
-                Problem(label, f"row {rows[i]}", c.name, TOO_LARGE, value=clip(str(text.iloc[i])))
-            )
-        bad = bad | told
-    elif c.kind == "date":
+        return _number_values(
+            c,
+            parsed.to_numpy(),
+            blank.to_numpy(),
+            lambda i: str(text.iloc[i]),
+            rows,
+            label,
+            problems,
+        )
+    if c.kind == "date":
         parsed = pd.to_datetime(text.where(~blank, None), format="%Y-%m-%d", errors="coerce")
         bad = ~blank & parsed.isna()
         what = "a date written YYYY-MM-DD"
@@ -665,38 +806,151 @@ def _parse(c: Col, text: pd.Series, rows: np.ndarray, label: str, problems: list
         parsed = low.map(_BOOL)
         bad = ~blank & parsed.isna()
         what = "true or false"
-    for i in np.flatnonzero(bad.to_numpy() & ~told):
-        cell = str(text.iloc[i])
+    _cell_problems(
+        c,
+        what,
+        bad.to_numpy(),
+        told,
+        blank.to_numpy(),
+        lambda i: str(text.iloc[i]),
+        rows,
+        label,
+        problems,
+    )
+    if c.kind == "bool":
+        return parsed.astype(object)
+    return parsed
+
+
+def _number_values(
+    c: Col,
+    parsed: np.ndarray,
+    blank: np.ndarray,
+    cell: Any,
+    rows: np.ndarray,
+    label: str,
+    problems: list[Problem],
+) -> pd.Series:
+    """A number column from its parsed values (NaN where blank or unreadable): problems for
+    cells too large, unreadable or (``int``) fractional, then for blanks; bad cells become NaN."""
+    finite = np.isfinite(parsed)
+    bad = ~blank & ~finite
+    what = "a number" if c.kind == "number" else "a whole number"
+    if c.kind == "int":
+        frac = ~blank & finite & (parsed % 1 != 0)
+        bad = bad | frac
+    told = finite & (np.abs(np.where(finite, parsed, 0.0)) > MAX_ABS)
+    for i in np.flatnonzero(told):
+        problems.append(Problem(label, f"row {rows[i]}", c.name, TOO_LARGE, value=clip(cell(i))))
+    bad = bad | told
+    _cell_problems(c, what, bad, told, blank, cell, rows, label, problems)
+    return pd.Series(np.where(bad, np.nan, parsed))
+
+
+def _cell_problems(
+    c: Col,
+    what: str,
+    bad: np.ndarray,
+    told: np.ndarray,
+    blank: np.ndarray,
+    cell: Any,
+    rows: np.ndarray,
+    label: str,
+    problems: list[Problem],
+) -> None:
+    """Problems for unreadable cells (not ``told`` already), then for blanks of a filled column;
+    ``cell(i)`` is the text of row ``i``."""
+    for i in np.flatnonzero(bad & ~told):
+        text = cell(i)
         msg = f"must be {what}"
-        if cell.lower().lstrip("+-") in _NON_FINITE:
+        if text.lower().lstrip("+-") in _NON_FINITE:
             msg += "; infinite and not-a-number values are not allowed, write a finite amount"
-        problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=clip(cell)))
+        problems.append(Problem(label, f"row {rows[i]}", c.name, msg, value=clip(text)))
     if c.filled:
-        for i in np.flatnonzero(blank.to_numpy()):
+        for i in np.flatnonzero(blank):
             problems.append(
                 Problem(label, f"row {rows[i]}", c.name, f"is blank; fill in {what}{_hint(c)}")
             )
-    if c.kind == "bool":
-        return parsed.astype(object)
-    if c.kind == "date":
-        return parsed
-    return parsed.where(~bad, np.nan)
 
 
 def _hint(c: Col) -> str:
     return f" ({c.hint})" if c.hint else ""
 
 
-def _pandera_problems(
+def _rule_problems(
     spec: TableSpec, present: list[Col], frame: pd.DataFrame, label: str
+) -> list[Problem]:
+    """Range checks and unique keys: the columns' pandera checks, evaluated vectorised.
+
+    The same problems, in the same order, as validating the pandera schema (lazily, duplicates
+    reported in full): per column and check, the failing rows in order (blanks pass), then one
+    problem per repeated key. pandera itself runs only for a check kind :func:`_failing` does not
+    know; its first validation imports its data-synthesis strategies (hypothesis, 1.2 s) and it
+    takes seconds more on millions of rows.
+    """
+    out: list[Problem] = []
+    generic: list[Col] = []
+    for c in present:
+        if not c.checks:
+            continue
+        values = frame[c.name]
+        masks = [_failing(chk, values) for chk in c.checks]
+        if any(m is None for m in masks):
+            generic.append(c)
+            continue
+        for chk, mask in zip(c.checks, masks, strict=True):
+            assert mask is not None
+            for i in np.flatnonzero(mask):
+                row = int(frame[ROW].iloc[i])
+                out.append(
+                    Problem(label, f"row {row}", c.name, str(chk.error), value=_fmt(values.iloc[i]))
+                )
+    if generic:  # pandera's order: schema columns in order
+        out = _pandera_problems(spec, generic, frame, label, unique=False) + out
+        out.sort(key=lambda p: [c.name for c in present].index(p.field))
+    key = list(spec.key)
+    if key and all(k in frame for k in key):
+        dup = frame.duplicated(subset=key, keep=False).to_numpy()
+        out.extend(_duplicate_problems(spec, frame, np.flatnonzero(dup).tolist(), label))
+    return out
+
+
+_COMPARE = {
+    "greater_than_or_equal_to": lambda v, s: v >= s["min_value"],
+    "greater_than": lambda v, s: v > s["min_value"],
+    "less_than_or_equal_to": lambda v, s: v <= s["max_value"],
+    "less_than": lambda v, s: v < s["max_value"],
+    "in_range": lambda v, s: (
+        (v >= s["min_value"] if s["include_min"] else v > s["min_value"])
+        & (v <= s["max_value"] if s["include_max"] else v < s["max_value"])
+    ),
+}
+
+
+def _failing(chk: pa.Check, values: pd.Series) -> np.ndarray | None:
+    """Rows of a number column that break a built-in pandera comparison check (blanks pass),
+    or None for a check of another kind."""
+    test = _COMPARE.get(str(chk.name))
+    if test is None or not chk.ignore_na or values.dtype.kind != "f":
+        return None
+    v = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        ok = test(v, chk.statistics)
+    return np.asarray(~ok & ~np.isnan(v), dtype=bool)
+
+
+def _pandera_problems(
+    spec: TableSpec, present: list[Col], frame: pd.DataFrame, label: str, unique: bool = True
 ) -> list[Problem]:
     """Range checks and unique keys, via pandera (failure cases mapped back to rows)."""
     columns: dict[str, pa.Column] = {}
     for c in present:
         if c.checks:
             columns[c.name] = pa.Column(checks=list(c.checks), nullable=True, required=False)
-    unique = list(spec.key) if spec.key and all(k in frame for k in spec.key) else None
-    schema = pa.DataFrameSchema(columns, unique=unique, report_duplicates="all")
+    has_key = unique and spec.key and all(k in frame for k in spec.key)
+    schema = pa.DataFrameSchema(
+        columns, unique=list(spec.key) if has_key else None, report_duplicates="all"
+    )
     out: list[Problem] = []
     try:
         schema.validate(frame, lazy=True)
