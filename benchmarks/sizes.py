@@ -1,12 +1,13 @@
 """Size benchmark: generate plans of 1k / 5k / 20k reps and time `allocopt solve` end to end.
 
     python benchmarks/sizes.py --reps 1000 5000 20000 --out benchmarks/results/sizes.json
+    python benchmarks/sizes.py --reps 1000 5000 --granularity month --out ...
 
-Each plan has 3 products, 4 quarters, 2 key accounts per rep with 5 candidate reps each
-(benchmarks/generate.py). Every solve runs in its own process (`allocopt solve --json`), so the
-wall time includes start-up and imports, and the peak memory is that process's maximum RSS.
-HiGHS time is the solver's own run time for both stages (from the run's manifest); the
-modelling overhead is everything else: wall − HiGHS.
+Each plan has 3 products, 4 quarters (``--granularity month``: 12 months), 2 key accounts per rep
+with 5 candidate reps each (benchmarks/generate.py). Every solve runs in its own process
+(`allocopt solve --json`), so the wall time includes start-up and imports, and the peak memory is
+that process's maximum RSS. HiGHS time is the solver's own run time for both stages (from the
+run's manifest); the modelling overhead is everything else: wall − HiGHS.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
     # CPU seconds of the solve (and its block processes): far steadier than wall on a loaded host
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip()[-2000:], "exit_code": proc.returncode, "wall": wall}
+        return {"error": proc.stderr.strip()[-2000:], "exit_code": proc.returncode, "wall": wall,
+                "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                "peak_memory_mib": round(max(peak_kb, before) / 1024, 1)}
     result = json.loads(proc.stdout)
     manifest = json.loads((out / "manifest.json").read_text())
     stages = manifest["stages"]
@@ -62,8 +65,8 @@ def _solve(scenario: Path, out: Path, sets: list[str] = []) -> dict[str, object]
         "stages": {
             name: None if s is None else {
                 k: s.get(k) for k in ("status", "objective", "bound", "lp_bound", "gap", "seconds",
-                                      "lp_seconds", "lp_gap", "lp_message", "n_cols", "n_rows",
-                                      "n_nonzeros", "n_integer", "message")
+                                      "lp_seconds", "lp_gap", "lp_message", "compile_seconds",
+                                      "n_cols", "n_rows", "n_nonzeros", "n_integer", "message")
             }
             for name, s in stages.items()
         },
@@ -75,23 +78,29 @@ def main() -> None:
     ap.add_argument("--reps", type=int, nargs="+", default=[1000, 5000, 20000])
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "out")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sizes.json")
+    ap.add_argument("--granularity", choices=("quarter", "month"), default="quarter",
+                    help="the plan's periods: 4 quarters (default) or 12 months")
     ap.add_argument("--set", dest="sets", action="append", default=[],
                     help="a scenario override passed to allocopt solve --set (repeatable)")
     args = ap.parse_args()
     results = []
+    tag = "" if args.granularity == "quarter" else "-month"
     for n in args.reps:
-        plan_dir = args.work / f"plan{n}"
+        plan_dir = args.work / f"plan{n}{tag}"
         if plan_dir.exists():
             shutil.rmtree(plan_dir)
         t0 = time.perf_counter()
-        generate_main(["--reps", str(n), "--out", str(plan_dir)])
+        generate_main(
+            ["--reps", str(n), "--out", str(plan_dir), "--granularity", args.granularity]
+        )
         scenario = plan_dir / "scenario.yaml"
         gen = time.perf_counter() - t0
         print(f"{n} reps: generated in {gen:.1f}s; solving …", flush=True)
         load_before = [round(x, 2) for x in os.getloadavg()]
-        res = _solve(scenario, args.work / f"run{n}", args.sets)
+        res = _solve(scenario, args.work / f"run{n}{tag}", args.sets)
         load = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
-        res = {"reps": n, "generate_seconds": round(gen, 2), "loadavg": load, **res}
+        res = {"reps": n, "granularity": args.granularity, "generate_seconds": round(gen, 2),
+               "loadavg": load, **res}
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}), flush=True)
     doc = {
