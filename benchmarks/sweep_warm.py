@@ -37,7 +37,6 @@ import allocopt.solve.highs as highs  # noqa: E402
 from allocopt.sweep.define import define  # noqa: E402
 from allocopt.sweep.work import _CACHE, Job, run_item  # noqa: E402
 
-
 LP_ONLY = "--lp-only" in sys.argv
 
 
