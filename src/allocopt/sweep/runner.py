@@ -2,13 +2,16 @@
 
 Public entry point: :func:`run_sweep`. The items of a :class:`~allocopt.sweep.define.Definition`
 are mapped onto a Dask cluster — a local one (``LocalCluster``: processes, one thread each, no
-dashboard) or an existing scheduler (``--scheduler tcp://host:port``) — and each finished item is
-persisted at once in a hidden work folder next to the target (``.NAME.sweep-work/item-0007.json``
-and ``.parquet``), so ``--resume`` can finish an interrupted sweep without redoing finished
-items (when the sweep's hash — definition and input contents — matches). The sweep folder is
-written atomically with :func:`allocopt.outputs.runfolder.write_run` once every item is done;
-results are assembled in item order, so the files are the same bytes whatever the worker count
-or completion order (timings, which do vary, go to ``timings.csv`` only).
+dashboard) or an existing scheduler (``--scheduler tcp://host:port``) — or, with one local
+worker, solved here one after the other (no cluster: its start-up and transfers would be all it
+adds). Each finished item is persisted at once in a hidden work folder next to the target
+(``.NAME.sweep-work/item-0007.arrow``: its quotas, with its result as metadata), so
+``--resume`` can finish an interrupted sweep without redoing finished items (when the sweep's
+hash — definition and input contents — matches); only its annual quotas stay in memory. The
+sweep folder is written atomically with :func:`allocopt.outputs.runfolder.write_run` once every
+item is done; results are assembled in item order (``quotas.parquet`` streamed from the work
+files), so the files are the same bytes whatever the worker count or completion order (timings,
+which do vary, go to ``timings.csv`` only).
 
 A plan stress (``--plan``) needs no solve: it runs in-process, vectorised
 (:mod:`allocopt.sweep.summarise`).
