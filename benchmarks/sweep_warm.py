@@ -37,18 +37,24 @@ import allocopt.solve.highs as highs  # noqa: E402
 from allocopt.sweep.define import define  # noqa: E402
 from allocopt.sweep.work import _CACHE, Job, run_item  # noqa: E402
 
+LP_ONLY = "--lp-only" in sys.argv
+
 
 def _runner(warm: bool, times: dict[str, list[float]]) -> Any:
     prev: dict[tuple[str, bool], Any] = {}
 
-    def run_highs(comp: Any, options: dict[str, Any], *, progress: Any = None) -> Any:
+    def run_highs(
+        comp: Any, options: dict[str, Any], *, progress: Any = None, start: Any = None
+    ) -> Any:
         lp = comp.lp
         mip = bool(len(lp.integrality_))
         key = (comp.model.name, mip)
         h = highs._highs(options)
         h.passModel(lp)
-        if warm and key in prev:
+        if warm and key in prev and (not mip or not LP_ONLY):
             (h.setSolution if mip else h.setBasis)(prev[key])
+        elif start is not None:
+            h.setSolution(len(start[0]), start[0].astype(np.int32), start[1].astype(float))
         t = time.perf_counter()
         h.run()
         sec = time.perf_counter() - t
@@ -91,6 +97,9 @@ def run(warm: bool) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--lp-only", action="store_true", help="warm-start the LP relaxation only (MIPs cold)"
+    )
     args = ap.parse_args(argv)
     cold, t_cold = run(False)
     warm, t_warm = run(True)

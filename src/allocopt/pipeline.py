@@ -476,13 +476,14 @@ def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float |
 
 
 def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import pydantic
-    import pyomo.version
 
     return {
         "allocopt": __version__,
         "python": platform.python_version(),
-        "pyomo": str(pyomo.version.version),
+        "pyomo": version("pyomo"),  # not `import pyomo` (1 s, it imports scipy.stats)
         "highs": highs_version(),
         "pandas": pd.__version__,
         "numpy": np.__version__,

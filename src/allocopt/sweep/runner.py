@@ -2,13 +2,16 @@
 
 Public entry point: :func:`run_sweep`. The items of a :class:`~allocopt.sweep.define.Definition`
 are mapped onto a Dask cluster — a local one (``LocalCluster``: processes, one thread each, no
-dashboard) or an existing scheduler (``--scheduler tcp://host:port``) — and each finished item is
-persisted at once in a hidden work folder next to the target (``.NAME.sweep-work/item-0007.json``
-and ``.parquet``), so ``--resume`` can finish an interrupted sweep without redoing finished
-items (when the sweep's hash — definition and input contents — matches). The sweep folder is
-written atomically with :func:`allocopt.outputs.runfolder.write_run` once every item is done;
-results are assembled in item order, so the files are the same bytes whatever the worker count
-or completion order (timings, which do vary, go to ``timings.csv`` only).
+dashboard) or an existing scheduler (``--scheduler tcp://host:port``) — or, with one local
+worker, solved here one after the other (no cluster: its start-up and transfers would be all it
+adds). Each finished item is persisted at once in a hidden work folder next to the target
+(``.NAME.sweep-work/item-0007.arrow``: its quotas, with its result as metadata), so
+``--resume`` can finish an interrupted sweep without redoing finished items (when the sweep's
+hash — definition and input contents — matches); only its annual quotas stay in memory. The
+sweep folder is written atomically with :func:`allocopt.outputs.runfolder.write_run` once every
+item is done; results are assembled in item order (``quotas.parquet`` streamed from the work
+files), so the files are the same bytes whatever the worker count or completion order (timings,
+which do vary, go to ``timings.csv`` only).
 
 A plan stress (``--plan``) needs no solve: it runs in-process, vectorised
 (:mod:`allocopt.sweep.summarise`).
@@ -16,28 +19,30 @@ A plan stress (``--plan``) needs no solve: it runs in-process, vectorised
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from allocopt.errors import AllocoptError, InputError, OutputError, Problem
 from allocopt.outputs.runfolder import default_run_dir, write_run
-from allocopt.sweep.define import Definition
-from allocopt.sweep.work import Job, quotas_frame, run_item
+from allocopt.sweep.define import Definition, Item
+from allocopt.sweep.summarise import QUOTAS, AnnualOf, quota_table
+from allocopt.sweep.work import Job, forget, run_item
 
 __all__ = ["SchedulerError", "SweepOutcome", "run_sweep"]
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler
 WORKER_TIMEOUT = 30.0  # seconds to wait for a first worker
+IN_PROCESS = "in-process"  # the scheduler of a `--workers 1` sweep: no cluster, items run here
 Progress = Callable[[int, int, int], None]  # (done, total, failed)
 
 
@@ -60,6 +65,22 @@ class SweepOutcome:
     reused: int
     scheduler: str
     summary: dict[str, Any]
+    phases: dict[str, float] = field(default_factory=dict)
+    """Client-side seconds of each phase (cluster start-up, items, assembling, writing, the
+    report…), in order; they vary between runs and are not written to the folder."""
+
+
+class _Clock:
+    """Consecutive client-side phase times (``mark`` closes the phase that ran since the last)."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + now - self._last, 4)
+        self._last = now
 
 
 def _noop(_d: int, _t: int, _f: int) -> None:
@@ -90,45 +111,59 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _parquet_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False, engine="pyarrow")
-    return buf.getvalue()
+def _arrow_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as src:
+        return pa.ipc.open_file(src).read_all()
+
+
+META = b"allocopt.item"  # the item's result (JSON) in its Arrow file's schema metadata
 
 
 def _persist(work: Path, res: dict[str, Any]) -> None:
-    """Keep a finished item: its quotas (parquet), its kept run folder, then its JSON last (the
-    JSON's presence marks the item finished)."""
+    """Keep a finished item: its kept run folder, then one Arrow IPC file, written atomically
+    (its presence marks the item finished): the item's quotas (the rows of quotas.parquet,
+    none when it has no plan) with its result (row, binding counts, times) as JSON metadata."""
     item = res["row"]["item"]
-    q = quotas_frame(res)
-    if q is not None:
-        _write_atomic(work / f"{item}.parquet", _parquet_bytes(q))
     files = res.pop("files", None)
     if files is not None:
         write_run(work / "runs" / item, files, force=True)
-    meta = {k: v for k, v in res.items() if k != "quotas"}
-    _write_atomic(work / f"{item}.json", json.dumps(meta, sort_keys=True, default=str).encode())
+    q = res.get("quotas")
+    table = quota_table(item, q) if q is not None else QUOTAS.empty_table()
+    meta = {k: v for k, v in res.items() if k not in ("quotas", "annual")}
+    meta["has_quotas"] = q is not None
+    table = table.replace_schema_metadata({META: json.dumps(meta, default=str).encode()})
+    _write_atomic(work / f"{item}.arrow", _arrow_bytes(table))
+
+
+def _shrink(annual: AnnualOf, res: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the item's annual quotas in memory (its quota table is on disk)."""
+    q = res.pop("quotas", None)
+    res["annual"] = annual(q) if q is not None else None
+    return res
 
 
 def _load_done(work: Path, defn: Definition, keep_runs: bool) -> dict[int, dict[str, Any]]:
     done: dict[int, dict[str, Any]] = {}
+    annual = AnnualOf(defn.base.md)
     for it in defn.items:
-        meta_path = work / f"{it.id}.json"
-        if not meta_path.is_file():
+        path = work / f"{it.id}.arrow"
+        if not path.is_file() or (keep_runs and not (work / "runs" / it.id).is_dir()):
             continue
         try:
-            res = json.loads(meta_path.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
-        qp = work / f"{it.id}.parquet"
-        if res["row"].get("status") not in ("infeasible", "failed"):
-            if not qp.is_file():
-                continue
-            q = pd.read_parquet(qp)
-            res["quotas"] = q.drop(columns="item")
-        if keep_runs and not (work / "runs" / it.id).is_dir():
-            continue
-        done[it.index] = res
+            table = _read_arrow(path)
+            res = json.loads((table.schema.metadata or {})[META])
+            has = bool(res.pop("has_quotas"))
+        except (OSError, ValueError, KeyError, pa.ArrowException):
+            continue  # not finished after all: done again
+        res["quotas"] = table.drop_columns("item").to_pandas() if has else None
+        done[it.index] = _shrink(annual, res)
     return done
 
 
@@ -211,9 +246,14 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress = _noop,
+    in_process: bool | None = None,
 ) -> SweepOutcome:
-    """Run every item of ``defn`` and write the sweep folder (see the module docstring)."""
-    from allocopt.sweep.summarise import assemble, stress_plan
+    """Run every item of ``defn`` and write the sweep folder (see the module docstring).
+
+    ``in_process``: run the items here, one after the other, instead of on a Dask cluster
+    (default: exactly when ``workers`` is 1 and no ``scheduler`` is given — a one-worker local
+    cluster would only add its start-up and the transfers). The files are the same bytes."""
+    from allocopt.sweep.summarise import assemble, stress_plan, with_plan, write_quotas
 
     target = sweep_dir(defn, out)
     if target.exists() and not force:
@@ -232,7 +272,7 @@ def run_sweep(
         files["manifest.json"] = _manifest(defn, "none (vectorised, no solve)", summary)
         write_run(target, files, force=force, finish=_render_report)
         n = len(defn.items)
-        return SweepOutcome(target, defn.kind, n, n, 0, 0, 0, "none", summary)
+        return SweepOutcome(target, defn.kind, n, n, 0, 0, 0, "none", summary, {})
 
     job = Job(
         str(defn.path.resolve()),  # workers may run in another folder
@@ -242,9 +282,12 @@ def run_sweep(
         defn.seed,
         keep_runs,
     )
+    clock = _Clock()
     client = cluster = None
     work: Path | None = None
-    where = "local"
+    if in_process is None:
+        in_process = scheduler is None and workers == 1
+    where = IN_PROCESS if in_process else "local"
     try:
         results: dict[int, dict[str, Any]] = {}
         work_path = work_dir(target)
@@ -257,52 +300,52 @@ def run_sweep(
         todo = [it for it in defn.items if it.index not in results]
         failed = sum(r["row"]["status"] == "failed" for r in results.values())
         progress(len(results), len(defn.items), failed)
-        if todo:
+        if todo and not in_process:
             client, cluster, where = _client(workers, scheduler)
+            clock.mark("cluster")
         work = _prepare_work(target, defn, resume, keep_runs)
         if todo:
-            from distributed import as_completed
-
-            assert client is not None
-            # the client's validated base, sent once to every worker (not validated again there),
-            # when it was read from the same absolute path the workers would read
-            base = None
-            if defn.path.is_absolute():
-                base = client.scatter(defn.base, broadcast=True, hash=False)
-            futures = client.map(
-                run_item,
-                [job] * len(todo),
-                todo,
-                base=base,
-                key=[f"allocopt-{defn.hash[:12]}-{it.id}" for it in todo],
-                pure=False,
-            )
-            for fut in as_completed(futures, loop=client.loop):
-                res = fut.result()
+            done: Iterator[dict[str, Any]]
+            if in_process:
+                done = (run_item(job, it, base=defn.base) for it in todo)
+            else:
+                assert client is not None
+                done = _on_dask(client, defn, job, todo, clock)
+            annual = AnnualOf(defn.base.md)
+            for res in done:
                 _persist(work, res)
-                if keep_runs:
-                    res.pop("files", None)
-                results[res["index"]] = res
+                results[res["index"]] = _shrink(annual, res)
                 failed += res["row"]["status"] == "failed"
                 progress(len(results), len(defn.items), failed)
-                fut.release()
+            clock.mark("items")
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+        if client is not None:
+            clock.mark("cluster_close")
+        if in_process:
+            forget()
     ordered = [results[it.index] for it in defn.items]
     files, summary = assemble(defn, ordered)
     files["manifest.json"] = _manifest(defn, where, summary)
+    clock.mark("assemble")
     runs = work / "runs" if keep_runs else None
 
     def finish(tmp: Path) -> None:
+        assert work is not None
+        quotas = (_read_arrow(work / f"{r['row']['item']}.arrow") for r in with_plan(ordered))
+        write_quotas(tmp / "quotas.parquet", quotas)
         if runs is not None and runs.is_dir():
             shutil.copytree(runs, tmp / "runs")
+        clock.mark("write")
         _render_report(tmp)
+        clock.mark("report")
 
     write_run(target, files, force=force, finish=finish)
     shutil.rmtree(work, ignore_errors=True)
+    clock.mark("commit")
     counts = summary["items"]
     return SweepOutcome(
         target,
@@ -314,7 +357,34 @@ def run_sweep(
         reused,
         where,
         summary,
+        clock.phases,
     )
+
+
+def _on_dask(
+    client: Any, defn: Definition, job: Job, todo: list[Item], clock: _Clock
+) -> Iterator[dict[str, Any]]:
+    """Map the items onto the cluster; yield their results as they finish."""
+    from distributed import as_completed
+
+    # the client's validated base, sent once to every worker (not validated again there),
+    # when it was read from the same absolute path the workers would read
+    base = None
+    if defn.path.is_absolute():
+        base = client.scatter(defn.base, broadcast=True, hash=False)
+        clock.mark("scatter")
+    futures = client.map(
+        run_item,
+        [job] * len(todo),
+        todo,
+        base=base,
+        key=[f"allocopt-{defn.hash[:12]}-{it.id}" for it in todo],
+        pure=False,
+    )
+    for fut in as_completed(futures, loop=client.loop):
+        res = fut.result()
+        fut.release()
+        yield res
 
 
 def _render_report(folder: Path) -> None:

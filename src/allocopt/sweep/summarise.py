@@ -18,10 +18,14 @@ cushion) — the same effective base the model splits the target by.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from allocopt.data.prepare import ModelData
 from allocopt.errors import InputError, Problem
@@ -29,7 +33,14 @@ from allocopt.outputs.runfolder import Content, RunFolder
 from allocopt.sweep.define import Definition
 from allocopt.sweep.shocks import Selection, draw, multipliers, select
 
-__all__ = ["assemble", "stress_plan"]
+__all__ = [
+    "AnnualOf",
+    "assemble",
+    "quota_table",
+    "stress_plan",
+    "with_plan",
+    "write_quotas",
+]
 
 PCTS = (10, 50, 90)
 SOLVED = ("optimal", "time_limit")
@@ -147,10 +158,67 @@ def _tornado(sels: list[Selection], x: np.ndarray, y: np.ndarray, metric: str) -
     )
 
 
+QUOTAS = pa.schema(
+    [
+        ("item", pa.string()),
+        ("rep_id", pa.string()),
+        ("product", pa.string()),
+        ("period", pa.string()),
+        ("quota", pa.float64()),
+    ]
+)
+
+
+def quota_table(item: str, q: pd.DataFrame) -> pa.Table:
+    """An item's quotas (rep_id, product, period, quota) as rows of ``quotas.parquet``."""
+    keys = ("rep_id", "product", "period")
+    cols = {c: pa.array(q[c].astype(str), type=pa.string()) for c in keys}
+    return pa.table(
+        {
+            "item": pa.array(np.full(len(q), item, dtype=object), type=pa.string()),
+            **cols,
+            "quota": pa.array(q["quota"].to_numpy(dtype=float), type=pa.float64()),
+        },
+        schema=QUOTAS,
+    )
+
+
+def write_quotas(path: Path, tables: Iterable[pa.Table]) -> None:
+    """``quotas.parquet`` from the solved items' tables, in item order, one row group per item
+    (streamed: one item in memory at a time)."""
+    with pq.ParquetWriter(path, QUOTAS) as w:
+        for t in tables:
+            w.write_table(t)
+
+
+class AnnualOf:
+    """An item's annual quota per (rep, product) of the base, (R, P), from its quota table;
+    reps or products the base does not have are left out. Kept per item instead of the quota
+    table (which goes to disk)."""
+
+    def __init__(self, md: ModelData) -> None:
+        self.reps = pd.Index(list(md.rep_ids))
+        self.products = pd.Index(list(md.products))
+
+    def __call__(self, q: pd.DataFrame) -> np.ndarray:
+        ri = self.reps.get_indexer(pd.Index(q["rep_id"]))
+        pi = self.products.get_indexer(pd.Index(q["product"]))
+        keep = (ri >= 0) & (pi >= 0)
+        out = np.zeros((len(self.reps), len(self.products)))
+        np.add.at(out, (ri[keep], pi[keep]), q["quota"].to_numpy(dtype=float)[keep])
+        return out
+
+
+def with_plan(ordered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items with a plan (their quotas go to quotas.parquet and the distributions)."""
+    return [r for r in ordered if r["row"].get("status") in SOLVED and r.get("annual") is not None]
+
+
 def assemble(
     defn: Definition, ordered: list[dict[str, Any]]
 ) -> tuple[dict[str, Content], dict[str, Any]]:
-    """The sweep folder's files (without manifest and report) and a summary."""
+    """The sweep folder's files (without quotas.parquet — :func:`write_quotas` —, manifest and
+    report) and a summary. Each item carries its ``annual`` (:func:`annual_of`) quotas."""
     md = defn.base.md
     rows = [r["row"] for r in ordered]
     params = [k for k, _ in defn.items[0].params] if defn.items else []
@@ -158,38 +226,16 @@ def assemble(
     sweep = sweep.reindex(columns=_columns(rows, params))
     files: dict[str, Content] = {"sweep.csv": sweep}
 
-    ok = [r for r in ordered if r["row"].get("status") in SOLVED and r.get("quotas") is not None]
-    frames = []
-    for r in ok:
-        q = r["quotas"].copy()
-        q.insert(0, "item", r["row"]["item"])
-        frames.append(q)
-    cols = ["item", "rep_id", "product", "period", "quota"]
-    quotas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-    quotas = quotas[cols].astype({"item": str, "rep_id": str, "product": str, "period": str})
-    quotas["quota"] = quotas["quota"].astype(float)
-    files["quotas.parquet"] = _parquet(quotas)
-
+    ok = with_plan(ordered)
     timing_rows = [{"item": r["row"]["item"], **r.get("seconds", {})} for r in ordered]
     files["timings.csv"] = pd.DataFrame(timing_rows)
 
     # per-rep and per-unit distributions of the annual quota over the solved items
-    rep_pos = md.rep_index()
     pidx = {p: j for j, p in enumerate(md.products)}
     n_i, n_r, n_p = len(ok), md.n_reps, len(md.products)
     arr = np.zeros((n_i, n_r, n_p))
     for k, r in enumerate(ok):
-        q = r["quotas"]
-        ri = q["rep_id"].map(rep_pos)
-        keep = ri.notna().to_numpy()
-        np.add.at(
-            arr[k],
-            (
-                ri[keep].to_numpy(dtype=np.int64),
-                q["product"][keep].map(pidx).to_numpy(dtype=np.int64),
-            ),
-            q["quota"][keep].to_numpy(dtype=float),
-        )
+        arr[k] = r["annual"]
     rep_rows: list[pd.DataFrame] = []
     unit_rows: list[pd.DataFrame] = []
     units, mem = _membership(md)

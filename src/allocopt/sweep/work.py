@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from allocopt.errors import AllocoptError
 from allocopt.pipeline import (
@@ -41,7 +40,7 @@ from allocopt.scenario.schema import Scenario
 from allocopt.sweep.define import Item
 from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
 
-__all__ = ["Job", "run_item"]
+__all__ = ["Job", "forget", "run_item"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,11 @@ def base_of(job: Job, given: Validated | None = None) -> _Base:
         sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
         b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)))
     return b
+
+
+def forget() -> None:
+    """Drop this process's cached base (an in-process sweep calls it when done)."""
+    _CACHE.clear()
 
 
 def _fixed(sc: Scenario) -> str:
@@ -215,13 +219,3 @@ def _row(solved: Any, v: Validated) -> dict[str, Any]:
         except AllocoptError as exc:  # the plan stands; say why its payout is missing
             row["diagnosis"] = f"payout not computed: {exc.render()}"
     return row
-
-
-def quotas_frame(result: dict[str, Any]) -> pd.DataFrame | None:
-    """The item's quotas with its id, or None."""
-    q = result.get("quotas")
-    if q is None:
-        return None
-    out: pd.DataFrame = q.copy()
-    out.insert(0, "item", result["row"]["item"])
-    return out
