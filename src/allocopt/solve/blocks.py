@@ -29,10 +29,10 @@ from allocopt.solve.highs import (
     run_highs,
     run_lp,
 )
-from allocopt.solve.lagrange import Lagrangian, lagrangian
+from allocopt.solve.lagrange import Lagrangian, lagrangian, lagrangian_plan
 from allocopt.solve.rounding import neighbourhood, round_linked, split_linked
 
-BLOCKS_ABOVE = 20_000
+BLOCKS_ABOVE = 10_000
 """Rounding MIPs with more general integers than this are solved block by block."""
 
 Link = tuple[np.ndarray, float]
@@ -117,8 +117,15 @@ def _solve_neighbourhood(
                 _pricing_options(options),
                 time.time() + left(),
                 workers,
-                repair=not rounded.has_solution,
+                repair=False,
             )
+        if lag is not None and left() > 0:
+            # the blocks' optima made into a plan, when the rounded LP optimum is not within
+            # the gap of the bound (or failed): a restricted search where it matters
+            tol = float(options.get("mip_rel_gap", 1e-4))
+            obj = float(rounded.objective or 0.0)
+            if not rounded.has_solution or obj - lag.bound > tol * max(abs(obj), 1e-9):
+                lagrangian_plan(lag, _pricing_options(options), time.time() + left(), workers)
         blocks = None
         if not rounded.has_solution and (lag is None or lag.values is None) and left() > 0:
             blocks = _solve_blocks(

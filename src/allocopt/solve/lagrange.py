@@ -55,21 +55,6 @@ _Mip = tuple[Any, ...]  # cost, offset, lo, hi, row lo, row up, indptr, indices,
 
 
 @dataclass
-class Lagrangian:
-    """The bound and (when the totals could be restored) the plan, in HiGHS's units."""
-
-    bound: float  # LB_int(π) including the model's objective offset
-    lp_part: float  # the same sum with every block at its LP value: the LP bound, recomputed
-    values: np.ndarray | None  # every column of a plan that meets every row, or None
-    objective: float | None
-    n_blocks: int
-    timed_out: int  # blocks whose pricing MIP stopped at the time limit
-    changed: int  # blocks re-solved to restore the totals
-    missing: int  # units the blocks' union missed the totals by, in all
-    seconds: float
-
-
-@dataclass
 class _Split:
     """The model in HiGHS's units, split into blocks: each block's columns and own rows."""
 
@@ -95,6 +80,26 @@ class _Split:
         return _mip(
             self.cost[cols], 0.0, self.clo[cols], self.chi[cols], lo, up, m, self.integ[cols]
         )
+
+
+@dataclass
+class Lagrangian:
+    """The bound and (when the totals could be restored) the plan, in HiGHS's units."""
+
+    bound: float  # LB_int(π) including the model's objective offset
+    lp_part: float  # the same sum with every block at its LP value: the LP bound, recomputed
+    values: np.ndarray | None  # every column of a plan that meets every row, or None
+    objective: float | None
+    n_blocks: int
+    timed_out: int  # blocks whose pricing MIP stopped at the time limit
+    changed: int  # blocks re-solved to restore the totals
+    missing: int  # units the blocks' union missed the totals by, in all
+    seconds: float
+    _split: _Split | None = None  # what :func:`repair` needs: the blocks and their optima
+    _sols: list[np.ndarray] | None = None
+    _unit: float = 1.0
+    _x_lp: np.ndarray | None = None
+    _offset: float = 0.0
 
 
 def _solve_mip(data: _Mip, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
@@ -216,13 +221,28 @@ def lagrangian(
         missing=0,
         seconds=0.0,
     )
-    if repair and all(r[0] for r in results):
-        split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
-        _repair(out, split, unit, x_lp, [r[1] for r in results], options, deadline, workers)
-    if out.values is not None:
-        out.objective = float(cost @ out.values) + float(lp.offset_)
+    if all(r[0] for r in results):
+        out._split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
+        out._sols = [r[1] for r in results]
+        out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
     out.seconds = time.perf_counter() - t0
+    if repair:
+        lagrangian_plan(out, options, deadline, workers)
     return out
+
+
+def lagrangian_plan(
+    lag: Lagrangian, options: dict[str, Any], deadline: float, workers: int = 1
+) -> None:
+    """The blocks' optima of :func:`lagrangian` made into a plan that meets every row (see the
+    top): sets ``values``, ``objective``, ``changed`` and ``missing`` of ``lag`` when it can."""
+    if lag._split is None or lag._sols is None or lag._x_lp is None or lag.values is not None:
+        return
+    t0 = time.perf_counter()
+    _repair(lag, lag._split, lag._unit, lag._x_lp, lag._sols, options, deadline, workers)
+    if lag.values is not None:
+        lag.objective = float(lag._split.cost @ lag.values) + lag._offset
+    lag.seconds += time.perf_counter() - t0
 
 
 def _mip(
