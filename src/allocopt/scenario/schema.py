@@ -396,7 +396,7 @@ class Solver(_Strict):
         ge=1,
         description=(
             "Most general integers per block of the rounding MIP; a larger one is split into "
-            "independent blocks (default: above 20000, one component per block)."
+            "independent blocks (default: above 10000, one component per block)."
         ),
     )
     workers: int = Field(

@@ -166,6 +166,7 @@ def _decompose(
     pi = np.zeros(k)
     mu = np.full(n_blocks, -np.inf)
     best_lb, master_obj = -np.inf, np.inf
+    best_pi, best_dual = pi, None  # the prices of the best LB and the blocks' duals there
     row_dual = np.zeros(n_rows)
     iterations = 0
     converged = False
@@ -196,7 +197,10 @@ def _decompose(
         side = np.where(pi > 0, llo, lup)
         used = pi != 0
         if not cut_short and np.all(np.isfinite(side[used])):
-            best_lb = max(best_lb, float(v.sum() + pi[used] @ side[used]))
+            lb = float(v.sum() + pi[used] @ side[used])
+            if lb > best_lb:
+                # the dual that certifies the bound (the last round's prices need not)
+                best_lb, best_pi, best_dual = lb, pi.copy(), row_dual.copy()
         if iterations == 1:
             new = np.arange(n_blocks)
         else:
@@ -254,7 +258,9 @@ def _decompose(
     allx = sp.hstack(prop_x).tocsc()
     x = np.asarray(allx @ lam[2 * k :]).ravel()
     objective = float(cost @ x) + offset
-    row_dual[link_rows] = pi
+    if best_dual is not None:
+        row_dual = best_dual
+    row_dual[link_rows] = best_pi
     col_dual = cost - np.asarray(a.T @ row_dual).ravel()
     bound = best_lb + offset if np.isfinite(best_lb) else None
     if converged:

@@ -72,6 +72,8 @@ class SolveResult:
     bound: float | None = None
     gap: float | None = None
     gap_against_lp: bool = False  # gap measured against the LP relaxation's bound (assembled plan)
+    bound_method: str | None = None  # what ``bound`` is: mip | restricted | lp | lagrangian
+    lagrangian_bound: float | None = None  # LB_int of the block MIPs at the LP prices
     is_mip: bool = False
     message: str = ""
     solver: str = ""
@@ -115,6 +117,8 @@ class SolveResult:
             "bound",
             "gap",
             "gap_against_lp",
+            "bound_method",
+            "lagrangian_bound",
             "is_mip",
             "message",
             "solver",
@@ -234,7 +238,7 @@ def _unscale(res: SolveResult, comp: Compiled) -> SolveResult:
         res.row_duals = res.row_duals * (m / rs)
     if res.col_duals is not None:
         res.col_duals = res.col_duals * (m / cs)
-    for name in ("objective", "bound", "lp_bound"):
+    for name in ("objective", "bound", "lp_bound", "lagrangian_bound"):
         v = getattr(res, name)
         if v is not None:
             setattr(res, name, v * m)

@@ -4,7 +4,8 @@
 
 Company totals are rounded to u before the solve (rule ``target``), so every total stays exact.
 The MIP is solved in the floor/ceiling neighbourhood of its LP optimum (each quota rounds down
-or up by less than u) — split into independent blocks above 20,000 integers — falling back to
+or up by less than u) — above 10,000 integers the LP optimum rounded, bounded by the blocks' MIPs
+at the LP prices (a Lagrangian bound) — falling back to
 the full integer model if that neighbourhood is infeasible (see ``allocopt.solve``); the LP
 relaxation is kept for explanations either way. HiGHS sees money in units of u (the quota model's
 money scale), so this row's coefficient is 1 whatever the currency.

@@ -1,0 +1,362 @@
+"""Lagrangian integer bound and plan from block MIPs at the LP prices: :func:`lagrangian`.
+
+Without its K linking rows (the company totals) the rounding MIP falls into independent blocks b
+(:func:`~allocopt.solve.blocks._blocks_of`):
+
+    min Σ_b c_b x_b   s.t.  lo_L ≤ Σ_b L_b x_b ≤ up_L,   x_b ∈ X_b (the block's rows, bounds and
+                                                          integrality)
+
+For any prices π on the linking rows (HiGHS's row-dual convention: reduced cost c − Lᵀπ, π_r > 0
+when row r's lower bound binds in a minimisation) and every plan x meeting them,
+
+    c x ≥ c x − π·(L x − side(π)) = Σ_b (c_b − L_bᵀπ) x_b + π·side(π) ≥ Σ_b w_b(π) + π·side(π)
+
+with side_r = lo_r if π_r > 0 else up_r (the term vanishes for π_r = 0), and
+w_b(π) = min {(c_b − L_bᵀπ) x_b : x_b ∈ X_b} the block's FULL integer pricing problem. So
+
+    LB_int(π) = Σ_b w_b(π) + π·side(π)
+
+bounds every integer plan, and any lower bound on w_b (HiGHS's MIP dual bound when a block stops
+at its gap tolerance or time limit; the block's LP value (c_b − L_bᵀπ) x_b^LP at worst) keeps it
+valid. At the LP's optimal duals every w_b is at least the block's LP value, so LB_int ≥ the LP
+bound; it adds what rounding costs inside each block (every quota a multiple of u), which the LP
+bound misses.
+
+The blocks' optima also give a plan (a Lagrangian heuristic): each x_b(π) is optimal for c_b
+among the block's plans with the same link activities s_b = L_b x_b(π) (the price term is
+constant there). Their union misses each equality total by a few units; for row r with n_r units
+missing, the candidate blocks (the ones whose LP activity exceeds s_rb most in the direction
+needed, ties by lower block) are re-solved with their link activities fixed to s_b ± one unit
+on r, and the |n_r| cheapest changes are kept; a block picked for several rows is re-solved with
+all of its changes. The plan then meets every row, and it exceeds LB_int by the blocks' own gap
+tolerance plus what the changes cost, both stated in the gap.
+Everything runs block by block in ``workers`` processes (or the Dask cluster of
+:data:`~allocopt.solve.decompose.BLOCK_MAP`), in block order: the same bytes whatever the
+number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from allocopt.solve.highs import Compiled, SolveResult, highs_lp, run_lp
+
+CANDIDATES_EXTRA = 4
+"""Blocks tried per missing unit of a total: 2·|n_r| + this many, the cheapest |n_r| kept."""
+
+_Mip = tuple[Any, ...]  # cost, offset, lo, hi, row lo, row up, indptr, indices, data, integer
+
+
+@dataclass
+class _Split:
+    """The model in HiGHS's units, split into blocks: each block's columns and own rows."""
+
+    link: sp.csr_matrix  # the linking rows, K × n
+    link_rows: np.ndarray
+    cost: np.ndarray
+    clo: np.ndarray
+    chi: np.ndarray
+    rlo: np.ndarray
+    rup: np.ndarray
+    integ: np.ndarray
+    cols: list[np.ndarray]  # each block's columns
+    own: list[tuple[np.ndarray, sp.csc_matrix]]  # each block's own rows and their matrix
+
+    def fixed(self, b: int, target: np.ndarray, touches: np.ndarray) -> _Mip:
+        """Block b's own problem (cost c_b) with its link activities fixed to ``target``."""
+        cols = self.cols[b]
+        rows, sub = self.own[b]
+        lrows = np.flatnonzero(touches)
+        m = sp.vstack([sub, self.link[lrows][:, cols]]).tocsc()
+        lo = np.concatenate([self.rlo[rows], target[lrows]])
+        up = np.concatenate([self.rup[rows], target[lrows]])
+        return _mip(
+            self.cost[cols], 0.0, self.clo[cols], self.chi[cols], lo, up, m, self.integ[cols]
+        )
+
+
+@dataclass
+class Lagrangian:
+    """The bound and (when the totals could be restored) the plan, in HiGHS's units."""
+
+    bound: float  # LB_int(π) including the model's objective offset
+    lp_part: float  # the same sum with every block at its LP value: the LP bound, recomputed
+    values: np.ndarray | None  # every column of a plan that meets every row, or None
+    objective: float | None
+    n_blocks: int
+    timed_out: int  # blocks whose pricing MIP stopped at the time limit
+    changed: int  # blocks re-solved to restore the totals
+    missing: int  # units the blocks' union missed the totals by, in all
+    seconds: float
+    _split: _Split | None = None  # what :func:`repair` needs: the blocks and their optima
+    _sols: list[np.ndarray] | None = None
+    _unit: float = 1.0
+    _x_lp: np.ndarray | None = None
+    _offset: float = 0.0
+
+
+def _solve_mip(data: _Mip, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
+    """One block's (MIP or LP) problem: (has solution, values, timed out, objective, bound)."""
+    cost, offset, clo, chi, rlo, rup, indptr, indices, values, integ = data
+    a = sp.csc_matrix((values, indices, indptr), shape=(len(rlo), len(cost)))
+    lp = highs_lp(cost, clo, chi, a, rlo, rup, integ)
+    lp.offset_ = float(offset)
+    left = deadline - time.time()
+    if left <= 0:
+        return (False, None, True, None, -math.inf)
+    h = run_lp(lp, {**options, "time_limit": left})
+    info = h.getInfo()
+    timed_out = str(h.getModelStatus()).endswith("kTimeLimit")
+    has = info.primal_solution_status == 2
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has else None
+    obj = float(info.objective_function_value) if has else None
+    if bool(integ.any()):
+        bound = float(info.mip_dual_bound)
+    else:
+        optimal = str(h.getModelStatus()).endswith("kOptimal")
+        bound = obj if optimal and obj is not None else -math.inf
+    return (has, x, timed_out, obj, bound if math.isfinite(bound) else -math.inf)
+
+
+def _solve_chunk_priced(
+    chunk: list[_Mip], options: dict[str, Any], deadline: float
+) -> list[tuple[Any, ...]]:
+    """Solve consecutive block problems in one worker process (all of them, in order)."""
+    return [_solve_mip(d, options, deadline) for d in chunk]
+
+
+def lagrangian(
+    comp: Compiled,
+    relaxed: SolveResult,
+    link_rows: np.ndarray,
+    unit: float,
+    col_block: np.ndarray,
+    options: dict[str, Any],
+    deadline: float,
+    workers: int = 1,
+    repair: bool = True,
+) -> Lagrangian | None:
+    """LB_int at the LP relaxation's duals on ``link_rows`` and the repaired block plan.
+
+    ``col_block`` is every column's block, ``deadline`` a ``time.time()`` instant, ``options``
+    HiGHS options for the block MIPs (``mip_rel_gap`` applies to each block's objective, offset
+    to about the block's cost). With ``repair`` the blocks' optima are made into a plan. None
+    when the relaxation has no duals, a price points to an infinite side, or a block has no
+    bound while x^LP does not price out at π (then no finite or no valid bound).
+    """
+    if relaxed.row_duals is None or relaxed.col_values is None or not len(link_rows):
+        return None
+    t0 = time.perf_counter()
+    lp = comp.lp
+    a = comp.matrix.tocsc()
+    n_rows, n_cols = a.shape
+    cost = np.asarray(lp.col_cost_, dtype=float)
+    clo = np.asarray(lp.col_lower_, dtype=float)
+    chi = np.asarray(lp.col_upper_, dtype=float)
+    rlo = np.asarray(lp.row_lower_, dtype=float)
+    rup = np.asarray(lp.row_upper_, dtype=float)
+    integ = np.array([t != highspy.HighsVarType.kContinuous for t in lp.integrality_], dtype=bool)
+    if len(integ) != n_cols:
+        integ = np.zeros(n_cols, dtype=bool)
+    pi = np.asarray(relaxed.row_duals, dtype=float)[link_rows]
+    side = np.where(pi > 0, rlo[link_rows], rup[link_rows])
+    used = pi != 0
+    if not np.all(np.isfinite(side[used])):
+        return None
+    constant = float(pi[used] @ side[used]) + float(lp.offset_)
+    link = a[link_rows, :].tocsr()  # K × n
+    reduced = cost - np.asarray(link.T @ pi).ravel()
+    x_lp = np.asarray(relaxed.col_values, dtype=float)
+    is_link = np.zeros(n_rows, dtype=bool)
+    is_link[link_rows] = True
+
+    order = np.argsort(col_block, kind="stable")
+    cuts = np.flatnonzero(np.diff(col_block[order])) + 1
+    block_cols = [np.sort(c) for c in np.split(order, cuts)]
+    n_blocks = len(block_cols)
+    own: list[tuple[np.ndarray, sp.csc_matrix]] = []  # each block's own rows and their matrix
+    priced: list[_Mip] = []
+    lp_value = np.zeros(n_blocks)
+    for cols in block_cols:
+        sub = a[:, cols]
+        rows = np.unique(sub.indices)
+        rows = rows[~is_link[rows]]
+        sub = sub[rows].tocsc()
+        own.append((rows, sub))
+        lp_value[len(priced)] = float(reduced[cols] @ x_lp[cols])
+        # offset: the objective reads c_b x_b + π·(L_b x_b^LP − L_b x_b), about the block's
+        # cost, so the relative MIP gap means what it means for the whole model
+        offset = float(cost[cols] @ x_lp[cols]) - lp_value[len(priced)]
+        priced.append(
+            _mip(
+                reduced[cols], offset, clo[cols], chi[cols], rlo[rows], rup[rows], sub, integ[cols]
+            )
+        )
+    results = _run(priced, options, deadline, workers)
+    # a block without a MIP bound counts at its LP value at the LP optimum: valid (to the LP's
+    # tolerance) only when x^LP prices out optimally at π, i.e. Σ_b LP values + π·side is the
+    # LP bound; otherwise there is no bound
+    lp_part = float(lp_value.sum()) + constant
+    exact = abs(lp_part - float(relaxed.bound or 0.0)) <= 1e-7 * max(1.0, abs(lp_part))
+    bounds = np.array([float(r[4]) - float(d[1]) for r, d in zip(results, priced, strict=True)])
+    if not exact and not np.all(np.isfinite(bounds)):
+        return None
+    w = np.where(np.isfinite(bounds), bounds, lp_value)
+    timed_out = sum(bool(r[2]) for r in results)
+    out = Lagrangian(
+        bound=float(w.sum()) + constant,
+        lp_part=lp_part,
+        values=None,
+        objective=None,
+        n_blocks=n_blocks,
+        timed_out=timed_out,
+        changed=0,
+        missing=0,
+        seconds=0.0,
+    )
+    if all(r[0] for r in results):
+        out._split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
+        out._sols = [r[1] for r in results]
+        out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
+    out.seconds = time.perf_counter() - t0
+    if repair:
+        lagrangian_plan(out, options, deadline, workers)
+    return out
+
+
+def lagrangian_plan(
+    lag: Lagrangian, options: dict[str, Any], deadline: float, workers: int = 1
+) -> None:
+    """The blocks' optima of :func:`lagrangian` made into a plan that meets every row (see the
+    top): sets ``values``, ``objective``, ``changed`` and ``missing`` of ``lag`` when it can."""
+    if lag._split is None or lag._sols is None or lag._x_lp is None or lag.values is not None:
+        return
+    t0 = time.perf_counter()
+    _repair(lag, lag._split, lag._unit, lag._x_lp, lag._sols, options, deadline, workers)
+    if lag.values is not None:
+        lag.objective = float(lag._split.cost @ lag.values) + lag._offset
+    lag.seconds += time.perf_counter() - t0
+
+
+def _mip(
+    cost: np.ndarray,
+    offset: float,
+    clo: np.ndarray,
+    chi: np.ndarray,
+    rlo: np.ndarray,
+    rup: np.ndarray,
+    sub: sp.csc_matrix,
+    integ: np.ndarray,
+) -> _Mip:
+    return (
+        cost,
+        offset,
+        clo,
+        chi,
+        rlo,
+        rup,
+        sub.indptr.astype(np.int32),
+        sub.indices.astype(np.int32),
+        sub.data.astype(float),
+        integ,
+    )
+
+
+def _run(
+    problems: list[_Mip], options: dict[str, Any], deadline: float, workers: int
+) -> list[tuple[Any, ...]]:
+    from allocopt.solve.blocks import _run_blocks
+
+    return _run_blocks(problems, options, deadline, workers, chunk=_solve_chunk_priced)
+
+
+def _repair(
+    out: Lagrangian,
+    split: _Split,
+    unit: float,
+    x_lp: np.ndarray,
+    sols: list[np.ndarray],
+    options: dict[str, Any],
+    deadline: float,
+    workers: int,
+) -> None:
+    """Restore the linking rows from the blocks' pricing optima (see the module docstring);
+    sets ``out.values`` when every row holds."""
+    link, link_rows, block_cols = split.link, split.link_rows, split.cols
+    rlo, rup, cost = split.rlo, split.rup, split.cost
+    k = len(link_rows)
+    x = x_lp.copy()
+    for cols, xb in zip(block_cols, sols, strict=True):
+        x[cols] = xb
+    col_block = np.empty(len(x), dtype=np.int64)
+    for b, cols in enumerate(block_cols):
+        col_block[cols] = b
+    n_blocks = len(block_cols)
+    lc = link.tocoo()
+    share = np.zeros((k, n_blocks))  # s_rb at the blocks' optima
+    np.add.at(share, (lc.row, col_block[lc.col]), lc.data * x[lc.col])
+    lp_share = np.zeros((k, n_blocks))
+    np.add.at(lp_share, (lc.row, col_block[lc.col]), lc.data * x_lp[lc.col])
+    touches = np.zeros((k, n_blocks), dtype=bool)
+    touches[lc.row, col_block[lc.col]] = True
+    total = share.sum(axis=1)
+    lo, up = rlo[link_rows], rup[link_rows]
+    need = np.where(total < lo, lo - total, np.where(total > up, up - total, 0.0))
+    steps = need / unit
+    if not np.allclose(steps, np.round(steps), atol=1e-6):
+        return  # the totals are not reachable in whole units
+    steps = np.round(steps).astype(np.int64)
+    out.missing = int(np.abs(steps).sum())
+    # candidates: one step of ±unit on one row of one block, link activities otherwise fixed
+    tried: list[tuple[int, int, int]] = []  # (row, block, sign)
+    problems: list[_Mip] = []
+    for r in np.flatnonzero(steps).tolist():
+        sign = 1 if steps[r] > 0 else -1
+        blocks = np.flatnonzero(touches[r])
+        room = sign * (lp_share[r, blocks] - share[r, blocks])
+        pick = blocks[np.lexsort((blocks, -room))][: 2 * abs(int(steps[r])) + CANDIDATES_EXTRA]
+        for b in pick.tolist():
+            delta = np.zeros(k)
+            delta[r] = sign * unit
+            tried.append((r, b, sign))
+            problems.append(split.fixed(b, share[:, b] + delta, touches[:, b]))
+    results = _run(problems, options, deadline, workers) if problems else []
+    base = np.array([float(cost[c] @ x[c]) for c in block_cols])
+    chosen: dict[int, np.ndarray] = {}  # block → its change of link activities
+    by_block: dict[int, np.ndarray] = {}  # block → its re-solved values (one change)
+    for r in np.flatnonzero(steps).tolist():
+        cand = [
+            (float(res[3]) - base[b], b, res[1])
+            for (rr, b, _), res in zip(tried, results, strict=True)
+            if rr == r and res[0]
+        ]
+        if len(cand) < abs(int(steps[r])):
+            return  # not enough blocks can move: no plan from the blocks
+        cand.sort(key=lambda t: (t[0], t[1]))
+        for _, b, xb in cand[: abs(int(steps[r]))]:
+            d = chosen.setdefault(b, np.zeros(k))
+            d[r] += (1 if steps[r] > 0 else -1) * unit
+            by_block[b] = xb
+    again = [b for b, d in sorted(chosen.items()) if np.count_nonzero(d) > 1]
+    if again:
+        res2 = _run(
+            [split.fixed(b, share[:, b] + chosen[b], touches[:, b]) for b in again],
+            options,
+            deadline,
+            workers,
+        )
+        for b, res in zip(again, res2, strict=True):
+            if not res[0]:
+                return
+            by_block[b] = res[1]
+    for b in chosen:
+        x[block_cols[b]] = by_block[b]
+    out.changed = len(chosen)
+    out.values = x

@@ -1,0 +1,167 @@
+"""The Lagrangian integer bound of the rounding MIP from block MIPs at the LP prices.
+
+A hand example with two blocks and one linking row fixes the value of LB_int and HiGHS's sign
+conventions (equality row written either way, and a one-sided row); a small generated plan forced
+into blocks checks LP bound ≤ LB_int ≤ the full integer optimum ≤ the plan; the time limit cutting
+the block MIPs still gives a stamped, verified plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from allocopt.examples.generate import generate_plan
+from allocopt.model.build import build_quotas
+from allocopt.model.sets import quota_sets
+from allocopt.pipeline import rebuild
+from allocopt.solve import lagrange as lag_mod
+from allocopt.solve import solve as solve_model
+from allocopt.solve.highs import Compiled, highs_lp, lp_relaxation, run_highs, run_lp
+from allocopt.solve.lagrange import lagrangian
+from tests.conftest import Solve
+
+OPTS = {"threads": 1, "random_seed": 0, "mip_rel_gap": 0.0}
+
+
+def _two_blocks(sign: float = 1.0, one_sided: bool = False) -> tuple[Compiled, np.ndarray]:
+    """min |x1 − 1.2| + 2·|x2 − 1.6|  s.t.  x1 + x2 = 3 (the link), x1 ∈ {0,1,2}, x2 ∈ {0..10}.
+
+    Columns x1, d1, x2, d2 (d_b ≥ |x_b − a_b| by two rows each); the link row is multiplied by
+    ``sign``, or made x1 + x2 ≥ 3 with ``one_sided``.
+
+    By hand: the LP puts the missing 0.2 on block 1 (weight 1): x = (1.4, 1.6), optimum 0.2, and
+    raising the total by one costs 1 there, so the link's price is π = 1 (−1 for the row × −1).
+    At π = 1: w1 = min_x |x − 1.2| − x = −1.2 (x1 = 2), w2 = min_x 2|x − 1.6| − x = −1.2 (x2 = 2),
+    so LB_int = −1.2 − 1.2 + 1·3 = 0.6. The integer optimum is x = (1, 2): 0.2 + 0.8 = 1.0.
+    """
+    cost = np.array([0.0, 1.0, 0.0, 2.0])
+    lo = np.zeros(4)
+    hi = np.array([2.0, np.inf, 10.0, np.inf])
+    rows = [
+        ([1.0, 1.0, 0.0, 0.0], 1.2, np.inf),  # d1 + x1 ≥ 1.2
+        ([-1.0, 1.0, 0.0, 0.0], -1.2, np.inf),  # d1 − x1 ≥ −1.2
+        ([0.0, 0.0, 1.0, 1.0], 1.6, np.inf),
+        ([0.0, 0.0, -1.0, 1.0], -1.6, np.inf),
+        (
+            [sign, 0.0, sign, 0.0],
+            3.0 * sign if sign > 0 or not one_sided else -np.inf,
+            np.inf if one_sided else 3.0 * sign,
+        ),
+    ]
+    a = sp.csc_matrix(np.array([r[0] for r in rows]))
+    rlo = np.array([r[1] for r in rows])
+    rup = np.array([r[2] for r in rows])
+    integ = np.array([True, False, True, False])
+    lp = highs_lp(cost, lo, hi, a, rlo, rup, integ)
+    comp = Compiled(lp, a, None, True)  # type: ignore[arg-type]  # no named model needed
+    return comp, np.array([4])
+
+
+@pytest.mark.parametrize(("sign", "one_sided"), [(1.0, False), (-1.0, False), (1.0, True)])
+def test_hand_example_two_blocks(sign: float, one_sided: bool) -> None:
+    comp, link = _two_blocks(sign, one_sided)
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    assert relaxed.status == "optimal" and relaxed.row_duals is not None
+    assert relaxed.objective == pytest.approx(0.2)
+    assert relaxed.row_duals[4] == pytest.approx(sign)  # HiGHS: c − Aᵀy, y ≥ 0 at a lower bound
+    col_block = np.array([0, 0, 1, 1])
+    out = lagrangian(comp, relaxed, link, 1.0, col_block, OPTS, 1e18)
+    assert out is not None and out.n_blocks == 2 and out.timed_out == 0
+    assert out.lp_part == pytest.approx(0.2)  # the LP bound, recomputed from the blocks
+    assert out.bound == pytest.approx(0.6)
+    assert out.values is not None
+    if one_sided:  # the blocks' optima (2, 2) meet x1 + x2 ≥ 3 as they are: 0.8 + 0.8
+        assert out.missing == 0 and out.changed == 0
+        assert out.objective == pytest.approx(1.6)
+    else:  # they miss the total by one unit; block 1 moving down costs least
+        assert out.missing == 1 and out.changed == 1
+        assert out.values[[0, 2]] == pytest.approx([1.0, 2.0])
+        assert out.objective == pytest.approx(1.0)
+    full = run_lp(comp.lp, OPTS).getInfo().objective_function_value  # whole MIP, gap 0
+    assert full == pytest.approx(1.0)
+    assert relaxed.objective <= out.bound <= full + 1e-9
+
+
+def test_bound_without_a_block_bound_is_the_lp_bound() -> None:
+    """A block with no MIP bound (stopped before its root) counts at its LP value: LB_int then
+    stays valid, between the LP bound and the full bound."""
+    comp, link = _two_blocks()
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    real = lag_mod._solve_mip
+    calls = []
+
+    def first_times_out(data: Any, options: dict[str, Any], deadline: float) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            return (False, None, True, None, -np.inf)
+        return real(data, options, deadline)
+
+    lag_mod._solve_mip = first_times_out  # type: ignore[assignment]
+    try:
+        out = lagrangian(comp, relaxed, link, 1.0, np.array([0, 0, 1, 1]), OPTS, 1e18)
+    finally:
+        lag_mod._solve_mip = real  # type: ignore[assignment]
+    assert out is not None and out.timed_out == 1 and out.values is None
+    # block 1 at its LP value: (1.4 − 1.2) − 1.4 = −1.2, the same as its integer optimum here;
+    # block 2 at −1.2: LB = 0.6 still; never above the integer optimum
+    assert 0.2 - 1e-9 <= out.bound <= 1.0 + 1e-9
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lagrange-plan")
+    return generate_plan(root / "p", regions=3, teams=6, reps=48, seed=5, name="lagrange")
+
+
+def _quotas(run_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((run_dir / "manifest.json").read_text())["stages"]["quotas"])
+
+
+def test_lp_bound_le_lagrangian_le_integer_optimum_le_plan(plan: Path, solve: Solve) -> None:
+    res = solve(plan, sets=["solver.block_size=1"])  # verified by the fixture
+    q = _quotas(res.run_dir)
+    assert q["bound_method"] == "lagrangian" and not q["gap_against_lp"]
+    assert "independent blocks" in q["message"] and "Lagrangian bound" in q["message"]
+    lb, lp, obj = float(q["lagrangian_bound"]), float(q["lp_bound"]), float(q["objective"])
+    assert q["bound"] == lb
+    assert q["gap"] == pytest.approx((obj - lb) / obj)
+    # the full integer model (not a neighbourhood), solved whole to gap 0
+    md, owner = rebuild(res.run_dir)
+    full, _ = solve_model(build_quotas(quota_sets(md, owner)).model, OPTS)
+    assert full.status == "optimal" and full.objective is not None
+    tol = 1e-7 * abs(obj)
+    assert lp <= lb + tol
+    assert lb <= full.objective + tol
+    assert full.objective <= obj + tol
+    assert lb > lp + 0.5 * (full.objective - lp)  # it captures most of the rounding cost
+
+
+def test_block_mips_cut_by_the_time_limit_still_give_a_stamped_plan(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = lag_mod._solve_mip
+    n = [0]
+
+    def every_other_times_out(data: Any, options: dict[str, Any], deadline: float) -> Any:
+        n[0] += 1
+        if n[0] % 2:
+            return (False, None, True, None, -np.inf)  # stopped before its root
+        return real(data, options, deadline)
+
+    monkeypatch.setattr(lag_mod, "_solve_mip", every_other_times_out)
+    res = solve(plan, sets=["solver.block_size=1"])  # verified by the fixture
+    q = _quotas(res.run_dir)
+    assert q["status"] == "time_limit" and q["has_solution"]
+    assert res.results.summary["status"] == "time_limit"
+    assert "cut by the time limit" in q["message"]
+    assert float(q["lp_bound"]) <= float(q["bound"]) <= float(q["objective"])
+    annual = np.asarray(res.results.annual["quota"], dtype=float)
+    assert np.array_equal(annual / 1000.0, np.round(annual / 1000.0))
