@@ -41,7 +41,8 @@ from allocopt.cli.render import _Progress, console, err
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
-    help="Solve the rounding MIP's blocks on this Dask scheduler (tcp://host:port); "
+    help="Solve the rounding MIP's (and the key-account alignment's) blocks on this Dask "
+    "scheduler (tcp://host:port); "
     "the plan is the same bytes as without it.",
 )
 @_scenario_options
