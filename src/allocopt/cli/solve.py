@@ -41,7 +41,8 @@ from allocopt.cli.render import _Progress, console, err
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
-    help="Solve the rounding MIP's blocks and price the LP's Dantzig–Wolfe packs on this Dask "
+    help="Solve the blocks of the rounding MIP and of the key-account alignment, and price the "
+    "LP's Dantzig–Wolfe packs, on this Dask "
     "scheduler (tcp://host:port); "
     "the plan is the same bytes as without it.",
 )
