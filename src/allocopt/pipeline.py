@@ -475,13 +475,14 @@ def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float |
 
 
 def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import pydantic
-    import pyomo.version
 
     return {
         "allocopt": __version__,
         "python": platform.python_version(),
-        "pyomo": str(pyomo.version.version),
+        "pyomo": version("pyomo"),  # its metadata: importing pyomo takes ~1 s
         "highs": highs_version(),
         "pandas": pd.__version__,
         "numpy": np.__version__,
