@@ -105,3 +105,20 @@ def test_evaluation_report_bins_its_scatter_beyond_max_points(
     monkeypatch.setattr(report, "MAX_POINTS", 2)
     binned = report.render_report(res.run_dir, evaluate_dir=folder)
     assert "The scatter bins the 4 reps" in binned and "scatter bins" not in plain
+
+
+def test_binding_row_names_are_the_model_s_row_names(tmp_path: Path) -> None:
+    from allocopt.model.build import build_quotas
+    from allocopt.model.sets import quota_sets
+    from allocopt.pipeline import rebuild, run
+    from allocopt.results.extract import _row_names
+    from allocopt.solve.highs import compile_model
+
+    root = Path(__file__).resolve().parents[1] / "scenarios" / "example"
+    res = run(root / "scenario.yaml", out=tmp_path / "run", report=False)
+    md, owner = rebuild(res.run_dir)
+    comp = compile_model(build_quotas(quota_sets(md, owner)).model)
+    rows = np.arange(comp.model.n_rows)[::-1]  # any order
+    component, label = _row_names(comp, rows)
+    assert list(zip(component, label, strict=True)) == [comp.model.row_name(int(i)) for i in rows]
+    assert any("," in lab for lab in label)  # multi-column indices are covered

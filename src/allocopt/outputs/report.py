@@ -402,8 +402,8 @@ def _rollups(rollups: pd.DataFrame, products: list[str], currency: str) -> str:
             color=PALETTE[i % len(PALETTE)],
         )
         bottom += bars[p].to_numpy()
-    if len(bars) > 12:
-        ax.tick_params(axis="x", labelrotation=45)
+    if len(bars) < len(piv):  # MAX_BARS labels, one of them long
+        ax.tick_params(axis="x", labelrotation=90)
     ax.set_ylabel(currency)
     ax.set_title("Annual quota by region and product")
     _money_axis(ax)
