@@ -349,8 +349,10 @@ def test_sigint_and_sigterm_during_a_solve_remove_the_temp_folder(
 def test_kill_9_leftovers_are_cleaned_by_the_next_write(plan: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     p = _cli("solve", str(plan), "--out", str(runs / "killed"))
-    live = _cli("solve", str(plan), "--out", str(runs / "slow"))  # alive, merely slow
     tmp = _freeze_when_claimed(p, runs, "killed")
+    # started once the first is frozen, so its own claim is watched from the start (a tiny
+    # solve may finish before a watcher busy with the other process sees its claim)
+    live = _cli("solve", str(plan), "--out", str(runs / "slow"))  # alive, merely slow
     live_tmp = _freeze_when_claimed(live, runs, "slow")
     p.kill()
     p.wait()

@@ -48,6 +48,8 @@ SECTIONS = {
 
 MAX_BARS = 40  # teams / groups shown in a chart
 MAX_ROWS = 200  # rows shown in a table
+MAX_POINTS = 2000  # reps drawn one by one in a scatter; more are binned on a grid
+GRID = 60  # cells per axis of a binned scatter
 REPORT_DRAWS = 1000  # Monte Carlo draws of the expected-payout section
 PALETTE = ["#2f6690", "#d9843b", "#3a7d44", "#9b5094", "#c44536", "#7a7a7a", "#1b998b", "#b08d57"]
 
@@ -387,29 +389,56 @@ def _rollups(rollups: pd.DataFrame, products: list[str], currency: str) -> str:
     piv = fy.pivot_table(index="unit_id", columns="product", values="quota", aggfunc="sum")
     cols = [p for p in products if p in piv.columns] + [p for p in piv.columns if p not in products]
     piv = piv.reindex(columns=cols).fillna(0.0).sort_index()
+    bars = _largest_and_other(piv, MAX_BARS, "regions")
     fig = _figure(9, 4)
     ax = fig.add_subplot()
-    bottom = np.zeros(len(piv))
+    bottom = np.zeros(len(bars))
     for i, p in enumerate(cols):
         ax.bar(
-            [str(u) for u in piv.index],
-            piv[p],
+            [str(u) for u in bars.index],
+            bars[p],
             bottom=bottom,
             label=str(p),
             color=PALETTE[i % len(PALETTE)],
         )
-        bottom += piv[p].to_numpy()
+        bottom += bars[p].to_numpy()
+    if len(bars) < len(piv):  # MAX_BARS labels, one of them long
+        ax.tick_params(axis="x", labelrotation=90)
     ax.set_ylabel(currency)
     ax.set_title("Annual quota by region and product")
     _money_axis(ax)
     ax.legend(frameon=False, ncols=min(len(cols), 6))
+    shown = _largest_and_other(piv, MAX_ROWS, "regions")
     rows = [
         [u, *(_num(v) for v in r), _num(r.sum())]
-        for u, r in zip(piv.index, piv.to_numpy(), strict=True)
+        for u, r in zip(shown.index, shown.to_numpy(), strict=True)
     ]
     total = ["Total", *(_num(v) for v in piv.sum(axis=0)), _num(piv.to_numpy().sum())]
     tab = _table(["region", *cols, "total"], rows, [False, *([True] * (len(cols) + 1))], total)
-    return _section("rollups", tab + _png(fig, "quota by region and product"))
+    note = ""
+    if len(bars) < len(piv):
+        note = (
+            f'<p class="note">Chart: the {len(bars) - 1} largest of {len(piv):,} regions by '
+            "quota, the others summed in one bar"
+            + (f"; table: the {len(shown) - 1} largest." if len(shown) < len(piv) else ".")
+            + "</p>"
+        )
+    return _section("rollups", tab + _png(fig, "quota by region and product") + note)
+
+
+def _largest_and_other(piv: pd.DataFrame, limit: int, what: str) -> pd.DataFrame:
+    """``piv`` itself when it has at most ``limit`` rows; else its ``limit - 1`` largest rows
+    by row total (in their order) and one row summing the rest, labelled ``other (N what)``.
+    A chart or table of a 100,000-rep plan thus stays ``limit`` bars or rows."""
+    if len(piv) <= limit:
+        return piv
+    total = piv.sum(axis=1)
+    order = np.argsort(-total.to_numpy(), kind="stable")
+    keep = np.sort(order[: limit - 1])
+    rest = np.sort(order[limit - 1 :])
+    top = piv.iloc[keep]
+    other = piv.iloc[rest].sum(axis=0).to_frame(f"other ({len(rest):,} {what})").T
+    return pd.concat([top, other])
 
 
 def _moves(asg: pd.DataFrame | None, currency: str) -> str:
@@ -773,9 +802,15 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
     ax1.set_xlabel("attainment (%)")
     ax1.set_ylabel("reps")
     ax1.legend(frameon=False, fontsize=8)
+    binned = len(reps) > MAX_POINTS
     for c, col in _CAT_COLOURS.items():
         sel = reps[reps["category"] == c]
-        ax2.scatter(sel["difficulty"], sel["attainment"] * 100, s=14, color=col)
+        x, y = sel["difficulty"].to_numpy(dtype=float), sel["attainment"].to_numpy(dtype=float)
+        if binned:  # one marker per occupied grid cell, sized by its reps
+            x, y, n = _grid_points(x, y * 100, reps["difficulty"], reps["attainment"] * 100)
+            ax2.scatter(x, y, s=6 + 50 * np.sqrt(n / n.max(initial=1)), color=col)
+        else:
+            ax2.scatter(x, y * 100, s=14, color=col)
     ax2.axhline(100, color="#222", linewidth=1.0)
     ax2.set_xlabel("difficulty (quota ÷ effective base)")
     ax2.set_ylabel("attainment (%)")
@@ -821,8 +856,14 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
         [False, False, True, True, True],
     )
     reading = str(dva.get("reading", ""))
+    grid = (
+        f" The scatter bins the {len(reps):,} reps on a {GRID}×{GRID} grid: one marker per "
+        "occupied cell and category at the cell's mean, larger for more reps."
+        if binned
+        else ""
+    )
     note = (
-        f'<p class="note">{_esc(reading.capitalize())}. Set up to fail: attainment below '
+        f'<p class="note">{_esc(reading.capitalize())}.{grid} Set up to fail: attainment below '
         f"{_pct((summary.get('settings') or {}).get('low'), 0)} with difficulty in the top "
         "quartile; under-performers: the same miss with normal difficulty. "
         "<code>performance.csv</code> holds next year's factors (docs/incentives.md).</p>"
@@ -837,6 +878,27 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
         + "<h3>Reps set up to fail</h3>"
         + fail_tab,
     )
+
+
+def _grid_points(
+    x: np.ndarray, y: np.ndarray, all_x: pd.Series, all_y: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points binned on a GRID×GRID grid spanning all reps' finite values: each occupied cell's
+    mean x, mean y and count."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if not len(x):
+        return x, y, np.zeros(0)
+    ax_, ay_ = all_x.to_numpy(dtype=float), all_y.to_numpy(dtype=float)
+    ax_, ay_ = ax_[np.isfinite(ax_)], ay_[np.isfinite(ay_)]
+    lo_x, hi_x, lo_y, hi_y = ax_.min(), ax_.max(), ay_.min(), ay_.max()
+    ix = np.clip(((x - lo_x) / max(hi_x - lo_x, 1e-12) * GRID).astype(int), 0, GRID - 1)
+    iy = np.clip(((y - lo_y) / max(hi_y - lo_y, 1e-12) * GRID).astype(int), 0, GRID - 1)
+    cell = ix * GRID + iy
+    uniq, inv, n = np.unique(cell, return_inverse=True, return_counts=True)
+    mx = np.bincount(inv, weights=x, minlength=len(uniq)) / n
+    my = np.bincount(inv, weights=y, minlength=len(uniq)) / n
+    return mx, my, n.astype(float)
 
 
 def write_evaluation_report(eval_dir: Path, out: Path) -> Path:

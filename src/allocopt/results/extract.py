@@ -85,15 +85,15 @@ def binding_rows(
         )
     act, lo, up, at_lo, at_up, idx = _binding(comp, res.col_values)
     eq = at_lo & at_up & (lo == up)
-    names = [comp.model.row_name(int(i)) for i in idx]
+    component, label = _row_names(comp, idx)
     duals = res.row_duals[idx] if res.row_duals is not None else np.full(len(idx), np.nan)
     side = np.where(eq[idx], "equal", np.where(at_up[idx], "upper", "lower"))
     df = pd.DataFrame(
         {
             "stage": stage,
-            "rule": [rule_of.get(c, c) for c, _ in names],
-            "component": [c for c, _ in names],
-            "index": [i for _, i in names],
+            "rule": [rule_of.get(c, c) for c in component],
+            "component": component,
+            "index": label,
             "activity": _money(act[idx]),
             "lower": lo[idx],
             "upper": up[idx],
@@ -104,6 +104,30 @@ def binding_rows(
     df["lower"] = df["lower"].where(np.isfinite(df["lower"]))
     df["upper"] = df["upper"].where(np.isfinite(df["upper"]))
     return df
+
+
+def _row_names(comp: Compiled, idx: np.ndarray) -> tuple[list[str], list[str]]:
+    """(component, index label) of each global row in ``idx``, as ``LinearModel.row_name``
+    gives them, one row block at a time."""
+    blocks = list(comp.model.rows.values())
+    starts = np.array([b.start for b in blocks], dtype=np.int64)
+    idx = np.asarray(idx, dtype=np.int64)
+    which = np.searchsorted(starts, idx, side="right") - 1
+    component = np.empty(len(idx), dtype=object)
+    label = np.empty(len(idx), dtype=object)
+    for k in np.unique(which):
+        sel = np.flatnonzero(which == k)
+        b = blocks[int(k)]
+        local = idx[sel] - b.start
+        component[sel] = b.name
+        cols = [np.asarray(c, dtype=object)[local] for c in b.index.columns]
+        if not cols:
+            label[sel] = ""
+        elif len(cols) == 1:
+            label[sel] = [str(v) for v in cols[0]]
+        else:
+            label[sel] = [",".join(map(str, vs)) for vs in zip(*cols, strict=True)]
+    return component.tolist(), label.tolist()
 
 
 def _binding(comp: Compiled, x: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -400,17 +424,15 @@ def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
     inc = md.ka_incumbent
     own = qs.owner
     pr = md.pairs
-    cost = {
-        (a, r): (c, mc)
-        for a, r, c, mc in zip(
-            pr.acc.tolist(),
-            pr.rep.tolist(),
-            pr.pair_cost.tolist(),
-            pr.move_cost.tolist(),
-            strict=True,
-        )
-    }
-    pc = [cost.get((a, int(o)), (0.0, 0.0)) for a, o in enumerate(own.tolist())]
+    # each account's costs at its owner: the (last) pair (account, owner), else 0
+    pair_cost = np.zeros(len(own))
+    move_cost = np.zeros(len(own))
+    acc = np.asarray(pr.acc, dtype=np.int64)
+    hit = np.flatnonzero(np.asarray(pr.rep, dtype=np.int64) == own[acc])
+    if len(hit):
+        last = hit[::-1][np.unique(acc[hit][::-1], return_index=True)[1]]
+        pair_cost[acc[last]] = np.asarray(pr.pair_cost, dtype=float)[last]
+        move_cost[acc[last]] = np.asarray(pr.move_cost, dtype=float)[last]
     return pd.DataFrame(
         {
             "account_id": np.asarray(md.ka_ids, dtype=object),
@@ -418,8 +440,8 @@ def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
             "owner_rep": np.where(own >= 0, rep[np.maximum(own, 0)], ""),
             "moved": (inc >= 0) & (own >= 0) & (inc != own),
             "revenue": _money(md.ka_revenue.sum(axis=1)),
-            "pair_cost": _money([c for c, _ in pc]),
-            "move_cost": _money([mc for _, mc in pc]),
+            "pair_cost": _money(pair_cost),
+            "move_cost": _money(move_cost),
         }
     )
 
