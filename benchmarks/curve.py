@@ -111,6 +111,12 @@ def _point(doc: dict[str, Any], source: Path) -> dict[str, Any]:
         "cpu": res.get("cpu_seconds"),
         "peak_memory_mib": res.get("peak_memory_mib"),
         "loadavg": res.get("loadavg"),
+        # CPU ÷ wall of the solve process: < 1 when it waited for a core (a shared host)
+        "cpu_share": (
+            round(res["cpu_seconds"] / res["wall_seconds"], 3)
+            if ok and res.get("wall_seconds")
+            else None
+        ),
         "date": doc.get("date"),
         "stages": _stage_seconds(res) if ok else None,
         "source": str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source),
@@ -137,22 +143,27 @@ def _value(p: dict[str, Any], series: str) -> float | None:
 
 
 def _exponents(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per series: the fitted k of seconds ∝ reps^k and the local k between consecutive sizes."""
+    """Per series: the fitted k of seconds ∝ reps^k and the local k between consecutive sizes;
+    for the stages also ``k_cpu_est``, the fit of stage seconds × the point's CPU ÷ wall (the
+    stages' wall times are scaled by the contention of their run: an estimate of their CPU
+    seconds, assuming the load was even over the run)."""
     ok = sorted((p for p in points if p["ok"]), key=lambda p: p["reps"])
     out: dict[str, Any] = {}
     for s in (*SERIES, "peak_memory_mib"):
-        xs = [float(p["reps"]) for p in ok if (_value(p, s) if s != "peak_memory_mib" else 1)]
-        ys = [
-            float(p["peak_memory_mib"] if s == "peak_memory_mib" else _value(p, s) or 0)
+        pts = [
+            (float(p["reps"]), float(v), p.get("cpu_share"))
             for p in ok
-            if (_value(p, s) if s != "peak_memory_mib" else 1)
+            if (v := p["peak_memory_mib"] if s == "peak_memory_mib" else _value(p, s))
         ]
+        xs, ys = [x for x, _, _ in pts], [y for _, y, _ in pts]
         local = []
         for i in range(1, len(xs)):
             if ys[i - 1] > 0 and ys[i] > 0:
                 k = math.log(ys[i] / ys[i - 1]) / math.log(xs[i] / xs[i - 1])
                 local.append({"from": int(xs[i - 1]), "to": int(xs[i]), "k": round(k, 2)})
         out[s] = {"k": _fit(xs, ys), "local": local, "points": len(xs)}
+        if s in STAGES and all(c for _, _, c in pts):
+            out[s]["k_cpu_est"] = _fit(xs, [y * float(c) for _, y, c in pts])
     return out
 
 
@@ -314,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             if c["exponents"][s]["k"] is not None
         )
         print(f"{g}: k = {row}")
+        est = ", ".join(
+            f"{s} {c['exponents'][s].get('k_cpu_est')}"
+            for s in STAGES
+            if c["exponents"][s].get("k_cpu_est") is not None
+        )
+        print(f"{g}: k of the stages × CPU/wall = {est}")
     return 0
 
 
