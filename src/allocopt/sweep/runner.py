@@ -286,6 +286,7 @@ def run_sweep(
     )
     clock = _Clock()
     warming: threading.Thread | None = None
+    closing: threading.Thread | None = None
     client = cluster = None
     work: Path | None = None
     if in_process is None:
@@ -303,9 +304,6 @@ def run_sweep(
         todo = [it for it in defn.items if it.index not in results]
         failed = sum(r["row"]["status"] == "failed" for r in results.values())
         progress(len(results), len(defn.items), failed)
-        if todo:
-            warming = threading.Thread(target=_warm_report, name="allocopt-report", daemon=True)
-            warming.start()
         if todo and not in_process:
             client, cluster, where = _client(workers, scheduler)
             clock.mark("cluster")
@@ -313,10 +311,13 @@ def run_sweep(
         if todo:
             done: Iterator[dict[str, Any]]
             if in_process:
-                done = (run_item(job, it, base=defn.base) for it in todo)
+                done = _here(job, defn, todo)
             else:
                 assert client is not None
                 done = _on_dask(client, defn, job, todo, clock)
+            # the report's charting loads while the items are solved
+            warming = threading.Thread(target=_warm_report, name="allocopt-report", daemon=True)
+            warming.start()
             annual = AnnualOf(defn.base.md)
             for res in done:
                 _persist(work, res)
@@ -324,36 +325,44 @@ def run_sweep(
                 failed += res["row"]["status"] == "failed"
                 progress(len(results), len(defn.items), failed)
             clock.mark("items")
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-        if client is not None:
-            clock.mark("cluster_close")
-        if in_process:
-            forget()
+        if client is not None:  # every result is in: the cluster closes while the folder is written
+            closing = threading.Thread(
+                target=_close, args=(client, cluster), name="allocopt-close", daemon=True
+            )
+            closing.start()
+            client = cluster = None
+    except BaseException:
         if warming is not None:
             warming.join()  # never leave an import running behind an error
-    ordered = [results[it.index] for it in defn.items]
-    files, summary = assemble(defn, ordered)
-    files["manifest.json"] = _manifest(defn, where, summary)
-    clock.mark("assemble")
-    runs = work / "runs" if keep_runs else None
+        raise
+    finally:
+        _close(client, cluster)
+        if in_process:
+            forget()
+    try:
+        ordered = [results[it.index] for it in defn.items]
+        files, summary = assemble(defn, ordered)
+        files["manifest.json"] = _manifest(defn, where, summary)
+        clock.mark("assemble")
+        runs = work / "runs" if keep_runs else None
 
-    def finish(tmp: Path) -> None:
-        assert work is not None
-        quotas = (_read_arrow(work / f"{r['row']['item']}.arrow") for r in with_plan(ordered))
-        write_quotas(tmp / "quotas.parquet", quotas)
-        if runs is not None and runs.is_dir():
-            shutil.copytree(runs, tmp / "runs")
-        clock.mark("write")
-        _render_report(tmp)
-        clock.mark("report")
+        def finish(tmp: Path) -> None:
+            assert work is not None
+            quotas = (_read_arrow(work / f"{r['row']['item']}.arrow") for r in with_plan(ordered))
+            write_quotas(tmp / "quotas.parquet", quotas)
+            if runs is not None and runs.is_dir():
+                shutil.copytree(runs, tmp / "runs")
+            clock.mark("write")
+            _render_report(tmp)
+            clock.mark("report")
 
-    write_run(target, files, force=force, finish=finish)
-    shutil.rmtree(work, ignore_errors=True)
-    clock.mark("commit")
+        write_run(target, files, force=force, finish=finish)
+        shutil.rmtree(work, ignore_errors=True)
+        clock.mark("commit")
+    finally:
+        if closing is not None:
+            closing.join()
+            clock.mark("cluster_close")
     counts = summary["items"]
     return SweepOutcome(
         target,
@@ -367,6 +376,24 @@ def run_sweep(
         summary,
         clock.phases,
     )
+
+
+def _close(client: Any, cluster: Any) -> None:
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _here(job: Job, defn: Definition, todo: list[Item]) -> Iterator[dict[str, Any]]:
+    """Solve the items in this process, with one BLAS/OpenMP thread as on a Dask worker (its
+    nanny sets ``OPENBLAS_NUM_THREADS=1`` …): a dot product summed by two threads can differ in
+    its last digit, and sweep.csv's objective terms must be the same bytes either way."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        for it in todo:
+            yield run_item(job, it, base=defn.base)
 
 
 def _on_dask(
