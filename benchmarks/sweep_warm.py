@@ -1,16 +1,24 @@
 """Experiment: would warm-starting HiGHS between sweep items keep the results byte-identical?
 
-Example::
+Examples::
 
-    nice -n 10 python benchmarks/sweep_warm.py --out benchmarks/results/sweep-warm.json
+    nice -n 10 python benchmarks/sweep_warm.py --items 200 --out benchmarks/results/sweep-warm.json
+    nice -n 10 python benchmarks/sweep_warm.py --reps 1000 --draws 16 --out ...
 
-A 4 × 5 grid over ``targets.over_assignment`` × ``rules.fairness.band`` on the shipped example
-(every item has the same matrix pattern: only bounds, right-hand sides and costs move) is run
-in-process twice through :func:`allocopt.sweep.work.run_item`: cold (a fresh HiGHS instance per
-solve, as ``allocopt solve``) and warm (the LP relaxation started from the previous item's
-basis, the rounding MIP given the previous item's solution with ``setSolution``). It records each
-HiGHS solve's median time per model and every sweep.csv field and quota that differs between
-the two. Not part of allocopt: the warm mode exists only here, by replacing ``run_highs``.
+A grid over ``targets.over_assignment`` × ``rules.fairness.band`` on the shipped example
+(``--items``; every item has the same matrix pattern: only bounds, right-hand sides and costs
+move), or ``--draws`` Monte Carlo draws on a generated ``--reps`` plan, is run in-process
+through :func:`allocopt.sweep.work.run_item`: cold (the real ``run_highs``, a fresh HiGHS
+instance per solve, as ``allocopt solve``) and warm by a stand-in ``run_highs``:
+
+* ``previous_lp``: each LP relaxation starts from the previous item's optimal basis;
+* ``previous_lp_and_mip``: also each MIP from the previous item's solution (``setSolution``);
+* ``reference_lp``: each LP relaxation starts from item 0's optimal basis (the same start for
+  every item, so a result does not depend on which items a worker solved before); run in item
+  order and reversed, which must agree.
+
+It records each HiGHS solve's median time per model and every sweep.csv field and quota that
+differs from the cold run. Not part of allocopt: the warm modes exist only here.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -37,10 +46,20 @@ import allocopt.solve.highs as highs  # noqa: E402
 from allocopt.sweep.define import define  # noqa: E402
 from allocopt.sweep.work import _CACHE, Job, run_item  # noqa: E402
 
-LP_ONLY = "--lp-only" in sys.argv
+UNCERTAINTY = """
+uncertainty:
+  shocks:
+    - {name: territory, on: potential, distribution: normal, sd: 0.1,
+       correlation: {within: region, rho: 0.5}}
+    - {name: target, on: target, distribution: normal, sd: 0.02}
+"""
 
 
-def _runner(warm: bool, times: dict[str, list[float]]) -> Any:
+def _runner(mode: str, mip_too: bool, times: dict[str, list[float]]) -> Any:
+    """A stand-in for ``run_highs`` that starts each LP relaxation from a basis: ``previous``
+    (the previous item's optimal basis of the same model: depends on the order the items run in)
+    or ``reference`` (the first item's, every later item from that same basis: independent of
+    the order). ``mip_too``: MIPs also get the previous item's solution (``setSolution``)."""
     prev: dict[tuple[str, bool], Any] = {}
 
     def run_highs(
@@ -51,7 +70,8 @@ def _runner(warm: bool, times: dict[str, list[float]]) -> Any:
         key = (comp.model.name, mip)
         h = highs._highs(options)
         h.passModel(lp)
-        if warm and key in prev and (not mip or not LP_ONLY):
+        warm = key in prev and (not mip or (mip_too and mode == "previous"))
+        if warm:
             (h.setSolution if mip else h.setBasis)(prev[key])
         elif start is not None:
             h.setSolution(len(start[0]), start[0].astype(np.int32), start[1].astype(float))
@@ -59,7 +79,8 @@ def _runner(warm: bool, times: dict[str, list[float]]) -> Any:
         h.run()
         sec = time.perf_counter() - t
         sol, info = h.getSolution(), h.getInfo()
-        prev[key] = sol if mip else h.getBasis()
+        if mode == "previous" or key not in prev:
+            prev[key] = sol if mip else h.getBasis()
         times[f"{comp.model.name}/{'mip' if mip else 'lp'}"].append(sec)
         r = highs.SolveResult("optimal", True, is_mip=mip and comp.is_mip, seconds=sec)
         r.n_cols, r.n_rows = lp.num_col_, lp.num_row_
@@ -76,46 +97,113 @@ def _runner(warm: bool, times: dict[str, list[float]]) -> Any:
     return run_highs
 
 
-def run(warm: bool) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    path = (ROOT / "scenarios/example/scenario.yaml").resolve()
-    oas = "targets.over_assignment=0.020,0.021,0.022,0.023"
-    bands = "rules.fairness.band=0.30,0.31,0.32,0.33,0.34"
-    defn = define(path, grid=[oas, bands])
-    job = Job(str(path), defn.base_scenarios, defn.base_sets, defn.hash, defn.seed, False)
+def _real_times(times: dict[str, list[float]]) -> Any:
+    """The real ``run_highs`` (as ``allocopt solve``), timed per model."""
+    real = highs.run_highs
+
+    def run_highs(comp: Any, options: dict[str, Any], **kw: Any) -> Any:
+        r = real(comp, options, **kw)
+        mip = bool(len(comp.lp.integrality_))
+        times[f"{comp.model.name}/{'mip' if mip else 'lp'}"].append(r.seconds)
+        return r
+
+    return run_highs
+
+
+def _definition(items: int, reps: int | None, draws: int, tmp: Path) -> Any:
+    if reps is None:
+        n_oa = max(1, items // 10)
+        oas = ",".join(f"{0.02 + 0.001 * i:.3f}" for i in range(n_oa))
+        bands = ",".join(f"{0.30 + 0.01 * i:.2f}" for i in range(min(10, items)))
+        path = (ROOT / "scenarios/example/scenario.yaml").resolve()
+        return define(path, grid=[f"targets.over_assignment={oas}", f"rules.fairness.band={bands}"])
+    from allocopt.examples.generate import generate_plan
+
+    teams = max(1, reps // 20)
+    base = generate_plan(
+        tmp / "plan", regions=min(teams, max(3, teams // 25)), teams=teams, reps=reps,
+        reps_per_team=20, key_accounts_per_rep=2.0, candidates_per_key=5, seed=7,
+        name=f"bench-{reps}",
+    )  # fmt: skip
+    sc = tmp / "plan" / "sweep.yaml"
+    sc.write_text(f"extends: {base.name}\nname: bench-sweep\n" + UNCERTAINTY, encoding="utf-8")
+    return define(sc.resolve(), draws=draws, seed=1)
+
+
+def run(
+    defn: Any, mode: str, mip_too: bool = False, reverse: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every item in-process: ``cold`` (the real path) or warm-started; in item order, or
+    reversed (``reference`` takes its basis from item 0 first, whatever the order)."""
+    job = Job(str(defn.path), defn.base_scenarios, defn.base_sets, defn.hash, defn.seed, False)
     times: dict[str, list[float]] = defaultdict(list)
-    fn = _runner(warm, times)
+    fn = _real_times(times) if mode == "cold" else _runner(mode, mip_too, times)
     saved = blocks.run_highs, entry.run_highs
     blocks.run_highs = entry.run_highs = fn
+    items = list(defn.items)
     try:
         _CACHE.clear()
-        out = [run_item(job, it) for it in defn.items]
+        if mode == "reference":
+            run_item(job, items[0], base=defn.base)  # the reference basis
+            times.clear()
+        order = items[::-1] if reverse else items
+        out = {it.index: run_item(job, it, base=defn.base) for it in order}
     finally:
         blocks.run_highs, entry.run_highs = saved
-    return out, times
+        _CACHE.clear()
+    return [out[it.index] for it in items], times
+
+
+def _compare(a_items: list[dict[str, Any]], b_items: list[dict[str, Any]]) -> dict[str, Any]:
+    differ: dict[str, int] = defaultdict(int)
+    examples: dict[str, list[Any]] = {}
+    quotas_differ = 0
+    for a, b in zip(a_items, b_items, strict=True):
+        for k, v in a["row"].items():
+            if k == "status":  # the stand-in reports every solve as optimal
+                continue
+            if b["row"].get(k) != v and not (v != v and b["row"].get(k) != b["row"].get(k)):
+                differ[k] += 1
+                examples.setdefault(k, [a["row"]["item"], v, b["row"].get(k)])
+        qa, qb = a["quotas"], b["quotas"]
+        quotas_differ += not (qa is None and qb is None) and (
+            qa is None or qb is None or not qa.equals(qb)
+        )
+    return {
+        "items_whose_quotas_differ": quotas_differ,
+        "items_whose_sweep_csv_field_differs": dict(differ),
+        "first_difference_item_a_b": examples,
+    }
+
+
+def _med(t: dict[str, list[float]]) -> dict[str, float]:
+    return {k: round(float(np.median(v)), 5) for k, v in sorted(t.items())}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--items", type=int, default=20, help="grid items on the shipped example")
+    ap.add_argument("--reps", type=int, help="instead: Monte Carlo draws on a generated plan")
+    ap.add_argument("--draws", type=int, default=16)
     ap.add_argument("--out", type=Path)
-    ap.add_argument(
-        "--lp-only", action="store_true", help="warm-start the LP relaxation only (MIPs cold)"
-    )
     args = ap.parse_args(argv)
-    cold, t_cold = run(False)
-    warm, t_warm = run(True)
-    differ: dict[str, int] = defaultdict(int)
-    examples: dict[str, list[Any]] = {}
-    quotas_differ = 0
-    for a, b in zip(cold, warm, strict=True):
-        for k, v in a["row"].items():
-            if b["row"].get(k) != v:
-                differ[k] += 1
-                examples.setdefault(k, [a["row"]["item"], v, b["row"].get(k)])
-        quotas_differ += not a["quotas"].equals(b["quotas"])
-
-    def med(t: dict[str, list[float]]) -> dict[str, float]:
-        return {k: round(float(np.median(v)), 5) for k, v in sorted(t.items())}
-
+    with tempfile.TemporaryDirectory(prefix="allocopt-warm-") as tmp:
+        defn = _definition(args.items, args.reps, args.draws, Path(tmp))
+        cold, t_cold = run(defn, "cold")
+        modes: dict[str, Any] = {}
+        ref_fwd: list[dict[str, Any]] = []
+        for name, mode, mip_too, reverse in (
+            ("previous_lp", "previous", False, False),
+            ("previous_lp_and_mip", "previous", True, False),
+            ("reference_lp", "reference", False, False),
+            ("reference_lp_reversed_order", "reference", False, True),
+        ):
+            warm, t_warm = run(defn, mode, mip_too, reverse)
+            modes[name] = {"median_highs_seconds": _med(t_warm), "vs_cold": _compare(cold, warm)}
+            if name == "reference_lp":
+                ref_fwd = warm
+            elif name == "reference_lp_reversed_order":
+                modes[name]["vs_reference_lp_in_item_order"] = _compare(ref_fwd, warm)
     doc = {
         "command": "python benchmarks/sweep_warm.py " + " ".join(argv or sys.argv[1:]),
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -126,12 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "result": {
+            "definition": defn.spec(),
             "items": len(cold),
-            "median_highs_seconds_cold": med(t_cold),
-            "median_highs_seconds_warm": med(t_warm),
-            "items_whose_quotas_differ": quotas_differ,
-            "items_whose_sweep_csv_field_differs": dict(differ),
-            "first_difference_item_cold_warm": examples,
+            "median_highs_seconds_cold": _med(t_cold),
+            "warm": modes,
         },
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)

@@ -87,3 +87,23 @@ def test_resume_reuses_infeasible_items_and_redoes_unreadable_ones(tmp_path: Pat
     for name in SAME:
         assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
     assert not work.exists()
+
+
+def test_in_process_items_use_one_blas_thread_as_on_a_dask_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a dask worker's nanny sets OPENBLAS_NUM_THREADS=1; a dot product summed by two BLAS
+    # threads can differ in its last digit (sweep.csv's objective terms at 5,000 reps did)
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    real = runner.run_item
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(max((p["num_threads"] for p in threadpool_info()), default=1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_item", spy)
+    sc = _plan(tmp_path / "plan")
+    _ok(_sweep(str(sc), "--draws", "2", "--workers", "1", "--out", str(tmp_path / "sw")))
+    assert seen == [1, 1]

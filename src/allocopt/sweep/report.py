@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["render"]
+__all__ = ["render", "warm_up"]
 
 MAX_TEAMS = 40
 CSS = (
@@ -39,6 +39,16 @@ def _png(fig: Figure, alt: str) -> str:
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def warm_up() -> None:
+    """Draw a tiny chart: loads what the first chart would (Agg canvas, fonts)."""
+    fig = Figure(figsize=(1, 1))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], label="x")
+    ax.set_title("x")
+    ax.legend()
+    _png(fig, "")
 
 
 def _table(df: pd.DataFrame, limit: int = 50) -> str:
