@@ -194,3 +194,20 @@ def test_pricing_on_a_local_dask_cluster_writes_the_serial_bytes(
     fs, fd = _files(serial), _files(on_dask)
     assert "quotas.csv" in fs and [n for n in fs if fs[n] != fd.get(n)] == []
     assert _quotas(serial)["lp_message"] == _quotas(on_dask)["lp_message"]
+
+
+def test_a_worker_that_stops_answering_gives_a_located_solver_error_after_hang_after() -> None:
+    pool = open_pool(2, {"threads": 1}, hang_after=1.0)
+    try:
+        pool.load(_tiny_packs(), {"threads": 1})
+        assert all(r is not None for r in pool.price(np.zeros(1), None, "in master iteration 1"))
+        worker = pool._procs[0]  # type: ignore[attr-defined]
+        os.kill(worker.pid, signal.SIGSTOP)  # alive, but never answers
+        with pytest.raises(SolverError) as err:
+            pool.price(np.zeros(1), None, "in master iteration 2")
+        msg = str(err.value)
+        assert "pricing worker 1 of 2" in msg and "sent nothing for 1 s" in msg
+        assert "in master iteration 2" in msg
+        assert not worker.is_alive()  # the stopped worker was ended, not left behind
+    finally:
+        pool.close()
