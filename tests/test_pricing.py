@@ -211,3 +211,29 @@ def test_a_worker_that_stops_answering_gives_a_located_solver_error_after_hang_a
         assert not worker.is_alive()  # the stopped worker was ended, not left behind
     finally:
         pool.close()
+
+
+def test_cli_reports_a_dead_pricing_worker_with_exit_1_and_no_run_folder(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from allocopt.cli import main
+
+    monkeypatch.setattr(decompose, "PACK_COLUMNS", 300)
+    real = pricing._Processes._start_round
+
+    def kill_in_round_two(self: Any, pi: Any, deadline: Any, what: str) -> None:
+        if "iteration 2" in what:  # a real death: the worker process is killed mid-solve
+            os.kill(self._procs[0].pid, signal.SIGKILL)
+            self._procs[0].join(timeout=10)
+        real(self, pi, deadline, what)
+
+    monkeypatch.setattr(pricing._Processes, "_start_round", kill_in_round_two)
+    out = tmp_path / "run"
+    sets = ["--set", *FORCE, "--set", "solver.workers=2"]
+    res = CliRunner().invoke(main, ["solve", str(plan), "--out", str(out), "--quiet", *sets])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    assert "pricing worker 1 of 2" in res.output and "master iteration 2" in res.output
+    assert not out.exists()  # no half-written run folder
