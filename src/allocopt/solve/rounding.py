@@ -398,16 +398,23 @@ def round_rows(
         up = movable & (s < -eps) & (z < ceil_x)
         # partners: every row a +1 (−1) move touches keeps its bounds
         gl, gh = g_low.tocoo(), g_high.tocoo()
-        tol = 1e-6
         keep_l, keep_h = ~is_link[gl.row], ~is_link[gh.row]  # a pair keeps its total
 
-        def safe(sign: float) -> np.ndarray:
-            bad = np.zeros(n)
+        def safe(
+            sign: float,
+            gl: Any = gl,
+            gh: Any = gh,
+            low: Any = low,
+            high: Any = high,
+            keep_l: Any = keep_l,
+            keep_h: Any = keep_h,
+            tol: float = 1e-6,
+        ) -> Any:
             lo_new = low[gl.row] + sign * gl.data
             hi_new = high[gh.row] + sign * gh.data
             b1 = keep_l & (sign * gl.data > 0) & (lo_new > row_upper[gl.row] + tol)
             b2 = keep_h & (sign * gh.data < 0) & (hi_new < row_lower[gh.row] - tol)
-            bad += np.bincount(gl.col[b1], minlength=n) + np.bincount(gh.col[b2], minlength=n)
+            bad = np.bincount(gl.col[b1], minlength=n) + np.bincount(gh.col[b2], minlength=n)
             return bad == 0
 
         z_new = z.copy()
