@@ -252,9 +252,7 @@ class _Rows:
         xf[tw] = self.weight[tw] * z[self.twin_of[tw]]
         return xf
 
-    def _implied(
-        self, fa: np.ndarray, lower: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _implied(self, fa: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each free column's bound implied by its singleton rows (max of lowers / min of
         uppers with its own bound), and the row that sets it (−1: its own bound)."""
         r, c, al = self.s_rows, self.s_col, self.s_coef
