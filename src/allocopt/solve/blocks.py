@@ -326,8 +326,9 @@ def _assemble(
     is_int = np.array([t != highspy.HighsVarType.kContinuous for t in integ], dtype=bool)
     lo0 = np.array(lp.col_lower_, dtype=float)
     hi0 = np.array(lp.col_upper_, dtype=float)
-    # rounded as _round_linked, then repaired where the integers alone break a row
-    z, restored, broken, left = round_rows(
+    # rounded by _round_linked, then repaired where the integers alone break a row
+    z0, restored = _round_linked(comp, relaxed.col_values, general, link)
+    z, _, broken, left = round_rows(
         comp.matrix.tocsr(),
         np.asarray(lp.row_lower_, dtype=float),
         np.asarray(lp.row_upper_, dtype=float),
@@ -337,6 +338,7 @@ def _assemble(
         relaxed.col_values,
         general,
         is_int,
+        start=z0,
     )
     lo, hi = lo0.copy(), hi0.copy()
     lo[is_int] = hi[is_int] = np.clip(z[is_int], lo0[is_int], hi0[is_int])

@@ -338,6 +338,7 @@ def round_rows(
     general: np.ndarray,
     integer: np.ndarray | None = None,
     rounds: int = 20,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int, int]:
     """:func:`round_linked`, then repaired so that no row is broken by its integers alone.
 
@@ -356,9 +357,12 @@ def round_rows(
     largest remainder (down-moves; smallest for up-moves; ties: lower column) among those with
     s ≤ 0 (≥ 0) whose rows all keep their bounds after the move — so every linked total stays
     exact. A round is kept only when V falls; at most ``rounds`` rounds. Deterministic.
+    ``start``: the rounded values to repair instead of :func:`round_linked`'s.
     Returns (values, linked totals restored, rows broken before, rows broken after).
     """
     z, groups = _round_groups(a, row_lower, row_upper, link_rows, x, general)
+    if start is not None:  # the caller's rounding (the same, or its own) is the one repaired
+        z = start.copy()
     n = a.shape[1]
     integer = general.copy() if integer is None else integer
     z[integer & ~general] = np.round(x[integer & ~general])
