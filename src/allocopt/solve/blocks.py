@@ -33,7 +33,7 @@ from allocopt.solve.highs import (
     run_lp,
 )
 from allocopt.solve.lagrange import Lagrangian, lagrangian, lagrangian_plan
-from allocopt.solve.rounding import neighbourhood, round_linked, split_linked
+from allocopt.solve.rounding import neighbourhood, round_linked, round_rows, split_linked
 
 BLOCKS_ABOVE = 10_000
 """Rounding MIPs with more general integers than this are solved block by block."""
@@ -323,7 +323,8 @@ def _assemble(
 ) -> SolveResult:
     """A plan when the deadline passed before any integer one: the LP optimum rounded.
 
-    The general integers are rounded by :func:`_round_linked` (company totals exact), every
+    The general integers are rounded by :func:`_round_linked` (company totals exact) and
+    repaired where they alone break a row (:func:`~allocopt.solve.rounding.round_rows`), every
     other integer column is rounded to nearest and fixed, and the continuous columns are
     re-solved as an LP against all rows. The result carries status ``time_limit`` and the LP
     relaxation as its bound; when that LP has no solution the rounded assembly breaks a row of
@@ -333,10 +334,22 @@ def _assemble(
     assert relaxed.col_values is not None
     integ = list(lp.integrality_)
     is_int = np.array([t != highspy.HighsVarType.kContinuous for t in integ], dtype=bool)
-    z, restored = _round_linked(comp, relaxed.col_values, general, link)
-    z[is_int & ~general] = np.round(relaxed.col_values[is_int & ~general])
     lo0 = np.array(lp.col_lower_, dtype=float)
     hi0 = np.array(lp.col_upper_, dtype=float)
+    # rounded by _round_linked, then repaired where the integers alone break a row
+    z0, restored = _round_linked(comp, relaxed.col_values, general, link)
+    z, _, broken, left = round_rows(
+        comp.matrix.tocsr(),
+        np.asarray(lp.row_lower_, dtype=float),
+        np.asarray(lp.row_upper_, dtype=float),
+        lo0,
+        hi0,
+        np.zeros(0, dtype=np.int64) if link is None else link[0],
+        relaxed.col_values,
+        general,
+        is_int,
+        start=z0,
+    )
     lo, hi = lo0.copy(), hi0.copy()
     lo[is_int] = hi[is_int] = np.clip(z[is_int], lo0[is_int], hi0[is_int])
     with lp_relaxation(lp):
@@ -351,7 +364,9 @@ def _assemble(
     what = (
         f"the {'LP optimum' if relaxed.status == 'optimal' else 'best LP point so far'}"
         f" with its {int(is_int.sum())} integers rounded "
-        f"({restored} linked totals restored by largest remainder)"
+        f"({restored} linked totals restored by largest remainder"
+        + (f"; {broken - left} of {broken} rows broken by the rounding repaired" if broken else "")
+        + ")"
     )
     if not res.has_solution:
         out_of_time = res.status == "time_limit"
