@@ -144,6 +144,18 @@ def test_lp_bound_le_lagrangian_le_integer_optimum_le_plan(plan: Path, solve: So
     assert lb > lp + 0.5 * (full.objective - lp)  # it captures most of the rounding cost
 
 
+def test_a_finished_plan_above_mip_gap_is_feasible_not_optimal(plan: Path, solve: Solve) -> None:
+    """The status follows the proven gap: above solver.mip_gap the plan is ``feasible`` (exit 0,
+    a plan), within it ``optimal`` — in the manifest, the summary and sweep/report readers."""
+    tight = solve(plan, sets=["solver.block_size=1", "solver.mip_gap=0.000001"])
+    q = _quotas(tight.run_dir)
+    assert q["bound_method"] == "lagrangian" and float(q["gap"]) > 1e-6  # 48 reps: ~1%
+    assert q["status"] == "feasible" and tight.status == "feasible"
+    assert tight.results.summary["status"] == "feasible"
+    loose = solve(plan, sets=["solver.block_size=1", f"solver.mip_gap={float(q['gap']) * 2}"])
+    assert _quotas(loose.run_dir)["status"] == "optimal" and loose.status == "optimal"
+
+
 def test_block_mips_cut_by_the_time_limit_still_give_a_stamped_plan(
     plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,8 +190,8 @@ def test_status_line_says_which_bound_the_gap_is_against() -> None:
     assert _status_line("optimal", 7.3e-6, manifest(7.3e-6, "lagrangian")) == (
         f"[green]optimal[/], gap 0.0007% {lagr}"
     )
-    # blocks finished, but the gap to the bound is above mip_gap: not called optimal
-    assert _status_line("optimal", 0.0111, manifest(0.0111, "lagrangian")) == (
+    # blocks finished, but the gap to the bound is above mip_gap: status feasible, not optimal
+    assert _status_line("feasible", 0.0111, manifest(0.0111, "lagrangian")) == (
         f"[green]feasible[/], gap 1.1100% {lagr}"
     )
     assert _status_line("time_limit", 0.02, manifest(0.02, "lagrangian")).startswith(

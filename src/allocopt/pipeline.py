@@ -469,6 +469,8 @@ def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float |
         if all(r.status == "optimal" for r in parts)
         else "time_limit"
         if any(r.status == "time_limit" for r in parts)
+        else "feasible"
+        if all(r.status in ("optimal", "feasible") for r in parts)
         else parts[-1].status
     )
     gaps = [r.gap for r in parts if r.is_mip and r.gap is not None]

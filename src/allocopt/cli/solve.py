@@ -132,15 +132,12 @@ def solve(
 def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> str:
     """``optimal, gap 0.31%``; when the plan came from blocks (or the rounded LP optimum) the line
     says which bound valid for the whole model its gap is against: the Lagrangian integer bound
-    of the blocks (``bound_method`` ``lagrangian``; "feasible" when that gap is above mip_gap)
+    of the blocks (``bound_method`` ``lagrangian``; status ``feasible`` when above mip_gap)
     or the LP relaxation's bound — rather than calling a block-wise optimum simply optimal."""
     quotas = (manifest.get("stages") or {}).get("quotas") or {}
     against_lp = bool(quotas.get("gap_against_lp")) and quotas.get("gap") == gap
     lagrangian = quotas.get("bound_method") == "lagrangian" and quotas.get("gap") == gap
-    tol = float((quotas.get("options") or {}).get("mip_rel_gap", 0.0))
     word = "optimal in each block" if against_lp and status == "optimal" else status
-    if lagrangian and status == "optimal" and gap is not None and gap > tol:
-        word = "feasible"  # the blocks finished, but the gap to the bound is above mip_gap
     if not gap:
         return f"[green]{word}[/]"
     basis = (

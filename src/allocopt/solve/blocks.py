@@ -205,8 +205,9 @@ def _best_plan(
 
     Candidates: the rounded LP optimum (:func:`_assemble`), the Lagrangian plan and the
     restricted block MIPs' plan, when they exist. The bound is max(LP bound, LB_int) and
-    ``bound_method`` says which (``lp`` | ``lagrangian``); the status is ``optimal`` when no
-    step stopped at (or, ``no_time``, was skipped for) the time limit, else ``time_limit``.
+    ``bound_method`` says which (``lp`` | ``lagrangian``); the status is ``time_limit`` when a
+    step stopped at (or, ``no_time``, was skipped for) the time limit, else ``optimal`` when the
+    gap is within ``mip_rel_gap`` and ``feasible`` when it is not.
     """
     cands: list[tuple[float, str, SolveResult]] = []
     if rounded.has_solution:
@@ -242,7 +243,9 @@ def _best_plan(
         or (blocks is not None and blocks.status != "optimal")
     )
     tol = float(options.get("mip_rel_gap", 1e-4))
-    out.status = "time_limit" if timed_out else "optimal"
+    # a finished plan whose proven gap is above mip_gap is "feasible", not optimal (the
+    # neighbourhood MIP of smaller plans stops at mip_gap, so "optimal" means within it)
+    out.status = "time_limit" if timed_out else "optimal" if gap <= tol else "feasible"
     out.bound = bound
     out.gap = gap
     out.bound_method = "lagrangian" if use_lag else "lp"

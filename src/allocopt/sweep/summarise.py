@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 PCTS = (10, 50, 90)
-SOLVED = ("optimal", "time_limit")
+SOLVED = ("optimal", "feasible", "time_limit")
 
 
 def _parquet(df: pd.DataFrame) -> bytes:
