@@ -122,3 +122,30 @@ def test_binding_row_names_are_the_model_s_row_names(tmp_path: Path) -> None:
     component, label = _row_names(comp, rows)
     assert list(zip(component, label, strict=True)) == [comp.model.row_name(int(i)) for i in rows]
     assert any("," in lab for lab in label)  # multi-column indices are covered
+
+
+def test_rep_date_rules_flag_each_row_once_with_its_first_rule(tmp_path: Path) -> None:
+    from allocopt.errors import InputError
+    from allocopt.pipeline import validate
+    from tests.plans import BASE_TABLES, write_plan
+
+    base = BASE_TABLES["reps"][0]
+    dates = {  # rep: (start, end) against the plan year 2027
+        "A": ("2027-03-01", "2027-02-01"),  # ends before it starts (and before nothing else)
+        "B": ("2026-06-01", "2026-12-31"),  # leaves before the year starts
+        "C": ("2028-01-01", ""),  # starts after the year ends
+        "D": ("2027-05-01", "2026-01-01"),  # both of the first two rules: the first is told
+        "E": ("", ""),
+        "F": ("2027-02-01", "2027-11-30"),
+    }
+    reps = [{**base, "rep_id": r, "start_date": a, "end_date": b} for r, (a, b) in dates.items()]
+    with pytest.raises(InputError) as err:
+        validate(write_plan(tmp_path, tables={"reps": reps}))
+    got = [(p.where, p.field, p.message.split(";")[0].split(" (")[0]) for p in err.value.problems]
+    dated = [g for g in got if g[1] in ("start_date", "end_date")]
+    assert dated == [
+        ("row 2", "end_date", "end date 2027-02-01 is before start date 2027-03-01"),
+        ("row 3", "end_date", "the rep leaves"),
+        ("row 4", "start_date", "the rep starts"),
+        ("row 5", "end_date", "end date 2026-01-01 is before start date 2027-05-01"),
+    ]

@@ -345,7 +345,12 @@ def _rep_date_checks(ds: Dataset) -> list[Problem]:
     fy1 = fy0 + pd.DateOffset(years=1)
     out = []
     s, e = df["start_date"], df["end_date"]
-    for row, a, b in zip(df[ROW], s, e, strict=True):
+    has_s, has_e = s.notna().to_numpy(), e.notna().to_numpy()
+    flagged = (has_s & has_e & (e < s).to_numpy()) | (has_e & (e < fy0).to_numpy())
+    flagged |= has_s & (s >= fy1).to_numpy()
+    rows = df[ROW].to_numpy()
+    for i in np.flatnonzero(flagged):  # the rows a date rule flags, each told its first rule
+        row, a, b = rows[i], s.iloc[i], e.iloc[i]
         if pd.notna(a) and pd.notna(b) and b < a:
             out.append(
                 Problem(

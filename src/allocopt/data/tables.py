@@ -687,8 +687,17 @@ _PLAIN_MAX_CHARS = 15
 
 
 def _arrow_text(arr: Any) -> np.ndarray:
-    """An Arrow string array as an object array of Python str (what the other readers give)."""
-    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    """An Arrow string array as an object array of Python str (what the other readers give),
+    one str object per distinct value (a product or team ID repeated over a million rows is
+    one object, as pandas' C parser shares them)."""
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa_.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = pc.dictionary_encode(arr)
+    values = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    out: np.ndarray = values[enc.indices.to_numpy(zero_copy_only=False)]
     return out
 
 
