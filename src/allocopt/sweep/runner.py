@@ -121,8 +121,7 @@ def _arrow_bytes(table: pa.Table) -> bytes:
 
 
 def _read_arrow(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as src:
-        return pa.ipc.open_file(src).read_all()
+    return pa.ipc.open_file(pa.py_buffer(path.read_bytes())).read_all()
 
 
 META = b"allocopt.item"  # the item's result (JSON) in its Arrow file's schema metadata
