@@ -112,6 +112,12 @@ def _point(doc: dict[str, Any], source: Path) -> dict[str, Any]:
         "peak_memory_mib": res.get("peak_memory_mib"),
         "loadavg": res.get("loadavg"),
         # CPU ÷ wall of the solve process: < 1 when it waited for a core (a shared host)
+        # the host was busy when the point ran (1-minute load average ≥ half the CPUs)
+        "loaded": bool(
+            res.get("loadavg")
+            and max(res["loadavg"]["before"][0], res["loadavg"]["after"][0])
+            >= 0.5 * (os.cpu_count() or 1)
+        ),
         "cpu_share": (
             round(res["cpu_seconds"] / res["wall_seconds"], 3)
             if ok and res.get("wall_seconds")
@@ -276,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     args.points.mkdir(parents=True, exist_ok=True)
+    cpus = os.cpu_count() or 1
+    if not args.no_run and os.getloadavg()[0] >= 0.5 * cpus:
+        print(
+            f"note: load average {os.getloadavg()[0]:.1f} on {cpus} CPUs: wall and stage seconds "
+            "will include waiting for a core (each point records its loadavg and CPU ÷ wall)",
+            flush=True,
+        )
     if not args.no_run:
         for g in args.granularity:
             for n in sorted(args.reps):

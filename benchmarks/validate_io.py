@@ -6,8 +6,9 @@ Example::
         --label after --out benchmarks/results/validate-io.json
 
 Each run is a fresh process (``python -m allocopt.cli validate``) so imports and page cache count
-the same way for every run; the wall time and peak RSS come from the child's rusage. The load
-average is recorded before and after each plan.
+the same way for every run; the wall time, and the CPU time (user + system, all threads) and
+peak RSS from that child's own rusage (``os.wait4``): on a shared host the CPU time is the
+steadier measure. The load average is recorded before and after each plan.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,21 +23,23 @@ import time
 from pathlib import Path
 
 
-def _one(scenario: Path, src: str | None) -> tuple[float, float]:
+def _one(scenario: Path, src: str | None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one ``allocopt validate`` child process."""
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    subprocess.run(
+    p = subprocess.Popen(
         [sys.executable, "-m", "allocopt.cli", "validate", str(scenario)],
-        check=True,
         env=env,
         stdout=subprocess.DEVNULL,
     )
+    _pid, status, ru = os.wait4(p.pid, 0)  # this child's own rusage
+    p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t
-    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return wall, peak / 1024
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, p.args)
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,15 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for plan in args.plans:
         load_before = list(os.getloadavg())
-        walls = []
+        walls, cpus, peaks = [], [], []
         for _ in range(args.runs):
-            wall, _peak = _one(plan / "scenario.yaml", args.src)
+            wall, cpu, peak = _one(plan / "scenario.yaml", args.src)
             walls.append(round(wall, 2))
+            cpus.append(round(cpu, 2))
+            peaks.append(round(peak))
         res = {
             "label": args.label,
             "plan": plan.name,
             "runs_seconds": walls,
             "median_seconds": round(statistics.median(walls), 2),
+            "cpu_seconds": cpus,
+            "median_cpu_seconds": round(statistics.median(cpus), 2),
+            "peak_rss_mib": peaks,
             "loadavg": {"before": load_before, "after": list(os.getloadavg())},
         }
         print(json.dumps(res))

@@ -165,3 +165,27 @@ def test_block_mips_cut_by_the_time_limit_still_give_a_stamped_plan(
     assert float(q["lp_bound"]) <= float(q["bound"]) <= float(q["objective"])
     annual = np.asarray(res.results.annual["quota"], dtype=float)
     assert np.array_equal(annual / 1000.0, np.round(annual / 1000.0))
+
+
+def test_status_line_says_which_bound_the_gap_is_against() -> None:
+    from allocopt.cli.solve import _status_line
+
+    def manifest(gap: float, method: str) -> dict[str, Any]:
+        q = {"gap": gap, "bound_method": method, "gap_against_lp": method == "lp"}
+        return {"stages": {"quotas": {**q, "options": {"mip_rel_gap": 0.01}}}}
+
+    lagr = "against the Lagrangian integer bound of the blocks (see the manifest)"
+    assert _status_line("optimal", 7.3e-6, manifest(7.3e-6, "lagrangian")) == (
+        f"[green]optimal[/], gap 0.0007% {lagr}"
+    )
+    # blocks finished, but the gap to the bound is above mip_gap: not called optimal
+    assert _status_line("optimal", 0.0111, manifest(0.0111, "lagrangian")) == (
+        f"[green]feasible[/], gap 1.1100% {lagr}"
+    )
+    assert _status_line("time_limit", 0.02, manifest(0.02, "lagrangian")).startswith(
+        "[green]time_limit[/], gap 2.0000% against the Lagrangian"
+    )
+    assert _status_line("optimal", 0.87, manifest(0.87, "lp")) == (
+        "[green]optimal in each block[/], gap 87.0000% against the LP relaxation's bound"
+        " (see the manifest)"
+    )

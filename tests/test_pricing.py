@@ -194,3 +194,46 @@ def test_pricing_on_a_local_dask_cluster_writes_the_serial_bytes(
     fs, fd = _files(serial), _files(on_dask)
     assert "quotas.csv" in fs and [n for n in fs if fs[n] != fd.get(n)] == []
     assert _quotas(serial)["lp_message"] == _quotas(on_dask)["lp_message"]
+
+
+def test_a_worker_that_stops_answering_gives_a_located_solver_error_after_hang_after() -> None:
+    pool = open_pool(2, {"threads": 1}, hang_after=1.0)
+    try:
+        pool.load(_tiny_packs(), {"threads": 1})
+        assert all(r is not None for r in pool.price(np.zeros(1), None, "in master iteration 1"))
+        worker = pool._procs[0]  # type: ignore[attr-defined]
+        os.kill(worker.pid, signal.SIGSTOP)  # alive, but never answers
+        with pytest.raises(SolverError) as err:
+            pool.price(np.zeros(1), None, "in master iteration 2")
+        msg = str(err.value)
+        assert "pricing worker 1 of 2" in msg and "sent nothing for 1 s" in msg
+        assert "in master iteration 2" in msg
+        assert not worker.is_alive()  # the stopped worker was ended, not left behind
+    finally:
+        pool.close()
+
+
+def test_cli_reports_a_dead_pricing_worker_with_exit_1_and_no_run_folder(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from allocopt.cli import main
+
+    monkeypatch.setattr(decompose, "PACK_COLUMNS", 300)
+    real = pricing._Processes._start_round
+
+    def kill_in_round_two(self: Any, pi: Any, deadline: Any, what: str) -> None:
+        if "iteration 2" in what:  # a real death: the worker process is killed mid-solve
+            os.kill(self._procs[0].pid, signal.SIGKILL)
+            self._procs[0].join(timeout=10)
+        real(self, pi, deadline, what)
+
+    monkeypatch.setattr(pricing._Processes, "_start_round", kill_in_round_two)
+    out = tmp_path / "run"
+    sets = ["--set", *FORCE, "--set", "solver.workers=2"]
+    res = CliRunner().invoke(main, ["solve", str(plan), "--out", str(out), "--quiet", *sets])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    assert "pricing worker 1 of 2" in res.output and "master iteration 2" in res.output
+    assert not out.exists()  # no half-written run folder

@@ -39,7 +39,11 @@ from allocopt.cli.render import console, err, pct
     type=click.Path(path_type=Path),
     help="Stress this published run folder's quotas (with --draws; no solve).",
 )
-@click.option("--workers", type=int, help="Local Dask workers (default: the number of cores).")
+@click.option(
+    "--workers",
+    type=int,
+    help="Local Dask workers (default: the number of cores); 1 = in this process, no cluster.",
+)
 @click.option(
     "--scheduler", metavar="ADDRESS", help="Use an existing Dask scheduler, e.g. tcp://host:8786."
 )

@@ -2,10 +2,13 @@
 
 LP relaxation → MIP with every general integer bounded to the floor and ceiling of its LP value
 → full MIP, within one deadline (:func:`_solve_neighbourhood`). Above :data:`BLOCKS_ABOVE`
-general integers the restricted MIP is split into independent blocks — connected components
-without the linking rows, whose right-hand sides are split over the blocks by largest remainder
-(:func:`_solve_blocks`). When the deadline passes before any integer plan exists, the LP optimum
-is rounded (:func:`_round_linked`) and the continuous columns re-solved (:func:`_assemble`).
+general integers the plan is the LP optimum rounded (:func:`_round_linked`, continuous columns
+re-solved: :func:`_assemble`) and its bound the Lagrangian bound of the independent blocks'
+full MIPs at the LP prices (:mod:`allocopt.solve.lagrange`; blocks = connected components
+without the linking rows), whose optima also give a plan when the rounded one is not within the
+gap; the restricted block MIPs (right-hand sides of the linking rows split over the blocks by
+largest remainder, :func:`_solve_blocks`) run only when neither plan exists. When the deadline
+passes before any integer plan exists, the LP optimum is rounded and assembled as well.
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ def _solve_neighbourhood(
             comp, link[0], integ_all & ~((lo >= 0) & (hi <= 1)), max(1, int(block_size))
         )
         lag = None
-        if left() > 0:
+        no_time = left() <= 0  # a step skipped for the deadline: the plan is stamped time_limit
+        if not no_time:
             # the blocks' FULL integer problems at the LP prices: a bound for the whole model
             # (and, when the rounded assembly failed, a plan)
             lag = lagrangian(
@@ -119,19 +123,23 @@ def _solve_neighbourhood(
                 workers,
                 repair=False,
             )
-        if lag is not None and left() > 0:
+        tol = float(options.get("mip_rel_gap", 1e-4))
+        obj = float(rounded.objective or 0.0)
+        if lag is not None and (
+            not rounded.has_solution or obj - lag.bound > tol * max(abs(obj), 1e-9)
+        ):
             # the blocks' optima made into a plan, when the rounded LP optimum is not within
             # the gap of the bound (or failed): a restricted search where it matters
-            tol = float(options.get("mip_rel_gap", 1e-4))
-            obj = float(rounded.objective or 0.0)
-            if not rounded.has_solution or obj - lag.bound > tol * max(abs(obj), 1e-9):
+            if left() > 0:
                 lagrangian_plan(lag, _pricing_options(options), time.time() + left(), workers)
+            else:
+                no_time = True
         blocks = None
         if not rounded.has_solution and (lag is None or lag.values is None) and left() > 0:
             blocks = _solve_blocks(
                 comp, x, lo, hi, link, {**options, "time_limit": left()}, block_size, workers
             )
-        out = _best_plan(comp, relaxed, rounded, lag, blocks, options)
+        out = _best_plan(comp, relaxed, rounded, lag, blocks, options, no_time)
         if out is not None:
             out.seconds = relaxed.seconds + (time.perf_counter() - tb)
             out.lp_bound = relaxed.bound
@@ -191,13 +199,14 @@ def _best_plan(
     lag: Lagrangian | None,
     blocks: SolveResult | None,
     options: dict[str, Any],
+    no_time: bool = False,
 ) -> SolveResult | None:
     """The best of the candidate plans, its bound and gap, and a message that says which.
 
     Candidates: the rounded LP optimum (:func:`_assemble`), the Lagrangian plan and the
     restricted block MIPs' plan, when they exist. The bound is max(LP bound, LB_int) and
     ``bound_method`` says which (``lp`` | ``lagrangian``); the status is ``optimal`` when no
-    step stopped at the time limit and the gap is within ``mip_rel_gap``.
+    step stopped at (or, ``no_time``, was skipped for) the time limit, else ``time_limit``.
     """
     cands: list[tuple[float, str, SolveResult]] = []
     if rounded.has_solution:
@@ -227,7 +236,8 @@ def _best_plan(
     bound = lag.bound if lag is not None and use_lag else lp_bound
     gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
     timed_out = (
-        relaxed.status != "optimal"
+        no_time
+        or relaxed.status != "optimal"
         or (lag is not None and lag.timed_out > 0)
         or (blocks is not None and blocks.status != "optimal")
     )

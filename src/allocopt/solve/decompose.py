@@ -20,7 +20,8 @@ cost v_b − μ_b is negative. Every π gives the Lagrangian lower bound
 so the method stops when the master objective (with s = 0) and the best LB agree to a relative
 ``tol`` (default 1e-9): the assembled x = Σ_p λ_bp x_b^p is then an optimal LP solution and
 (π, the blocks' row duals) an optimal dual. Blocks are priced in packs of consecutive blocks (one
-HiGHS LP each, warm-started across iterations); a pack's optimum splits into its blocks' optima
+HiGHS LP each, warm-started across iterations; in ``solver.workers`` processes or on Dask by
+:mod:`allocopt.solve.pricing`, the same bytes); a pack's optimum splits into its blocks' optima
 because the blocks share no row. The penalty B on the artificial slacks grows ×100 while they
 stay positive at convergence; a pricing LP that is unbounded, or a master that does not converge
 before the deadline, ends the method with ``None`` (the caller solves the LP whole instead) —

@@ -58,12 +58,13 @@ def solve(
     With ``neighbourhood`` a MIP with general integers is solved in two steps: its LP
     relaxation, then the MIP with every general integer bounded to the floor and ceiling of its LP
     value (each quota rounds down or up); if that restricted MIP is infeasible, the full MIP.
-    With ``link_unit`` and more than ``block_size`` general integers, the restricted MIP is split
-    into independent blocks of at most that many (default: above :data:`BLOCKS_ABOVE`, one
-    connected component per block), the model's linking rows
-    (:meth:`~allocopt.model.linear.LinearModel.linking_rows` — company totals) split across blocks
-    by largest remainder in multiples of ``link_unit``, solved in ``workers`` processes when more
-    than one.
+    With ``link_unit`` and more than ``block_size`` general integers (default: above
+    :data:`BLOCKS_ABOVE`, one connected component per block) the model is split into independent
+    blocks without its linking rows (:meth:`~allocopt.model.linear.LinearModel.linking_rows` —
+    company totals): the plan is the LP optimum rounded (totals exact in multiples of
+    ``link_unit``), its bound the Lagrangian bound of the blocks' full MIPs at the LP prices
+    (``bound_method``; :mod:`allocopt.solve.lagrange`), the blocks solved in ``workers``
+    processes when more than one.
     The LP relaxation (values and duals, for explanations) is kept in ``relaxed`` whichever MIP
     gives the plan. With linking rows and more than ``decompose_above`` columns (default
     :data:`~allocopt.solve.decompose.DECOMPOSE_ABOVE`) the LP relaxation itself is solved by

@@ -310,10 +310,12 @@ def _repair(
     lo, up = rlo[link_rows], rup[link_rows]
     need = np.where(total < lo, lo - total, np.where(total > up, up - total, 0.0))
     steps = need / unit
-    if not np.allclose(steps, np.round(steps), atol=1e-6):
+    if not np.all(np.isfinite(steps)) or not np.allclose(steps, np.round(steps), atol=1e-6):
         return  # the totals are not reachable in whole units
     steps = np.round(steps).astype(np.int64)
     out.missing = int(np.abs(steps).sum())
+    if out.missing > n_blocks:
+        return  # more units than blocks: not a few units off (an unbounded block, say)
     # candidates: one step of ±unit on one row of one block, link activities otherwise fixed
     tried: list[tuple[int, int, int]] = []  # (row, block, sign)
     problems: list[_Mip] = []
