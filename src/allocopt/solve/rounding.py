@@ -244,7 +244,7 @@ class _Rows:
         self.s_rows = single
         self.s_col = a_free.indices[a_free.indptr[single]]
         self.s_coef = a_free.data[a_free.indptr[single]]
-        self.g_fixed = (self.a_fixed @ self.t).tocsr()  # ∂(fixed activity)/∂z
+        self._g_fixed: Any = None  # ∂(fixed activity)/∂z, when a row is broken
 
     def values(self, z: np.ndarray) -> np.ndarray:
         xf = np.where(self.integer, z, 0.0)
@@ -302,6 +302,9 @@ class _Rows:
     def gradients(self) -> tuple[Any, Any]:
         """∂low/∂z and ∂high/∂z (rows × columns) at the point of the last :meth:`reach`."""
         n = self.a.shape[1]
+        if self._g_fixed is None:
+            self._g_fixed = (self.a_fixed @ self.t).tocsr()
+        g_fixed = self._g_fixed
 
         def pick(who: np.ndarray) -> Any:
             cols = np.flatnonzero(who >= 0)
@@ -310,10 +313,10 @@ class _Rows:
                 (-1.0 / self.s_coef[k], (cols, self.s_rows[k])), shape=(n, self.a.shape[0])
             )
 
-        d_lo = pick(self._who_lo) @ self.g_fixed
-        d_up = pick(self._who_up) @ self.g_fixed
-        g_low = (self.g_fixed + self.a_pos @ d_lo + self.a_neg @ d_up).tocsr()
-        g_high = (self.g_fixed + self.a_pos @ d_up + self.a_neg @ d_lo).tocsr()
+        d_lo = pick(self._who_lo) @ g_fixed
+        d_up = pick(self._who_up) @ g_fixed
+        g_low = (g_fixed + self.a_pos @ d_lo + self.a_neg @ d_up).tocsr()
+        g_high = (g_fixed + self.a_pos @ d_up + self.a_neg @ d_lo).tocsr()
         return g_low, g_high
 
 
