@@ -280,10 +280,13 @@ def solve_prepared(
     progress: Progress = _quiet,
     write_model: Path | None = None,
     lean: bool = False,
+    workers: int | None = None,
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
 
     ``lean``: extract only what a sweep item needs (:func:`~allocopt.results.extract.extract`).
+    ``workers``: processes for the blocks and pricing packs instead of ``solver.workers`` (a
+    sweep item passes 1: the sweep runs items in parallel, and a Dask worker may not fork).
 
     ``solver.time_limit`` bounds the whole solve from the start of loading (the time already in
     ``timings`` counts): the key-account alignment gets at most half of what is left, the quota
@@ -297,6 +300,7 @@ def solve_prepared(
     if findings:
         raise Infeasible("pre-checks", findings)
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
+    n_workers = sc.solver.workers if workers is None else workers
 
     def left() -> float:
         return sc.solver.time_limit - (time.perf_counter() - started)
@@ -324,7 +328,7 @@ def solve_prepared(
                 start=incumbent_start(built_a.model, md),
                 components=True,
                 block_size=sc.solver.alignment_block_size,
-                workers=sc.solver.workers,
+                workers=n_workers,
             )
         _check(res_a, comp_a, "key-account alignment", md)
         owner = alignment_owner(md, built_a, res_a)
@@ -344,7 +348,7 @@ def solve_prepared(
             link_unit=sc.rules.rounding.unit if sc.rules.rounding.enabled else None,
             progress=progress,
             block_size=sc.solver.block_size,
-            workers=sc.solver.workers,
+            workers=n_workers,
             decompose_above=sc.solver.decompose_above,
         )
     _check(res_q, comp_q, "quota", md)

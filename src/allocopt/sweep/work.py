@@ -162,7 +162,7 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
         b = base_of(job, base)
         v = _item_validated(job, b, item)
         timings = dict(v.timings)
-        solved = solve_prepared(v.md, timings, lean=not job.keep_runs)
+        solved = solve_prepared(v.md, timings, lean=not job.keep_runs, workers=1)
         res = solved.results
         row.update(_row(solved, v))
         q = res.quotas
