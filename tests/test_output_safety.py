@@ -332,8 +332,9 @@ def test_sigint_and_sigterm_during_a_solve_remove_the_temp_folder(
 ) -> None:
     runs = tmp_path / "runs"
     sigs = {"int": signal.SIGINT, "term": signal.SIGTERM}
-    procs = {name: _cli("solve", str(plan), "--out", str(runs / name)) for name in sigs}
-    for name, p in procs.items():
+    procs = {}
+    for name in sigs:  # one at a time: each claim is watched from its process's start
+        procs[name] = p = _cli("solve", str(plan), "--out", str(runs / name))
         assert _freeze_when_claimed(p, runs, name).is_dir()
     for name, p in procs.items():
         os.kill(p.pid, sigs[name])
