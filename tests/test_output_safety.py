@@ -35,6 +35,20 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 POSIX = pytest.mark.skipif(os.name != "posix", reason="signals and flock are POSIX")
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_frozen_leftovers() -> Iterator[None]:
+    """Kill what a test started and left behind (a failing test may leave a SIGSTOPped solve)."""
+    yield
+    while _STARTED:
+        p = _STARTED.pop()
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     """``python -m allocopt.cli ARGS`` as a real process (this checkout's sources first)."""
     env = {
@@ -43,7 +57,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     }
     if args and args[0] == "solve":
         args = (*args, "--no-report")  # the report is not what these tests are about
-    return subprocess.Popen(
+    p = subprocess.Popen(
         [sys.executable, "-m", "allocopt.cli", *args],
         env=env,
         cwd=cwd,
@@ -51,6 +65,8 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    _STARTED.append(p)
+    return p
 
 
 def _temps(parent: Path, name: str, pid: int | None = None) -> list[Path]:
