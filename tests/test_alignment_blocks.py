@@ -215,7 +215,7 @@ def test_a_block_out_of_time_keeps_its_feasible_incumbents_stamped(
     """T3's block (the third) gets no plan in time: its incumbents (E: K5, F: K6) keep every row,
     so they are its plan; the whole stage is stamped time_limit with its gap."""
     seen = _block_times_out(monkeypatch, 2)
-    res = solve(plan, sets=[SPLIT])  # verified by the fixture
+    res = solve(plan, sets=[SPLIT, "solver.workers=1"])  # one process (the patch), verified
     assert seen == [0, 1, 2]
     a = _alignment(res.run_dir)
     assert a["status"] == "time_limit" and a["has_solution"]
@@ -235,7 +235,7 @@ def test_a_block_out_of_time_with_infeasible_incumbents_is_an_error(
     """T2's incumbents (C owns both K3 and K4, at most one allowed) break a limit: no plan."""
     _block_times_out(monkeypatch, 1)
     with pytest.raises(SolverError) as err:
-        run(plan, out=tmp_path / "out", sets=[SPLIT])
+        run(plan, out=tmp_path / "out", sets=[SPLIT, "solver.workers=1"])
     text = err.value.render()
     assert "time limit reached in the key-account alignment before 1 of its 3" in text
     assert "raise solver.time_limit" in text

@@ -42,7 +42,11 @@ def test_blocks_keep_the_lp_optimum_and_exact_rounded_totals(plan: Path, solve: 
     assert n_blocks >= 6  # at least one block per team
     # the LP is solved whole either way: the same optimum, to the bit
     assert qs["lp_bound"] == qm["lp_bound"]
-    assert mono.results.summary["status"] == split.results.summary["status"] == "optimal"
+    assert mono.results.summary["status"] == "optimal"
+    # split: optimal when proven within mip_gap (1%) of the Lagrangian bound, else feasible (a
+    # handful of blocks leaves a Lagrangian duality gap of about 1% on this plan)
+    want = "optimal" if float(qs["gap"]) <= 0.01 else "feasible"
+    assert split.results.summary["status"] == qs["status"] == want
     q = np.asarray(split.results.annual["quota"], dtype=float)
     assert np.array_equal(q / UNIT, np.round(q / UNIT))
     for res in (mono, split):
@@ -133,3 +137,11 @@ def test_cli_says_a_block_plan_is_optimal_per_block_and_what_its_gap_is_against(
     mono = CliRunner().invoke(main, ["solve", str(plan), "--out", str(tmp_path / "m")])
     assert mono.exit_code == 0, mono.output
     assert "in each block" not in mono.output and "LP relaxation's bound" not in mono.output
+
+
+def test_workers_default_to_the_available_cores_at_most_8(monkeypatch: pytest.MonkeyPatch) -> None:
+    import allocopt.pipeline as pl
+
+    for cores, want in ((set(range(12)), 8), ({0, 1}, 2), ({3}, 1)):
+        monkeypatch.setattr(pl.os, "sched_getaffinity", lambda _pid, c=cores: c, raising=False)
+        assert pl._cores() == want

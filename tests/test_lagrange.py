@@ -169,7 +169,8 @@ def test_block_mips_cut_by_the_time_limit_still_give_a_stamped_plan(
         return real(data, options, deadline)
 
     monkeypatch.setattr(lag_mod, "_solve_mip", every_other_times_out)
-    res = solve(plan, sets=["solver.block_size=1"])  # verified by the fixture
+    # one process: the patch lives in this one
+    res = solve(plan, sets=["solver.block_size=1", "solver.workers=1"])  # verified by the fixture
     q = _quotas(res.run_dir)
     assert q["status"] == "time_limit" and q["has_solution"]
     assert res.results.summary["status"] == "time_limit"

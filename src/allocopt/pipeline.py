@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -300,7 +301,7 @@ def solve_prepared(
     if findings:
         raise Infeasible("pre-checks", findings)
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    n_workers = sc.solver.workers if workers is None else workers
+    n_workers = workers if workers is not None else sc.solver.workers or _cores()
 
     def left() -> float:
         return sc.solver.time_limit - (time.perf_counter() - started)
@@ -479,6 +480,15 @@ def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float |
     )
     gaps = [r.gap for r in parts if r.is_mip and r.gap is not None]
     return status, (max(gaps) if gaps else (0.0 if status == "optimal" else None))
+
+
+def _cores() -> int:
+    """``solver.workers`` unset: the cores this process may run on, at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
 
 
 def _versions() -> dict[str, str]:

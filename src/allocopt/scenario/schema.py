@@ -399,12 +399,14 @@ class Solver(_Strict):
             "independent blocks (default: above 10000, one component per block)."
         ),
     )
-    workers: int = Field(
-        1,
+    workers: int | None = Field(
+        None,
         ge=1,
         description=(
-            "Processes solving the blocks and pricing the Dantzig–Wolfe packs of the quota LP "
-            "(the same plan whatever the number)."
+            "Processes solving the blocks (rounding MIP, Lagrangian bound, key-account alignment) "
+            "and pricing the Dantzig–Wolfe packs of the quota LP (the same plan whatever the "
+            "number; default: the cores available, at most 8; used only when a model is split "
+            "into blocks)."
         ),
     )
     alignment_block_size: int | None = Field(
