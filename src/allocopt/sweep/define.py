@@ -27,7 +27,7 @@ from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import sha256_file
 from allocopt.pipeline import Validated, validate
 from allocopt.scenario.load import load_scenario
-from allocopt.scenario.overrides import SET_FILE
+from allocopt.scenario.overrides import SET_FILE, read_tree
 
 __all__ = ["Definition", "Item", "define", "parse_grid"]
 
@@ -213,10 +213,14 @@ def define(
                 params += tuple(point)
                 items.append(Item(k, combo, sets, None, params))
                 k += 1
-        # every item's scenario must load (names, keys, values), checked here, before any work
+        # every item's scenario must load (names, keys, values), checked here, before any work;
+        # the file and its bases are parsed once (200 items: 1.3 s → see benchmarks/README.md)
+        read = read_tree(path)
         for it in items:
             try:
-                load_scenario(path, [*base_scenarios, *it.scenarios], [*base_sets, *it.sets])
+                load_scenario(
+                    path, [*base_scenarios, *it.scenarios], [*base_sets, *it.sets], read=read
+                )
             except InputError as exc:
                 for p in exc.problems:
                     if p.file == SET_FILE:
