@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocopt.model.linear import LinearModel
-from allocopt.solve.blocks import _blocks_of
+from allocopt.solve.blocks import _blocks_of, _run_blocks
 from allocopt.solve.highs import (
     Compiled,
     Progress,
@@ -271,35 +271,6 @@ def _solve_chunk(
     return [_solve_block(data, options, deadline) for data in chunk]
 
 
-def _run(
-    blocks: list[_Block], options: dict[str, Any], deadline: float, workers: int
-) -> list[tuple[Any, ...]]:
-    """Each block's result in block order: on the Dask cluster when one is set
-    (:data:`allocopt.solve.decompose.BLOCK_MAP`), else in ``workers`` processes."""
-    from allocopt.solve.decompose import BLOCK_MAP
-
-    mapper = BLOCK_MAP.get()
-    if mapper is not None and len(blocks) >= 2:
-        per = -(-len(blocks) // 64)
-        chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
-        parts = mapper(_solve_chunk, chunks, [options] * len(chunks), [deadline] * len(chunks))
-        return [r for part in parts for r in part]
-    if workers <= 1 or len(blocks) < 2:
-        return _solve_chunk(blocks, options, deadline)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    n = min(workers, len(blocks))
-    per = -(-len(blocks) // (4 * n))
-    chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
-    ctx = mp.get_context("spawn")  # HiGHS's thread pool does not survive a fork
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        parts = list(
-            pool.map(_solve_chunk, chunks, [options] * len(chunks), [deadline] * len(chunks))
-        )
-    return [r for part in parts for r in part]
-
-
 def _solve_by_blocks(
     comp: Compiled,
     col_block: np.ndarray,
@@ -343,7 +314,7 @@ def _solve_by_blocks(
                 x0[cols],
             )
         )
-    results = _run(blocks, options, deadline, workers)
+    results = _run_blocks(blocks, options, deadline, workers, chunk=_solve_chunk)
     out = np.zeros(n_cols)
     bound = 0.0
     worst = 0.0

@@ -477,7 +477,8 @@ def _run_blocks(
     """Each block's result, in block order; with ``workers`` > 1 in that many processes.
 
     ``chunk(blocks, options, deadline)`` solves consecutive blocks in one process (default
-    :func:`_solve_chunk`, the restricted MIPs; the Lagrangian pricing passes its own).
+    :func:`_solve_chunk`, the restricted MIPs; the Lagrangian pricing and the key-account
+    alignment pass their own).
 
     A block's result depends only on its data and the options (fixed threads and seed), so the
     assembled plan is the same whatever the number of workers.
