@@ -285,11 +285,7 @@ def _solve_by_blocks(
     lp = comp.lp
     a = comp.matrix.tocsc()
     n_cols = a.shape[1]
-    cost = np.asarray(lp.col_cost_, dtype=float)
-    clo = np.asarray(lp.col_lower_, dtype=float)
-    chi = np.asarray(lp.col_upper_, dtype=float)
-    row_lo = np.asarray(lp.row_lower_, dtype=float)
-    row_up = np.asarray(lp.row_upper_, dtype=float)
+    cost, clo, chi, row_lo, row_up = comp.arrays()
     x0 = np.full(n_cols, np.nan)
     if start is not None:
         x0[start[0]] = start[1]

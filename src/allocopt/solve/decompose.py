@@ -111,11 +111,7 @@ def _decompose(
     lp = comp.lp
     a = comp.matrix.tocsc()
     n_rows, n_cols = a.shape
-    cost = np.asarray(lp.col_cost_, dtype=float)
-    clo = np.asarray(lp.col_lower_, dtype=float)
-    cup = np.asarray(lp.col_upper_, dtype=float)
-    rlo = np.asarray(lp.row_lower_, dtype=float)
-    rup = np.asarray(lp.row_upper_, dtype=float)
+    cost, clo, cup, rlo, rup = comp.arrays()
     offset = float(lp.offset_)
     is_link = np.zeros(n_rows, dtype=bool)
     is_link[link_rows] = True

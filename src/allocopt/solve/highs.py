@@ -55,6 +55,21 @@ class Compiled:
     def money_scale(self) -> float:
         return float(self.model.money_scale) if self.col_scale is not None else 1.0
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``lp``'s cost, column lower/upper and row lower/upper bounds as float arrays."""
+        lp = self.lp
+
+        def f(v: Any) -> np.ndarray:
+            return np.asarray(v, dtype=float)
+
+        return (
+            f(lp.col_cost_),
+            f(lp.col_lower_),
+            f(lp.col_upper_),
+            f(lp.row_lower_),
+            f(lp.row_upper_),
+        )
+
     def activity(self, x: np.ndarray) -> np.ndarray:
         """Row activities A·x for column values ``x`` in the model's units."""
         if self.col_scale is None or self.row_scale is None:

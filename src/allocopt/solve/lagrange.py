@@ -157,11 +157,7 @@ def lagrangian(
     lp = comp.lp
     a = comp.matrix.tocsc()
     n_rows, n_cols = a.shape
-    cost = np.asarray(lp.col_cost_, dtype=float)
-    clo = np.asarray(lp.col_lower_, dtype=float)
-    chi = np.asarray(lp.col_upper_, dtype=float)
-    rlo = np.asarray(lp.row_lower_, dtype=float)
-    rup = np.asarray(lp.row_upper_, dtype=float)
+    cost, clo, chi, rlo, rup = comp.arrays()
     integ = np.array([t != highspy.HighsVarType.kContinuous for t in lp.integrality_], dtype=bool)
     if len(integ) != n_cols:
         integ = np.zeros(n_cols, dtype=bool)
