@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -104,14 +105,43 @@ def _same(a: Path, b: Path) -> bool:
     return all((a / f).read_bytes() == (b / f).read_bytes() for f in COMPARED if (a / f).exists())
 
 
-def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
-    n_band = 10
+def grid_definition(items: int) -> Any:
+    """The benchmark grid on the shipped example: ``targets.over_assignment`` × (up to) 10
+    values of ``rules.fairness.band``, about ``items`` items (also used by sweep_warm.py)."""
+    n_band = min(10, items)
     n_oa = max(1, items // n_band)
     oas = ",".join(f"{0.02 + 0.001 * i:.3f}" for i in range(n_oa))
     bands = ",".join(f"{0.30 + 0.01 * i:.2f}" for i in range(n_band))
     scenario = ROOT / "scenarios/example/scenario.yaml"
+    return define(scenario, grid=[f"targets.over_assignment={oas}", f"rules.fairness.band={bands}"])
+
+
+def draws_scenario(reps: int, tmp: Path) -> Path:
+    """A generated plan of ``reps`` reps with the benchmark's shocks: its sweep scenario file
+    (also used by sweep_warm.py)."""
+    from allocopt.examples.generate import generate_plan
+
+    plan = tmp / f"plan{reps}"
+    teams = max(1, reps // 20)  # as benchmarks/generate.py: teams of 20, 25 teams per region
+    base = generate_plan(
+        plan,
+        regions=min(teams, max(3, teams // 25)),
+        teams=teams,
+        reps=reps,
+        reps_per_team=20,
+        key_accounts_per_rep=2.0,
+        candidates_per_key=5,
+        seed=7,
+        name=f"bench-{reps}",
+    )
+    sc = plan / "sweep.yaml"
+    sc.write_text(f"extends: {base.name}\nname: bench-sweep\n" + UNCERTAINTY, encoding="utf-8")
+    return sc
+
+
+def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
     t0 = time.perf_counter()
-    defn = define(scenario, grid=[f"targets.over_assignment={oas}", f"rules.fairness.band={bands}"])
+    defn = grid_definition(items)
     t_define = time.perf_counter() - t0
     out = tmp / "grid"
     run = _sweep(defn, out, 1, None)
@@ -144,23 +174,7 @@ def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
 def draws(
     reps: int, n_draws: int, workers: list[int], tmp: Path, dask_too: bool
 ) -> dict[str, object]:
-    from allocopt.examples.generate import generate_plan
-
-    plan = tmp / f"plan{reps}"
-    teams = max(1, reps // 20)  # as benchmarks/generate.py: teams of 20, 25 teams per region
-    base = generate_plan(
-        plan,
-        regions=min(teams, max(3, teams // 25)),
-        teams=teams,
-        reps=reps,
-        reps_per_team=20,
-        key_accounts_per_rep=2.0,
-        candidates_per_key=5,
-        seed=7,
-        name=f"bench-{reps}",
-    )
-    sc = plan / "sweep.yaml"
-    sc.write_text(f"extends: {base.name}\nname: bench-sweep\n" + UNCERTAINTY, encoding="utf-8")
+    sc = draws_scenario(reps, tmp)
     t0 = time.perf_counter()
     defn = define(sc, draws=n_draws, seed=1)
     t_define = time.perf_counter() - t0

@@ -45,14 +45,7 @@ import allocopt.solve.entry as entry  # noqa: E402
 import allocopt.solve.highs as highs  # noqa: E402
 from allocopt.sweep.define import define  # noqa: E402
 from allocopt.sweep.work import _CACHE, Job, run_item  # noqa: E402
-
-UNCERTAINTY = """
-uncertainty:
-  shocks:
-    - {name: territory, on: potential, distribution: normal, sd: 0.1,
-       correlation: {within: region, rho: 0.5}}
-    - {name: target, on: target, distribution: normal, sd: 0.02}
-"""
+from sweep import draws_scenario, grid_definition  # noqa: E402  (benchmarks/sweep.py)
 
 
 def _runner(mode: str, mip_too: bool, times: dict[str, list[float]]) -> Any:
@@ -112,22 +105,8 @@ def _real_times(times: dict[str, list[float]]) -> Any:
 
 def _definition(items: int, reps: int | None, draws: int, tmp: Path) -> Any:
     if reps is None:
-        n_oa = max(1, items // 10)
-        oas = ",".join(f"{0.02 + 0.001 * i:.3f}" for i in range(n_oa))
-        bands = ",".join(f"{0.30 + 0.01 * i:.2f}" for i in range(min(10, items)))
-        path = (ROOT / "scenarios/example/scenario.yaml").resolve()
-        return define(path, grid=[f"targets.over_assignment={oas}", f"rules.fairness.band={bands}"])
-    from allocopt.examples.generate import generate_plan
-
-    teams = max(1, reps // 20)
-    base = generate_plan(
-        tmp / "plan", regions=min(teams, max(3, teams // 25)), teams=teams, reps=reps,
-        reps_per_team=20, key_accounts_per_rep=2.0, candidates_per_key=5, seed=7,
-        name=f"bench-{reps}",
-    )  # fmt: skip
-    sc = tmp / "plan" / "sweep.yaml"
-    sc.write_text(f"extends: {base.name}\nname: bench-sweep\n" + UNCERTAINTY, encoding="utf-8")
-    return define(sc.resolve(), draws=draws, seed=1)
+        return grid_definition(items)
+    return define(draws_scenario(reps, tmp).resolve(), draws=draws, seed=1)
 
 
 def run(
