@@ -482,13 +482,17 @@ def _status(res_q: SolveResult, res_a: SolveResult | None) -> tuple[str, float |
     return status, (max(gaps) if gaps else (0.0 if status == "optimal" else None))
 
 
-def _cores() -> int:
-    """``solver.workers`` unset: the cores this process may run on, at most 8."""
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; the CPU count elsewhere)."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
+        return os.cpu_count() or 1
+
+
+def _cores() -> int:
+    """``solver.workers`` unset: :func:`available_cores`, at most 8."""
+    return min(available_cores(), 8)
 
 
 def _versions() -> dict[str, str]:

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from allocopt.errors import AllocoptError, InputError, OutputError, Problem
 from allocopt.outputs.runfolder import default_run_dir, write_run
+from allocopt.pipeline import available_cores
 from allocopt.sweep.define import Definition, Item
 from allocopt.sweep.summarise import QUOTAS, AnnualOf, quota_table
 from allocopt.sweep.work import Job, forget, run_item
@@ -224,7 +225,7 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, str]:
                 details=[f"{exc}", f"start one with `dask worker {scheduler}`"],
             ) from None
         return client, None, scheduler
-    n = workers or os.cpu_count() or 1
+    n = workers or available_cores()
     cluster = LocalCluster(
         n_workers=n,
         threads_per_worker=1,
