@@ -359,7 +359,10 @@ def round_rows(
     linked total moves only with a partner of the same total moving the other way, chosen by
     largest remainder (down-moves; smallest for up-moves; ties: lower column) among those with
     s ≤ 0 (≥ 0) whose rows all keep their bounds after the move — so every linked total stays
-    exact. A round is kept only when V falls; at most ``rounds`` rounds. Deterministic.
+    exact. A round is kept only when V falls; at most ``rounds`` rounds. Since V can fall while
+    it spreads over more rows, the state returned is the one of the walk with the fewest broken
+    rows (ties: the later, so the lower V): never more rows broken, never more V, than the
+    rounding it started from. Deterministic.
     ``start``: the rounded values to repair instead of :func:`round_linked`'s.
     Returns (values, linked totals restored, rows broken before, rows broken after).
     """
@@ -392,6 +395,7 @@ def round_rows(
     over, under = rows.violation(low, high)
     broken0 = int(((over > 0) | (under > 0)).sum())
     total = float(over.sum() + under.sum())
+    best, best_broken = z, broken0
     for _ in range(rounds):
         if total <= 0:
             break
@@ -458,5 +462,7 @@ def round_rows(
         if total_n >= total:
             break
         z, low, high, over, under, total = z_new, low_n, high_n, over_n, under_n, total_n
-    broken = int(((over > 0) | (under > 0)).sum())
-    return z, len(groups), broken0, broken
+        broken = int(((over > 0) | (under > 0)).sum())
+        if broken <= best_broken:  # V fell, so ties go to the later state
+            best, best_broken = z, broken
+    return best, len(groups), broken0, best_broken
