@@ -23,6 +23,9 @@ from allocopt.errors import AllocoptError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+INTERRUPT_NOTES: list[str] = []  # what a command adds to the interrupted message (sweep: --resume)
+
+
 def _guard(fn: F) -> F:
     """Turn every allocopt error into its message and exit code; never a traceback."""
 
@@ -39,6 +42,8 @@ def _guard(fn: F) -> F:
             abort_all()
             exc_i = Interrupted(signal.SIGINT)
             err.print(f"error: {exc_i.render()}", markup=False, highlight=False)
+            for note in INTERRUPT_NOTES:
+                err.print(f"  - {note}", markup=False, highlight=False)
             sys.exit(exc_i.exit_code)
         except AllocoptError as exc:
             if debug:
@@ -80,6 +85,8 @@ def _on_signals() -> Iterator[None]:
         try:
             sys.stdout.flush()
             sys.stderr.write(f"error: {exc.render()}\n")
+            for note in INTERRUPT_NOTES:
+                sys.stderr.write(f"  - {note}\n")
             sys.stderr.flush()
         finally:
             os._exit(exc.exit_code)

@@ -11,8 +11,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from allocopt.cli.options import _guard, _scenario_options
+from allocopt.cli.options import INTERRUPT_NOTES, _guard, _scenario_options
 from allocopt.cli.render import console, err, pct
+from allocopt.errors import InputError, Problem
 
 
 @click.command()
@@ -87,9 +88,22 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from allocopt.sweep.define import define
-    from allocopt.sweep.runner import run_sweep
+    from allocopt.sweep.define import check_cluster, define
+    from allocopt.sweep.runner import run_sweep, work_dir
 
+    check_cluster(workers, scheduler)
+    if plan is not None and (keep_runs or resume):
+        flag = "--keep-runs" if keep_runs else "--resume"
+        raise InputError(
+            Problem(
+                flag,
+                "",
+                "",
+                "a plan stress (--plan) solves nothing and takes a second or two: there are no "
+                "item runs to keep or resume; leave it out",
+            ),
+            header="the sweep definition has problems",
+        )
     defn = define(
         scenario,
         scenarios=sweep_names,
@@ -113,12 +127,21 @@ def sweep(
         disable=not show,
         transient=False,
     )
-    with bar:
-        task = bar.add_task("items", total=len(defn.items), failed=0)
+    task = bar.add_task("items", total=len(defn.items), failed=0)
 
-        def progress(done: int, total: int, failed: int) -> None:
-            bar.update(task, completed=done, total=total, failed=failed)
+    def progress(done: int, total: int, failed: int) -> None:
+        # the bar appears with the first report: a sweep refused before it starts (folder
+        # exists, bad plan, ...) prints only its error
+        if show and not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total, failed=failed)
 
+    if out is not None and defn.kind != "plan":
+        INTERRUPT_NOTES[:] = [
+            f"the finished items are kept in {work_dir(out)}: run the same command with "
+            "--resume to finish the sweep without solving them again"
+        ]
+    try:
         res = run_sweep(
             defn,
             out=out,
@@ -129,6 +152,10 @@ def sweep(
             scheduler=scheduler,
             progress=progress,
         )
+    finally:
+        INTERRUPT_NOTES.clear()
+        if bar.live.is_started:
+            bar.stop()
     if as_json:
         console.print_json(
             json.dumps(
@@ -137,13 +164,20 @@ def sweep(
         )
         return
     s = res.summary
-    console.print(
-        f"[green]{res.kind} sweep[/]: {res.items} items, {res.ok} solved, {res.infeasible} "
-        f"infeasible, {res.failed} failed"
-        + (f" ({res.reused} reused)" if res.reused else "")
-        + f" → {escape(str(res.folder))}",
-        markup=True,
-    )
+    if res.kind == "plan":
+        console.print(
+            f"[green]plan stress[/]: {res.items} draws of sales outcomes for the plan's quotas "
+            f"(nothing solved) → {escape(str(res.folder))}",
+            markup=True,
+        )
+    else:
+        console.print(
+            f"[green]{res.kind} sweep[/]: {res.items} items, {res.ok} solved, {res.infeasible} "
+            f"infeasible, {res.failed} failed"
+            + (f" ({res.reused} reused)" if res.reused else "")
+            + f" → {escape(str(res.folder))}",
+            markup=True,
+        )
     if res.kind == "plan":
         att = s["company_attainment"]
         console.print(

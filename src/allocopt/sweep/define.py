@@ -29,7 +29,7 @@ from allocopt.pipeline import Validated, validate
 from allocopt.scenario.load import load_scenario
 from allocopt.scenario.overrides import SET_FILE, read_tree
 
-__all__ = ["Definition", "Item", "define", "parse_grid"]
+__all__ = ["Definition", "Item", "check_cluster", "check_plan", "define", "parse_grid"]
 
 GRID = "--grid"
 
@@ -138,6 +138,111 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Each problem once: a bad key (or scenario name) is found in every item that has it, once
+    per grid point, with the item's ``key=value`` as the value — say it once."""
+    out: list[Problem] = []
+    seen: set[tuple[str, ...]] = set()
+    for p in problems:
+        value = "" if p.value.startswith(f"{p.field}=") else p.value
+        key = (p.file, p.where, p.field, p.message, value)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+PLAN_FILES = ("annual.csv", "assignments.csv")
+
+
+def check_plan(plan: Path, base: Validated) -> None:
+    """``--plan``: a run folder of ``allocopt solve`` with the files the stress reads, whose reps
+    and products the scenario has — checked before anything runs (exit 2, nothing written)."""
+    from allocopt.outputs.runfolder import RunFolder
+
+    header = "cannot stress the plan"
+    rf = RunFolder.open(plan, header)
+    for name in PLAN_FILES:
+        if not (plan / name).is_file():
+            raise InputError(
+                Problem(
+                    str(plan / name),
+                    "",
+                    "",
+                    "file is missing; give a run folder written by `allocopt solve`",
+                ),
+                header=header,
+            )
+    annual = rf.frame("annual.csv")
+    md = base.md
+    problems: list[Problem] = []
+    unknown = sorted(set(annual["rep_id"].astype(str)) - set(md.rep_ids))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        problems.append(
+            Problem(
+                str(plan / "annual.csv"),
+                "",
+                "rep_id",
+                f"{len(unknown)} rep(s) of the plan are not in the scenario's data ({shown}); "
+                "stress the plan with the scenario it was made from",
+            )
+        )
+    bad_p = sorted(set(annual["product"].astype(str)) - set(md.products))
+    if bad_p:
+        problems.append(
+            Problem(
+                str(plan / "annual.csv"),
+                "",
+                "product",
+                f"unknown products {', '.join(bad_p)}; stress the plan with the scenario it "
+                "was made from",
+            )
+        )
+    if problems:
+        raise InputError(problems, header=header)
+
+
+def check_cluster(workers: int | None, scheduler: str | None) -> None:
+    """``--workers`` / ``--scheduler``: one or the other, a positive count, an address Dask can
+    parse (``tcp://host:port``) — checked before any cluster is started (exit 2)."""
+    problems: list[Problem] = []
+    if workers is not None and workers < 1:
+        problems.append(Problem("--workers", "", "", "must be at least 1", str(workers)))
+    if workers is not None and scheduler is not None:
+        problems.append(
+            Problem(
+                "--workers",
+                "",
+                "",
+                "sizes the local cluster; with --scheduler the scheduler's own workers run the "
+                "items (start more with `dask worker ADDRESS`): give one of the two",
+            )
+        )
+    if scheduler is not None:
+        from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
+
+        try:
+            scheme, loc = parse_address(scheduler, strict=False)
+            get_backend(scheme)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(loc)
+        except (ValueError, TypeError) as exc:
+            problems.append(
+                Problem(
+                    "--scheduler",
+                    "",
+                    "",
+                    f"is not a Dask scheduler address ({exc}); write it as tcp://HOST:PORT, "
+                    "e.g. tcp://127.0.0.1:8786",
+                    scheduler,
+                )
+            )
+    if problems:
+        raise InputError(problems, header="the sweep definition has problems")
+
+
 def _hash_file(path: Path) -> str:
     return sha256_file(path)
 
@@ -169,7 +274,7 @@ def define(
         )
     if plan is not None and draws is None:
         usage.append(Problem("--plan", "", "", "stressing a plan needs --draws N"))
-    if draws is None and not names and not axes:
+    if draws is None and plan is None and not names and not axes:
         usage.append(Problem("sweep", "", "", "say what to sweep: --scenarios, --grid or --draws"))
     if draws is not None and draws < 1:
         usage.append(Problem("--draws", "", "", "must be at least 1", str(draws)))
@@ -229,7 +334,9 @@ def define(
                         p = Problem("--scenarios", "", p.field, p.message, p.value)
                     problems.append(p)
         if problems:
-            raise InputError(problems, header="the sweep definition has problems")
+            raise InputError(_unique(problems), header="the sweep definition has problems")
+    if plan is not None:
+        check_plan(plan, base)
     inputs = {str(f): _hash_file(Path(f)) for f in base.loaded.files}
     for name, src in sorted(base.dataset.sources.items()):
         inputs[f"data.{name}"] = _hash_file(src.path)

@@ -28,9 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from allocopt.data.prepare import ModelData
-from allocopt.errors import InputError, Problem
 from allocopt.outputs.runfolder import Content, RunFolder
-from allocopt.sweep.define import Definition
+from allocopt.sweep.define import Definition, check_plan
 from allocopt.sweep.shocks import Selection, draw, multipliers, select
 
 __all__ = [
@@ -347,21 +346,13 @@ def assemble(
 # ---- question 2: stress a fixed plan ------------------------------------------------------------
 
 
-def _plan_problem(path: Any, msg: str, field_: str = "") -> InputError:
-    return InputError(Problem(str(path), "", field_, msg), header="cannot stress the plan")
-
-
 def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
     """Draw sales outcomes for the plan's quotas; attainment and the chance to reach quota."""
     plan = defn.plan
     assert plan is not None and defn.draws is not None
+    check_plan(plan, defn.base)  # already checked by define(); here for direct callers
     rf = RunFolder.open(plan, "cannot stress the plan")
     manifest = rf.manifest
-    for name in ("annual.csv", "assignments.csv"):
-        if not (plan / name).is_file():
-            raise _plan_problem(
-                plan / name, "file is missing; give a run folder written by `allocopt solve`"
-            )
     md = defn.base.md
     unc = defn.base.loaded.scenario.uncertainty
     assert unc is not None
@@ -369,18 +360,6 @@ def stress_plan(defn: Definition) -> tuple[dict[str, Content], dict[str, Any]]:
     annual = rf.frame("annual.csv")
     asg = rf.frame("assignments.csv")
     ridx, pidx = md.rep_index(), {p: j for j, p in enumerate(md.products)}
-    unknown = sorted(set(annual["rep_id"]) - set(ridx))
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise _plan_problem(
-            plan / "annual.csv",
-            f"{len(unknown)} rep(s) of the plan are not in the scenario's data ({shown}); stress "
-            "the plan with the scenario it was made from",
-            "rep_id",
-        )
-    bad_p = sorted(set(annual["product"]) - set(pidx))
-    if bad_p:
-        raise _plan_problem(plan / "annual.csv", f"unknown products {', '.join(bad_p)}", "product")
     n_r, n_p = md.n_reps, len(md.products)
     quota = np.zeros((n_r, n_p))
     np.add.at(

@@ -1,0 +1,142 @@
+"""`allocopt sweep` on the command line: usage refused before anything runs, the messages an
+analyst reads (the plan stress, an interrupted sweep), each problem said once.
+
+Every refusal exits 2 without a progress bar and leaves nothing behind; none of these tests
+starts a cluster or solves more than the few tiny items of tests/test_sweep.py's plan.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from allocopt.cli import main
+from tests.test_sweep import SRC, _ok, _plan
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(main, ["sweep", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--draws", "2", "--workers", "0"], "--workers: must be at least 1"),
+        (["--draws", "2", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"],
+         "give one of the two"),
+        (["--draws", "2", "--scheduler", "nonsense"], "write it as tcp://HOST:PORT"),
+        (["--draws", "2", "--scheduler", "foo://127.0.0.1:8786"], "unknown address scheme"),
+        (["--draws", "2", "--plan", "nowhere"], "no such run folder"),
+        (["--draws", "2", "--plan", "RUN", "--keep-runs"], "no item runs to keep"),
+    ],
+)  # fmt: skip
+def test_bad_usage_exits_2_before_anything_runs(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    sc = _plan(tmp_path / "plan")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()  # a folder that is no run folder is enough: --keep-runs is refused first
+    out = tmp_path / "sw"
+    args = [str(run_dir) if a == "RUN" else str(tmp_path / a) if a == "nowhere" else a
+            for a in args]  # fmt: skip
+    res = _run(str(sc), *args, "--out", str(out))  # no --quiet: the bar must not show
+    assert res.exit_code == 2, res.output
+    assert needle in res.output
+    assert "sweep ━" not in res.output and "0/2" not in res.output
+    assert not out.exists() and not list(tmp_path.glob(".sw*"))
+
+
+def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    out = tmp_path / "sw"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    res = _run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1",
+               "--out", str(out))  # fmt: skip
+    assert res.exit_code == 3, res.output
+    assert "exists already" in res.output and "--force" in res.output
+    assert "0/2" not in res.output
+    assert (out / "mine.txt").read_text() == "keep me"
+
+
+def test_a_bad_grid_key_is_reported_once(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    res = _run(str(sc), "--grid", "rules.fairnes.band=0.1,0.2,0.3", "--out", str(tmp_path / "s"))
+    assert res.exit_code == 2, res.output
+    assert res.output.count("unknown key rules.fairnes.band") == 1
+    # two bad values of one key are two problems
+    res = _run(str(sc), "--grid", "rules.growth.max=abc,xyz", "--out", str(tmp_path / "s"))
+    assert res.exit_code == 2, res.output
+    assert "'abc'" in res.output and "'xyz'" in res.output
+    # an unknown name with a grid: said once, not once per grid point
+    res = _run(str(sc), "--scenarios", "sideways", "--grid", "targets.by_product.P=900,1000",
+               "--out", str(tmp_path / "s"))  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert res.output.count("sideways") == 1
+
+
+def test_a_plan_from_another_scenario_is_refused_before_the_stress(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    run_dir = tmp_path / "run"
+    _ok(CliRunner().invoke(main, ["solve", str(sc), "--out", str(run_dir), "--quiet"]))
+    annual = run_dir / "annual.csv"
+    annual.write_text(annual.read_text().replace("\nA,", "\nZZ,"))
+    out = tmp_path / "stress"
+    res = _run(str(sc), "--draws", "3", "--plan", str(run_dir), "--out", str(out))
+    assert res.exit_code == 2, res.output
+    assert "annual.csv: rep_id: 1 rep(s) of the plan are not in the scenario's data (ZZ)" in (
+        res.output
+    )
+    assert "0/3" not in res.output and not out.exists()
+
+
+def test_a_plan_stress_says_nothing_is_solved(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    run_dir = tmp_path / "run"
+    _ok(CliRunner().invoke(main, ["solve", str(sc), "--out", str(run_dir), "--quiet"]))
+    out = tmp_path / "stress"
+    res = _run(str(sc), "--draws", "4", "--plan", str(run_dir), "--out", str(out), "--quiet")
+    _ok(res)
+    assert "plan stress: 4 draws of sales outcomes for the plan's quotas (nothing solved)" in (
+        res.output
+    )
+    assert "solved, 0 infeasible" not in res.output
+    assert "chance to reach it" in res.output
+
+
+def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
+    # a real process and a real SIGINT once the first items are kept (the claim is about them)
+    sc = _plan(tmp_path / "plan")
+    out = tmp_path / "sw"
+    work = tmp_path / ".sw.sweep-work"
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "allocopt.cli", "sweep", str(sc), "--draws", "5000",
+         "--workers", "1", "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(work.glob("item-*.arrow")):
+            time.sleep(0.1)
+        assert list(work.glob("item-*.arrow")), (
+            proc.stderr.read() if proc.poll() is not None else "no item kept"
+        )
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted (SIGINT)" in stderr
+    assert f"the finished items are kept in {work}" in stderr and "--resume" in stderr
+    assert not out.exists() and list(work.glob("item-*.arrow"))
