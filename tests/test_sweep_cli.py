@@ -7,6 +7,7 @@ starts a cluster or solves more than the few tiny items of tests/test_sweep.py's
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -140,3 +142,24 @@ def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
     assert "interrupted (SIGINT)" in stderr
     assert f"the finished items are kept in {work}" in stderr and "--resume" in stderr
     assert not out.exists() and list(work.glob("item-*.arrow"))
+
+
+def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: Path) -> None:
+    # two targets above what the reps can carry: short by different amounts, for one reason
+    sc = _plan(tmp_path / "plan")
+    out = tmp_path / "sw"
+    res = _run(str(sc), "--grid", "targets.by_product.P=1000,50000,60000", "--workers", "1",
+               "--out", str(out), "--quiet")  # fmt: skip
+    _ok(res)
+    assert "3 items, 1 solved, 2 infeasible, 0 failed" in res.output
+    assert res.output.count("not solved") == 1 and "2 of 3 items not solved" in res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    reasons = manifest["summary"]["reasons"]
+    assert list(reasons.values()) == [2]
+    (reason,) = reasons
+    assert "…" in reason and "50" not in reason and "60" not in reason
+    bad = pd.read_csv(out / "infeasible.csv", keep_default_na=False)
+    assert bad["item"].tolist() == ["item-0001", "item-0002"]
+    assert bad["reason"].tolist() == [reason, reason]
+    assert bad["diagnosis"].str.contains("infeasible").all()
+    assert bad.loc[0, "diagnosis"] != bad.loc[1, "diagnosis"]  # the amounts stay there

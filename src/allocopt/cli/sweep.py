@@ -15,6 +15,8 @@ from allocopt.cli.options import INTERRUPT_NOTES, _guard, _scenario_options
 from allocopt.cli.render import console, err, pct
 from allocopt.errors import InputError, Problem
 
+SHOWN_REASONS = 5  # why items were not solved, most frequent first; all in infeasible.csv
+
 
 @click.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
@@ -200,8 +202,21 @@ def sweep(
         )
     if res.kind == "grid" and (res.folder / "sweep.csv").is_file():
         _print_payout_curve(res.folder)
-    for reason, n in s.get("reasons", {}).items():
-        err.print(f"[yellow]{n}× not solved:[/] {escape(reason)}", markup=True)
+    reasons = list(s.get("reasons", {}).items())
+    for reason, n in reasons[:SHOWN_REASONS]:
+        err.print(
+            f"[yellow]{n} of {res.items} items not solved:[/] {escape(reason)}",
+            markup=True,
+            highlight=False,
+        )
+    if len(reasons) > SHOWN_REASONS:
+        rest = sum(n for _, n in reasons[SHOWN_REASONS:])
+        err.print(
+            f"[yellow]{rest} more items not solved[/] for {len(reasons) - SHOWN_REASONS} other "
+            f"reasons: see {escape(str(res.folder / 'infeasible.csv'))}",
+            markup=True,
+            highlight=False,
+        )
 
 
 def _print_payout_curve(folder: Path) -> None:

@@ -18,6 +18,7 @@ cushion) — the same effective base the model splits the target by.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "AnnualOf",
     "assemble",
     "quota_table",
+    "reason_of",
     "stress_plan",
     "with_plan",
     "write_quotas",
@@ -68,6 +70,20 @@ def _columns(rows: list[dict[str, Any]], params: list[str]) -> list[str]:
     ]
     tail = ["moved_accounts", "diagnosis"]
     return [k for k in [*head, *(k for g in groups for k in g), *tail] if k in keys or k in head]
+
+
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?[kMBG%]?(?![\w.])")
+
+
+def reason_of(row: dict[str, Any]) -> str:
+    """Why an item was not solved, as one line that items failing for the same cause share: the
+    diagnosis's first problem with its amounts written as ``…`` (two draws short of capacity
+    for HW by 119.57M and 114.89M have one reason, counted twice)."""
+    lines = [x for x in str(row.get("diagnosis") or row.get("status") or "").splitlines() if x]
+    if not lines:
+        return str(row.get("status") or "")
+    key = lines[1].strip().removeprefix("- ") if len(lines) > 1 else lines[0].strip()
+    return _NUMBER.sub("…", key)
 
 
 def _dist(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -302,11 +318,12 @@ def assemble(
                 "item": b["item"],
                 **{p: b.get(p) for p in params},
                 "status": b["status"],
+                "reason": reason_of(b),
                 "diagnosis": b.get("diagnosis", ""),
             }
             for b in bad
         ],
-        columns=["item", *params, "status", "diagnosis"],
+        columns=["item", *params, "status", "reason", "diagnosis"],
     )
 
     totals = sweep["total_quota"].dropna().to_numpy(dtype=float) if n_i else np.zeros(0)
@@ -327,8 +344,7 @@ def assemble(
         }
     reasons: dict[str, int] = {}
     for b in bad:
-        lines = str(b.get("diagnosis") or b["status"]).splitlines()
-        key = lines[1].strip().removeprefix("- ") if len(lines) > 1 else lines[0]
+        key = reason_of(b)
         reasons[key] = reasons.get(key, 0) + 1
     summary["reasons"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
