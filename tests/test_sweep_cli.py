@@ -112,6 +112,12 @@ def test_a_plan_stress_says_nothing_is_solved(tmp_path: Path) -> None:
     )
     assert "solved, 0 infeasible" not in res.output
     assert "chance to reach it" in res.output
+    html = (out / "report.html").read_text()
+    assert "4 draws of sales outcomes" in html and "(nothing solved)" in html
+    assert "items: 4 solved" not in html
+    assert "<h2>Chance to reach quota</h2>" in html
+    # company first, then regions, then teams
+    assert html.index("<td>CO</td>") < html.index("<td>NORTH</td>") < html.index("<td>T1</td>")
 
 
 def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
@@ -163,3 +169,9 @@ def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: P
     assert bad["reason"].tolist() == [reason, reason]
     assert bad["diagnosis"].str.contains("infeasible").all()
     assert bad.loc[0, "diagnosis"] != bad.loc[1, "diagnosis"]  # the amounts stay there
+    # the report: one row per item with its parameter, the reason counted once
+    html = (out / "report.html").read_text()
+    assert "<h2>Items</h2>" in html and "<td>60000</td>" in html
+    assert html.count(f"2 of 3 items: {reason}") == 1
+    assert "Infeasible and failed items: 2 of 3 (66.7%)" in html
+    assert ">nan<" not in html

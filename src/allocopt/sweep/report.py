@@ -2,8 +2,10 @@
 
 Public entry point: :func:`render`. Charts are PNG images (matplotlib Agg) embedded as base64;
 no network, no scripts. Sections: headline (items, infeasible share, company numbers), fan chart
-of quota (re-plan sweeps) or attainment (plan stress) by team — p10–p90 band and the median —,
-the tornado of which shocks move the company total most, and the infeasible items with why.
+of quota (re-plan sweeps, with the company/region/team table and, for grids and what-ifs, the
+items) or attainment (plan stress, with the chance to reach quota per unit) by team — p10–p90
+range and the median —, the tornado of which shocks move the company total most, and the
+infeasible items with why (grouped by reason).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ CSS = (
     "body{font-family:system-ui,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#222;margin:0}"
     "main{max-width:1100px;margin:0 auto;padding:24px 32px}h2{border-bottom:2px solid #2f6690}"
     "table{border-collapse:collapse;font-size:.92em}th,td{padding:4px 10px;border-bottom:1px "
-    "solid #ddd;text-align:left}td.n{text-align:right}img{max-width:100%}"
+    "solid #ddd;text-align:left}td.n{text-align:right}td.n,td:first-child{white-space:nowrap}"
+    "img{max-width:100%}"
 )
 
 
@@ -59,6 +62,9 @@ def _table(df: pd.DataFrame, limit: int = 50) -> str:
         for v in row:
             if isinstance(v, float | np.floating):
                 x = float(v)
+                if not np.isfinite(x):
+                    cells.append('<td class="n"></td>')
+                    continue
                 text = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
                 cells.append(f'<td class="n">{text}</td>')
             elif isinstance(v, int | np.integer):
@@ -70,7 +76,24 @@ def _table(df: pd.DataFrame, limit: int = 50) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
 
 
+def _axis_format(kind: str) -> Any:
+    """Tick labels in the reader's units: money as 12.3M / 450k, attainment as a percentage."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    if kind == "ratio":
+        return PercentFormatter(xmax=1.0)
+
+    def money(x: float, _pos: int) -> str:
+        if abs(x) >= 1e6:
+            return f"{x / 1e6:,.1f}M"
+        return f"{x / 1e3:,.0f}k" if abs(x) >= 1e3 else f"{x:,.0f}"
+
+    return FuncFormatter(money)
+
+
 def _fan(df: pd.DataFrame, prefix: str, title: str, line: float | None) -> str:
+    """One column per team: its p10–p90 range as a bar and the median as a dot (teams are
+    categories: no line between them)."""
     teams = df[df["level"] == "team"].sort_values("unit_id").head(MAX_TEAMS)
     if teams.empty:
         return "<p>No teams.</p>"
@@ -78,14 +101,55 @@ def _fan(df: pd.DataFrame, prefix: str, title: str, line: float | None) -> str:
     ax = fig.add_subplot()
     x = np.arange(len(teams))
     lo, mid, hi = (teams[f"{prefix}p{p}"].to_numpy(dtype=float) for p in (10, 50, 90))
-    ax.fill_between(x, lo, hi, color="#2f6690", alpha=0.25, step="mid", label="p10–p90")
-    ax.plot(x, mid, "o-", color="#2f6690", label="median")
+    ax.bar(x, hi - lo, bottom=lo, width=0.6, color="#2f6690", alpha=0.3, label="p10–p90")
+    ax.scatter(x, mid, color="#2f6690", zorder=3, label="median (p50)")
     if line is not None:
         ax.axhline(line, color="#c44536", lw=1, ls="--", label="quota")
-    ax.set_xticks(x, teams["unit_id"].tolist(), rotation=60, fontsize=8)
+    ax.yaxis.set_major_formatter(_axis_format("ratio" if line is not None else "money"))
+    ax.set_xticks(x, teams["unit_id"].tolist(), rotation=60 if len(teams) > 12 else 0, fontsize=8)
     ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return _png(fig, title)
+
+
+def _by_level(units: pd.DataFrame) -> pd.DataFrame:
+    """The company, then its regions, then its teams (each sorted by id)."""
+    order = {"company": 0, "region": 1, "team": 2}
+    d = units[units["level"].isin(list(order))]
+    return d.assign(_o=d["level"].map(order)).sort_values(["_o", "unit_id"]).drop(columns="_o")
+
+
+def _quota_table(units: pd.DataFrame) -> str:
+    """Company, regions and teams: annual quota p10/p50/p90 and the p10–p90 spread."""
+    d = _by_level(units)
+    out = d[["unit_id", "level", "quota_p10", "quota_p50", "quota_p90"]].copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = (d["quota_p90"] - d["quota_p10"]) / d["quota_p50"]
+    out["spread_p10_p90"] = [f"{100 * v:.1f}%" if np.isfinite(v) else "" for v in spread]
+    return _table(out)
+
+
+def _items_table(folder: Path, manifest: dict[str, Any]) -> str:
+    """Grid and what-if sweeps: one row per item, its parameters and headline numbers."""
+    sweep = pd.read_csv(folder / "sweep.csv", keep_default_na=False)
+    keys = ["item", *[c for c in sweep.columns[1 : list(sweep.columns).index("status")]]]
+    cols = [
+        *keys,
+        "status",
+        "gap",
+        "objective",
+        "total_quota",
+        "fairness_max_abs_vs_group",
+        "moved_accounts",
+    ]
+    d = sweep[[c for c in cols if c in sweep.columns]].copy()
+    for c in ("gap", "objective", "total_quota", "fairness_max_abs_vs_group", "moved_accounts"):
+        if c in d:
+            d[c] = pd.to_numeric(d[c], errors="coerce")
+    for c in keys[1:]:
+        d[c] = d[c].astype(str)  # parameters as given on the command line, never reformatted
+    return "<h2>Items</h2>" + _table(d)
 
 
 def _tornado(df: pd.DataFrame) -> str:
@@ -102,8 +166,12 @@ def _tornado(df: pd.DataFrame) -> str:
     ax.barh(y, hi - lo, left=lo, color="#d9843b")
     ax.axvline(base, color="#222", lw=1)
     ax.set_yticks(y, d["shock"].tolist())
-    ax.set_title(f"{d['metric'].iloc[0]} at each shock's p10 and p90 (others at their mean)")
-    return _png(fig, "tornado")
+    metric = str(d["metric"].iloc[0])
+    ax.xaxis.set_major_formatter(_axis_format("ratio" if "attainment" in metric else "money"))
+    ax.set_title(f"{metric} at each shock's p10 and p90 (least squares on that shock alone)")
+    return _png(fig, "tornado") + _table(
+        df[["shock", "on", "entities", "factor_p10", "factor_p90", "at_p10", "at_p90", "swing"]]
+    )
 
 
 def _payout_section(folder: Path, manifest: dict[str, Any], summary: dict[str, Any]) -> str:
@@ -190,12 +258,18 @@ def render(folder: Path) -> str:
     summary = manifest.get("summary", {})
     kind = summary.get("kind", "")
     items = summary.get("items", {})
-    parts = [
-        f"<h1>Sweep of {_esc(manifest.get('scenario', ''))}: {_esc(kind)}</h1>",
-        f"<p>{items.get('total', 0)} items: {items.get('ok', 0)} solved, "
-        f"{items.get('infeasible', 0)} infeasible, {items.get('failed', 0)} failed "
-        f"(infeasible share {100 * summary.get('infeasible_share', 0.0):.1f}%).</p>",
-    ]
+    parts = [f"<h1>Sweep of {_esc(manifest.get('scenario', ''))}: {_esc(kind)}</h1>"]
+    if kind == "plan":
+        parts.append(
+            f"<p>{items.get('total', 0)} draws of sales outcomes for the quotas of the plan "
+            f"{_esc(summary.get('plan', ''))} (nothing solved).</p>"
+        )
+    else:
+        parts.append(
+            f"<p>{items.get('total', 0)} items: {items.get('ok', 0)} solved, "
+            f"{items.get('infeasible', 0)} infeasible, {items.get('failed', 0)} failed "
+            f"(infeasible share {100 * summary.get('infeasible_share', 0.0):.1f}%).</p>"
+        )
     if kind == "plan":
         att = summary.get("company_attainment", {})
         parts.append(
@@ -207,6 +281,7 @@ def render(folder: Path) -> str:
         units = units.replace("", np.nan)
         parts.append("<h2>Attainment by team</h2>")
         parts.append(_fan(units, "attainment_", "Attainment by team (p10–p90, median)", 1.0))
+        parts.append("<h2>Chance to reach quota</h2>" + _table(_by_level(units)))
         reps = pd.read_csv(folder / "attainment_reps.csv")
         parts.append("<h2>Reps least likely to reach quota</h2>")
         parts.append(_table(reps.sort_values(["p_reach", "rep_id"]).head(20)))
@@ -216,9 +291,12 @@ def render(folder: Path) -> str:
         parts.append("<h2>Quota by team</h2>")
         parts.append(
             _fan(units, "quota_", "Annual quota by team (p10–p90 over items, median)", None)
+            + _quota_table(units)
             if len(units)
             else "<p>No item was solved.</p>"
         )
+        if kind in ("grid", "scenarios"):
+            parts.append(_items_table(folder, manifest))
         rules = pd.read_csv(folder / "rules.csv")
         parts.append("<h2>How often each rule binds</h2>" + _table(rules))
     parts.append(_payout_section(folder, manifest, summary))
@@ -228,10 +306,15 @@ def render(folder: Path) -> str:
     if (folder / "infeasible.csv").is_file():
         bad = pd.read_csv(folder / "infeasible.csv", keep_default_na=False)
         if len(bad):
-            parts.append("<h2>Infeasible and failed items</h2>" + _table(bad))
+            total = items.get("total", 0)
             reasons = summary.get("reasons", {})
             parts.append(
-                "<ul>" + "".join(f"<li>{n}× {_esc(r)}</li>" for r, n in reasons.items()) + "</ul>"
+                f"<h2>Infeasible and failed items: {len(bad)} of {total} "
+                f"({100 * summary.get('infeasible_share', 0.0):.1f}%)</h2><ul>"
+                + "".join(f"<li>{n} of {total} items: {_esc(r)}</li>" for r, n in reasons.items())
+                + "</ul>"
+                + _table(bad.drop(columns=["diagnosis"], errors="ignore"))
+                + "<p>The full diagnosis of each item is in infeasible.csv.</p>"
             )
     body = "\n".join(parts)
     return (
