@@ -175,3 +175,23 @@ def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: P
     assert html.count(f"2 of 3 items: {reason}") == 1
     assert "Infeasible and failed items: 2 of 3 (66.7%)" in html
     assert ">nan<" not in html
+
+
+def test_the_json_schema_states_the_uncertainty_bounds_as_json_schema() -> None:
+    # an editor validating with `allocopt schema` must reject rho: 1.5 or sd: -0.1
+    res = CliRunner().invoke(main, ["schema"])
+    _ok(res)
+    schema = json.loads(res.stdout)
+    defs = schema["$defs"]
+    assert schema["properties"]["uncertainty"]["anyOf"][0] == {"$ref": "#/$defs/Uncertainty"}
+    rho = defs["Correlation"]["properties"]["rho"]
+    assert (rho["minimum"], rho["maximum"]) == (0, 1)
+    assert {"minimum": 0, "type": "number"} in defs["Shock"]["properties"]["sd"]["anyOf"]
+    assert defs["Shock"]["properties"]["distribution"]["enum"] == [
+        "normal",
+        "lognormal",
+        "triangular",
+    ]
+    # nowhere a pydantic-only bound keyword JSON Schema validators ignore
+    text = json.dumps(schema)
+    assert not any(f'"{k}": ' in text for k in ("ge", "le", "gt", "lt"))

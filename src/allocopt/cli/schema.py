@@ -10,6 +10,6 @@ import click
 @click.command()
 def schema() -> None:
     """Print the scenario file's JSON Schema (for editor completion)."""
-    from allocopt.scenario.schema import Scenario
+    from allocopt.scenario.schema import json_schema
 
-    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))

@@ -891,3 +891,34 @@ class Scenario(_Strict):
     def periods(self) -> tuple[str, ...]:
         """Period labels of the plan (:func:`allocopt.calendar.period_labels`)."""
         return period_labels(self.plan.granularity)
+
+
+_JSON_BOUNDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def json_schema() -> dict[str, Any]:
+    """The scenario file's JSON Schema (``allocopt schema``). pydantic writes a bound given
+    after a validator (``Annotated[float, AfterValidator(...), Field(ge=0)]``: NonNeg, Share
+    and many fields) as ``ge``/``le``, which JSON Schema does not know, so an editor would accept
+    ``rho: 1.5``; they are written as ``minimum``/``maximum`` (exclusive for gt/lt) here."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k in _JSON_BOUNDS and isinstance(v, int | float) and not isinstance(v, bool):
+                    out[_JSON_BOUNDS[k]] = v
+                else:
+                    out[k] = fix(v)
+            return out
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    result: dict[str, Any] = fix(Scenario.model_json_schema())
+    return result
