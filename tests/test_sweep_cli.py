@@ -160,6 +160,13 @@ def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: P
     assert "3 items, 1 solved, 2 infeasible, 0 failed" in res.output
     assert res.output.count("not solved") == 1 and "2 of 3 items not solved" in res.output
     manifest = json.loads((out / "manifest.json").read_text())
+    # the manifest: the definition, the resolved base, the scheduler used, versions with Dask
+    assert manifest["kind"] == "sweep" and manifest["scheduler"] == "in-process"
+    assert manifest["sweep"]["grid"] == [
+        {"key": "targets.by_product.P", "values": ["1000", "50000", "60000"]}
+    ]
+    assert manifest["resolved_scenario"]["targets"]["by_product"] == {"P": 1000.0}
+    assert {"allocopt", "highs", "dask", "distributed"} <= set(manifest["versions"])
     reasons = manifest["summary"]["reasons"]
     assert list(reasons.values()) == [2]
     (reason,) = reasons

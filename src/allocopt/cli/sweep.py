@@ -174,7 +174,8 @@ def sweep(
         )
     else:
         console.print(
-            f"[green]{res.kind} sweep[/]: {res.items} items, {res.ok} solved, {res.infeasible} "
+            f"[green]{res.kind} sweep[/]: {res.items} item{'s' if res.items != 1 else ''}, "
+            f"{res.ok} solved, {res.infeasible} "
             f"infeasible, {res.failed} failed"
             + (f" ({res.reused} reused)" if res.reused else "")
             + f" → {escape(str(res.folder))}",

@@ -440,6 +440,8 @@ def _render_report(folder: Path) -> None:
 
 
 def _manifest(defn: Definition, scheduler: str, summary: dict[str, Any]) -> dict[str, Any]:
+    from importlib.metadata import version
+
     from allocopt.pipeline import _versions
 
     v = defn.base
@@ -452,6 +454,7 @@ def _manifest(defn: Definition, scheduler: str, summary: dict[str, Any]) -> dict
         "resolved_scenario": v.loaded.scenario.model_dump(mode="json"),
         "changes": v.loaded.changes,
         "inputs": {k: {"sha256": h} for k, h in sorted(defn.inputs.items())},
-        "versions": _versions(),
+        # the sweep's own: which Dask ran it (the scheduler and workers must match the client's)
+        "versions": {**_versions(), "dask": version("dask"), "distributed": version("distributed")},
         "summary": summary,
     }
