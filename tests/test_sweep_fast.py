@@ -42,6 +42,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
         assert b["quotas"] is None
     else:
         assert a["quotas"].equals(b["quotas"])
+        assert a["annual"].tobytes() == b["annual"].tobytes()
 
 
 def test_lean_items_equal_full_items_on_the_example() -> None:
@@ -57,6 +58,18 @@ def test_lean_items_equal_full_items_on_the_example() -> None:
         # --keep-runs items stay complete run folders (roll-ups, assignments, binding rows)
         for name in ("rollups.csv", "binding.csv"):
             assert len(b["files"][name]) > 0, name
+
+
+def test_a_lean_item_with_other_reps_equals_its_full_item() -> None:
+    # attrition and hires change the reps: the item's quota rows are labelled with its own reps
+    # and its annual quotas mapped onto the base's
+    defn = define(EXAMPLE.with_name("whatif.yaml"), scenarios=["shift_and_churn"])
+    (it,) = defn.items
+    a, b = run_item(_job(defn), it), run_item(_job(defn, keep_runs=True), it)
+    assert a["row"]["status"] == "optimal"
+    base_reps = set(defn.base.md.rep_ids)
+    assert set(a["quotas"].column("rep_id").to_pylist()) != base_reps
+    _same(a, b)
 
 
 def test_lean_items_equal_full_items_for_what_ifs_draws_and_infeasible(tmp_path: Path) -> None:

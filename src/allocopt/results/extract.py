@@ -20,7 +20,7 @@ from allocopt.model.build import Built
 from allocopt.model.objective import NEAR
 from allocopt.model.registry import CORE
 from allocopt.model.rules import components
-from allocopt.model.rules.fairness import groups
+from allocopt.model.rules.fairness import Groups, groups
 from allocopt.model.sets import QuotaSets
 from allocopt.solve import Compiled, SolveResult
 from allocopt.solve.rounding import apportion, to_unit
@@ -45,6 +45,17 @@ class Results:
     binding: pd.DataFrame  # stage, rule, component, index, activity, lower, upper, side, dual
     summary: dict[str, Any] = field(default_factory=dict)
     replan: pd.DataFrame | None = None  # re-plans: old and new per rep, product and period
+    lean: LeanQuotas | None = None  # a lean extraction's quotas as arrays (see extract)
+
+
+@dataclass(frozen=True)
+class LeanQuotas:
+    """A lean extraction's quotas as the frames would hold them (money to the cent), indexed
+    like the model data: ``annual`` (R, P) is ``annual.quota`` and ``period`` (R, P, T) is
+    ``quotas.quota``, both in (rep, product[, period]) order."""
+
+    annual: np.ndarray
+    period: np.ndarray
 
 
 def _money(a: Any) -> Any:
@@ -225,6 +236,93 @@ def extract(
         flat = apportion(np.maximum(per, 0.0).reshape(-1, n_t), q.reshape(-1), 0.01)
         per = np.round(flat, 2).reshape(n_r, n_p, n_t)
 
+    lean = lean and md.replan is None
+    fg = groups(qs)
+    tot = q.sum(axis=1)
+    b = qs.eff_base.sum(axis=1)
+    diff = _ratio(np.divide(tot, b, out=np.full(n_r, np.nan), where=b > 0))
+    lv = _levels(fg, _money(tot), _money(b), diff)
+    moved = _moved(md, qs)
+    # a lean extraction (a sweep item) builds no frames; the payout of a sweep item with
+    # incentives reads the annual, rep and assignment frames (sweep/payout.py)
+    frames = not lean or sc.incentives is not None
+    annual = quota_long = rep_df = assignments = pd.DataFrame()
+    if frames:
+        group_col = np.full(n_r, "", dtype=object)
+        group_col[fg.reps] = fg.names[fg.group]
+        annual, quota_long, rep_df = _frames(md, qs, q, q_lp, per, group_col, diff, lv)
+        assignments = _assignments(md, qs)
+
+    rule_of = _rule_map()
+    # binding rows and shadow prices come from the LP (the relaxation when rounding is on)
+    lp_res = res_q.relaxed if res_q.relaxed is not None else res_q
+    if lean:
+        rollups = binding = pd.DataFrame()
+        counts = binding_counts("quotas", comp_q, lp_res, rule_of)
+        if comp_a is not None and res_a is not None:
+            counts.update(binding_counts("alignment", comp_a, res_a, rule_of))
+        counts = dict(sorted(counts.items(), key=lambda kv: tuple(kv[0].split("/", 1))))
+    else:
+        rollups = _rollups(md, quota_long)
+        bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
+        if comp_a is not None and res_a is not None:
+            bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
+        binding = pd.concat(bind, ignore_index=True)
+        counts = {
+            f"{s}/{r}": int(n)
+            for s, r, n in (
+                binding.groupby(["stage", "rule"]).size().reset_index().itertuples(index=False)
+                if len(binding)
+                else []
+            )
+        }
+
+    sensitivity = _target_sensitivity(lm, lp_res, qs)
+    terms = lm.term_values(x)
+    if alignment is not None and res_a is not None and res_a.col_values is not None:
+        terms.update(
+            {f"alignment_{k}": v for k, v in alignment.model.term_values(res_a.col_values).items()}
+        )
+    summary = _summary(md, qs, q, terms, lv.fairness, counts, sensitivity, moved)
+    replan = None
+    if md.replan is not None:
+        annual["published"] = _money(md.replan.published.ravel())
+        replan = quota_long[["rep_id", "team_id", "region_id", "product", "period"]].copy()
+        replan["frozen"] = np.tile(np.arange(n_t) <= md.replan.as_of, n_r * n_p)
+        replan["published"] = _money(md.replan.published_period.ravel())
+        replan["new"] = quota_long["quota"].to_numpy()
+        replan["change"] = _money(replan["new"] - replan["published"])
+        replan["actual"] = _money(md.replan.actuals.ravel())
+        summary["replan"] = {
+            "published": str(md.replan.run_dir),
+            "as_of": md.periods[md.replan.as_of],
+            "reps_changed": int(
+                (np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)) > 0.5).sum()
+            ),
+            "max_rep_change": float(
+                np.max(np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)))
+            ),
+        }
+    if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
+        summary["attainability"] = _attainability(md, q.sum(axis=1))
+    arrays = LeanQuotas(_money(q), _money(per)) if lean else None
+    return Results(
+        quota_long, annual, rep_df, rollups, assignments, binding, summary, replan, arrays
+    )
+
+
+def _frames(
+    md: ModelData,
+    qs: QuotaSets,
+    q: np.ndarray,
+    q_lp: np.ndarray,
+    per: np.ndarray,
+    group_col: np.ndarray,
+    diff: np.ndarray,
+    lv: _Levels,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The annual, period-quota and rep frames of quotas ``q`` (R, P) and ``per`` (R, P, T)."""
+    n_r, n_p, n_t = md.n_reps, len(md.products), len(md.periods)
     reps_idx = np.repeat(np.arange(n_r), n_p)
     prod_idx = np.tile(np.arange(n_p), n_r)
     rep_col = np.asarray(md.rep_ids, dtype=object)
@@ -264,13 +362,6 @@ def extract(
             "quota": _money(per.ravel()),
         }
     )
-
-    fg = groups(qs)
-    group_col = np.full(n_r, "", dtype=object)
-    group_col[fg.reps] = fg.names[fg.group]
-    tot = q.sum(axis=1)
-    b = qs.eff_base.sum(axis=1)
-    diff = np.divide(tot, b, out=np.full(n_r, np.nan), where=b > 0)
     rep_df = pd.DataFrame(
         {
             "rep_id": rep_col,
@@ -281,78 +372,19 @@ def extract(
             "active_share": _ratio(md.active),
             "capacity": _money(md.capacity),
             "base": _money(qs.base.sum(axis=1)),
-            "eff_base": _money(b),
+            "eff_base": _money(qs.eff_base.sum(axis=1)),
             "history": _money(np.nan_to_num(md.history * md.active, nan=np.nan)),
             "reference": _money(qs.reference.sum(axis=1)),
-            "quota": _money(tot),
-            "difficulty": _ratio(diff),
+            "quota": _money(q.sum(axis=1)),
+            "difficulty": diff,
             "group": group_col,
+            "group_level": lv.level,
+            "vs_group": lv.vs_group,
         }
     )
-    glevel = rep_df[rep_df["group"] != ""].groupby("group")[["quota", "eff_base"]].sum()
-    lvl = (glevel["quota"] / glevel["eff_base"]).to_dict()
-    rep_df["group_level"] = _ratio([lvl.get(g, np.nan) for g in rep_df["group"]])
-    rep_df["vs_group"] = _ratio(rep_df["difficulty"] / rep_df["group_level"] - 1)
     if md.performance is not None and qs.ref_performance is not None:
         rep_df["performance_factor"] = _ratio(md.performance)
-
-    rule_of = _rule_map()
-    # binding rows and shadow prices come from the LP (the relaxation when rounding is on)
-    lp_res = res_q.relaxed if res_q.relaxed is not None else res_q
-    lean = lean and md.replan is None
-    assignments = _assignments(md, qs)
-    if lean:
-        rollups = binding = pd.DataFrame()
-        counts = binding_counts("quotas", comp_q, lp_res, rule_of)
-        if comp_a is not None and res_a is not None:
-            counts.update(binding_counts("alignment", comp_a, res_a, rule_of))
-        counts = dict(sorted(counts.items(), key=lambda kv: tuple(kv[0].split("/", 1))))
-    else:
-        rollups = _rollups(md, quota_long)
-        bind = [binding_rows("quotas", comp_q, lp_res, rule_of)]
-        if comp_a is not None and res_a is not None:
-            bind.insert(0, binding_rows("alignment", comp_a, res_a, rule_of))
-        binding = pd.concat(bind, ignore_index=True)
-        counts = {
-            f"{s}/{r}": int(n)
-            for s, r, n in (
-                binding.groupby(["stage", "rule"]).size().reset_index().itertuples(index=False)
-                if len(binding)
-                else []
-            )
-        }
-
-    moved = int(assignments["moved"].sum()) if len(assignments) else 0
-    sensitivity = _target_sensitivity(lm, lp_res, qs)
-    terms = lm.term_values(x)
-    if alignment is not None and res_a is not None and res_a.col_values is not None:
-        terms.update(
-            {f"alignment_{k}": v for k, v in alignment.model.term_values(res_a.col_values).items()}
-        )
-    fair = _fairness(rep_df)
-    summary = _summary(md, qs, q, terms, fair, counts, sensitivity, moved)
-    replan = None
-    if md.replan is not None:
-        annual["published"] = _money(md.replan.published.ravel())
-        replan = quota_long[["rep_id", "team_id", "region_id", "product", "period"]].copy()
-        replan["frozen"] = np.tile(np.arange(n_t) <= md.replan.as_of, n_r * n_p)
-        replan["published"] = _money(md.replan.published_period.ravel())
-        replan["new"] = quota_long["quota"].to_numpy()
-        replan["change"] = _money(replan["new"] - replan["published"])
-        replan["actual"] = _money(md.replan.actuals.ravel())
-        summary["replan"] = {
-            "published": str(md.replan.run_dir),
-            "as_of": md.periods[md.replan.as_of],
-            "reps_changed": int(
-                (np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)) > 0.5).sum()
-            ),
-            "max_rep_change": float(
-                np.max(np.abs(q.sum(axis=1) - md.replan.published.sum(axis=1)))
-            ),
-        }
-    if md.sales_median is not None and md.sales_sigma is not None:  # rule attainability
-        summary["attainability"] = _attainability(md, q.sum(axis=1))
-    return Results(quota_long, annual, rep_df, rollups, assignments, binding, summary, replan)
+    return annual, quota_long, rep_df
 
 
 def _rollups(md: ModelData, quota_long: pd.DataFrame) -> pd.DataFrame:
@@ -419,6 +451,17 @@ def _attainability(md: ModelData, quota: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _moved_mask(md: ModelData, qs: QuotaSets) -> np.ndarray:
+    """(A,) the key account has an incumbent and another owner."""
+    inc, own = md.ka_incumbent, qs.owner
+    return np.asarray((inc >= 0) & (own >= 0) & (inc != own))
+
+
+def _moved(md: ModelData, qs: QuotaSets) -> int:
+    """How many key accounts the plan moves away from their incumbent."""
+    return int(np.count_nonzero(_moved_mask(md, qs)))
+
+
 def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
     rep = np.asarray(md.rep_ids, dtype=object)
     inc = md.ka_incumbent
@@ -438,7 +481,7 @@ def _assignments(md: ModelData, qs: QuotaSets) -> pd.DataFrame:
             "account_id": np.asarray(md.ka_ids, dtype=object),
             "incumbent_rep": np.where(inc >= 0, rep[np.maximum(inc, 0)], ""),
             "owner_rep": np.where(own >= 0, rep[np.maximum(own, 0)], ""),
-            "moved": (inc >= 0) & (own >= 0) & (inc != own),
+            "moved": _moved_mask(md, qs),
             "revenue": _money(md.ka_revenue.sum(axis=1)),
             "pair_cost": _money(pair_cost),
             "move_cost": _money(move_cost),
@@ -450,20 +493,69 @@ def _rule_map() -> dict[str, str]:
     return {c: r.name for c, (r, _) in components().items() if r is not CORE}
 
 
-def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:
-    d = rep_df[rep_df["group"] != ""]
-    if d.empty:
-        return {}
-    by = d.groupby("group")["difficulty"]
-    spread = by.max() - by.min()
-    return {
-        "difficulty_min": float(d["difficulty"].min()),
-        "difficulty_max": float(d["difficulty"].max()),
-        "difficulty_gini": round(_gini(d["difficulty"].to_numpy(dtype=float)), 6),
-        "max_group_spread": float(spread.max()),
-        "max_abs_vs_group": float(d["vs_group"].abs().max()),
-        "groups": int(by.ngroups),
+@dataclass(frozen=True)
+class _Levels:
+    """Each rep's group level and distance to it, and the fairness statistics of the summary."""
+
+    level: np.ndarray  # (R,) Σ quota ÷ Σ effective base of the rep's group (NaN: no group)
+    vs_group: np.ndarray  # (R,) difficulty ÷ group level − 1
+    fairness: dict[str, Any]
+
+
+def _levels(fg: Groups, quota: np.ndarray, eff_base: np.ndarray, diff: np.ndarray) -> _Levels:
+    """Group levels L_g = Σ_{r∈g} quota_r ÷ Σ_{r∈g} eff_base_r over the fairness groups ``fg``
+    (reps with a positive effective base; a group named "" counts as none), each rep's
+    difficulty ÷ L_g − 1, and the fairness statistics: difficulty min/max/Gini over the grouped
+    reps, the largest within-group spread (max − min), the largest |vs group| and the group
+    count. NaN difficulties are skipped as pandas skips them. Arrays are (R,); money and ratios
+    are rounded as the rep frame holds them."""
+    n_r = len(quota)
+    keep = fg.names[fg.group] != ""
+    reps = fg.reps[keep]
+    codes = np.asarray(fg.group[keep], dtype=np.int64)
+    n_g = len(fg.names)
+    sums = _group_sums(codes, np.column_stack([quota[reps], eff_base[reps]]), n_g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lvl_g = sums[:, 0] / sums[:, 1]
+        level = np.full(n_r, np.nan)
+        level[reps] = lvl_g[codes]
+        level = _ratio(level)
+        vs = _ratio(diff / level - 1)
+    if not len(reps):
+        return _Levels(level, vs, {})
+    d = diff[reps]
+    ok = ~np.isnan(d)
+    gmax = np.full(n_g, -np.inf)
+    gmin = np.full(n_g, np.inf)
+    np.fmax.at(gmax, codes, d)
+    np.fmin.at(gmin, codes, d)
+    seen = np.bincount(codes[ok], minlength=n_g) > 0
+    spread = (gmax - gmin)[seen]
+    fairness = {
+        "difficulty_min": _skipna(np.min, d[ok]),
+        "difficulty_max": _skipna(np.max, d[ok]),
+        "difficulty_gini": round(_gini(d), 6),
+        "max_group_spread": _skipna(np.max, spread[~np.isnan(spread)]),
+        "max_abs_vs_group": _skipna(np.max, np.abs(vs[reps][~np.isnan(vs[reps])])),
+        "groups": len(np.unique(codes)),
     }
+    return _Levels(level, vs, fairness)
+
+
+def _skipna(f: Any, a: np.ndarray) -> float:
+    """``f`` (min or max) of ``a`` (NaN removed), NaN when nothing is left (as pandas)."""
+    return float(f(a)) if len(a) else float("nan")
+
+
+def _group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """(G, K) sums of the rows of ``values`` (n, K) per group ``codes`` (n,), added by pandas'
+    grouped sum (its compensated summation, in row order: the same bytes as the rep frame's
+    group sums always were) on integer codes instead of a string column."""
+    sums = np.zeros((n_groups, values.shape[1]))
+    if len(codes):
+        frame = pd.DataFrame(values).groupby(codes, sort=True).sum()
+        sums[frame.index.to_numpy()] = frame.to_numpy()
+    return sums
 
 
 def _target_sensitivity(lm: Any, res: SolveResult, qs: QuotaSets) -> dict[str, dict[str, float]]:

@@ -600,6 +600,13 @@ def read_tree(path: Path) -> Resolved:
     return Resolved(f.tree, f.sources, f.loaded, [], f.files)
 
 
+def _fresh(read: Resolved) -> Resolved:
+    """``read`` with its own origins (``resolve`` changes them) sharing the tree, which
+    ``resolve`` only reads before its deep copy, and the read file (never changed)."""
+    sources = SourceMap(read.sources.main, dict(read.sources.entries))
+    return Resolved(read.tree, sources, read.main, list(read.changes), list(read.files))
+
+
 def resolve(
     path: Path,
     scenarios: Sequence[str] = (),
@@ -610,9 +617,10 @@ def resolve(
     """Read ``path`` (with its bases), apply scenarios/overrides and ``--set``; not validated.
 
     ``read`` is ``read_tree(path)`` done before (a sweep resolves many items of one file); it is
-    copied, not changed. Raises :class:`InputError` with every problem found.
+    not changed: its origins are copied, and its tree is read until the deep copy below that the
+    changes are made on. Raises :class:`InputError` with every problem found.
     """
-    f = copy.deepcopy(read) if read is not None else read_tree(path)
+    f = _fresh(read) if read is not None else read_tree(path)
     problems: list[Problem] = []
     tree, sources = f.tree, f.sources
     main_dir = path.parent

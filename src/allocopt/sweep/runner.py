@@ -37,7 +37,7 @@ from allocopt.errors import AllocoptError, InputError, OutputError, Problem
 from allocopt.outputs.runfolder import default_run_dir, write_run
 from allocopt.pipeline import available_cores
 from allocopt.sweep.define import Definition, Item
-from allocopt.sweep.summarise import QUOTAS, AnnualOf, quota_table
+from allocopt.sweep.summarise import QUOTAS, AnnualOf
 from allocopt.sweep.work import Job, forget, run_item
 
 __all__ = ["SchedulerError", "SweepOutcome", "run_sweep"]
@@ -137,17 +137,17 @@ def _persist(work: Path, res: dict[str, Any]) -> None:
     if files is not None:
         write_run(work / "runs" / item, files, force=True)
     q = res.get("quotas")
-    table = quota_table(item, q) if q is not None else QUOTAS.empty_table()
+    table = q if q is not None else QUOTAS.empty_table()
     meta = {k: v for k, v in res.items() if k not in ("quotas", "annual")}
     meta["has_quotas"] = q is not None
     table = table.replace_schema_metadata({META: json.dumps(meta, default=str).encode()})
     _write_atomic(work / f"{item}.arrow", _arrow_bytes(table))
 
 
-def _shrink(annual: AnnualOf, res: dict[str, Any]) -> dict[str, Any]:
+def _shrink(res: dict[str, Any]) -> dict[str, Any]:
     """Keep only the item's annual quotas in memory (its quota table is on disk)."""
-    q = res.pop("quotas", None)
-    res["annual"] = annual(q) if q is not None else None
+    res.pop("quotas", None)
+    res.setdefault("annual", None)
     return res
 
 
@@ -164,8 +164,8 @@ def _load_done(work: Path, defn: Definition, keep_runs: bool) -> dict[int, dict[
             has = bool(res.pop("has_quotas"))
         except (OSError, ValueError, KeyError, pa.ArrowException):
             continue  # not finished after all: done again
-        res["quotas"] = table.drop_columns("item").to_pandas() if has else None
-        done[it.index] = _shrink(annual, res)
+        res["annual"] = annual(table.drop_columns("item").to_pandas()) if has else None
+        done[it.index] = _shrink(res)
     return done
 
 
@@ -318,10 +318,9 @@ def run_sweep(
             # the report's charting loads while the items are solved
             warming = threading.Thread(target=_warm_report, name="allocopt-report", daemon=True)
             warming.start()
-            annual = AnnualOf(defn.base.md)
             for res in done:
                 _persist(work, res)
-                results[res["index"]] = _shrink(annual, res)
+                results[res["index"]] = _shrink(res)
                 failed += res["row"]["status"] == "failed"
                 progress(len(results), len(defn.items), failed)
             clock.mark("items")

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from allocopt.data.prepare import ModelData
 from allocopt.outputs.runfolder import Content, RunFolder
+from allocopt.results.extract import Results
 from allocopt.sweep.define import Definition, check_plan
 from allocopt.sweep.shocks import Selection, draw, multipliers, select
 
@@ -222,6 +223,59 @@ class AnnualOf:
         out = np.zeros((len(self.reps), len(self.products)))
         np.add.at(out, (ri[keep], pi[keep]), q["quota"].to_numpy(dtype=float)[keep])
         return out
+
+
+class ItemQuotas:
+    """A solved item's rows of ``quotas.parquet`` (an Arrow table, :data:`QUOTAS`) and its annual
+    quotas over the base's reps and products (as :class:`AnnualOf`), made in the worker. A lean
+    item is read from its quota arrays, with the label columns of the base's reps, products and
+    periods built once (an item with other reps gets its own); a full one from its quota frame."""
+
+    def __init__(self, md: ModelData) -> None:
+        self.annual_of = AnnualOf(md)
+        self.layout = _layout(md)
+        self.labels = _labels(md)
+
+    def __call__(self, item: str, md: ModelData, res: Results) -> tuple[pa.Table, np.ndarray]:
+        lean = res.lean
+        if lean is None:
+            q = res.quotas[["rep_id", "product", "period", "quota"]].reset_index(drop=True)
+            return quota_table(item, q), self.annual_of(q)
+        same = _layout(md) == self.layout
+        per = lean.period
+        n = per.size
+        table = pa.table(
+            {
+                "item": pa.array([item], type=pa.string()).take(np.zeros(n, dtype=np.int64)),
+                **(self.labels if same else _labels(md)),
+                "quota": pa.array(per.reshape(-1), type=pa.float64()),
+            },
+            schema=QUOTAS,
+        )
+        if not same:  # other reps or products: mapped onto the base's
+            return table, self.annual_of(table.select(["rep_id", "product", "quota"]).to_pandas())
+        annual = np.zeros(per.shape[:2])
+        for t in range(per.shape[2]):  # period by period, as AnnualOf adds the table's rows
+            annual += per[:, :, t]
+        return table, annual
+
+
+def _layout(md: ModelData) -> tuple[tuple[str, ...], ...]:
+    return (md.rep_ids, md.products, md.periods)
+
+
+def _labels(md: ModelData) -> dict[str, pa.Array]:
+    """The rep_id, product and period columns of a quota table in (rep, product, period) order."""
+    n_p, n_t = len(md.products), len(md.periods)
+    rpt = (
+        np.repeat(np.asarray(md.rep_ids, dtype=object), n_p * n_t),
+        np.tile(np.repeat(np.asarray(md.products, dtype=object), n_t), md.n_reps),
+        np.tile(np.asarray(md.periods, dtype=object), md.n_reps * n_p),
+    )
+    return {
+        c: pa.array(a, type=pa.string())
+        for c, a in zip(("rep_id", "product", "period"), rpt, strict=True)
+    }
 
 
 def with_plan(ordered: list[dict[str, Any]]) -> list[dict[str, Any]]:

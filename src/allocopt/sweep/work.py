@@ -39,6 +39,7 @@ from allocopt.scenario.overrides import Resolved, read_tree
 from allocopt.scenario.schema import Scenario
 from allocopt.sweep.define import Item
 from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
+from allocopt.sweep.summarise import ItemQuotas
 
 __all__ = ["Job", "forget", "run_item"]
 
@@ -60,6 +61,7 @@ class _Base:
     v: Validated
     sels: list[Selection] | None
     read: Resolved  # the scenario file (and its bases) as read, for the items' scenarios
+    quotas: ItemQuotas  # an item's quota table and annual quotas
 
 
 _CACHE: dict[str, _Base] = {}
@@ -78,7 +80,7 @@ def base_of(job: Job, given: Validated | None = None) -> _Base:
         )
         unc = v.loaded.scenario.uncertainty
         sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
-        b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)))
+        b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)), ItemQuotas(v.md))
     return b
 
 
@@ -148,11 +150,13 @@ def _json(tree: Any) -> str:
 
 
 def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, Any]:
-    """Solve one item. Returns a dict: ``row`` (the sweep.csv fields), ``quotas`` (rep, product,
-    period, quota), ``binding`` (rule → binding rows), ``seconds`` (stage times and the worker's
-    peak resident memory so far, ``peak_rss_mib``) and ``files`` (a run folder's files, with
-    ``keep_runs``). ``base``: the validated base, when the client sends it (see :func:`base_of`).
-    Items not kept as run folders are extracted lean (what sweep.csv and quotas.parquet need)."""
+    """Solve one item. Returns a dict: ``row`` (the sweep.csv fields), ``quotas`` (its rows of
+    quotas.parquet, an Arrow table: item, rep, product, period, quota), ``annual`` (its annual
+    quotas over the base's reps and products), ``binding`` (rule → binding rows), ``seconds``
+    (stage times and the worker's peak resident memory so far, ``peak_rss_mib``) and ``files``
+    (a run folder's files, with ``keep_runs``). ``base``: the validated base, when the client
+    sends it (see :func:`base_of`). Items not kept as run folders are extracted lean (what
+    sweep.csv and quotas.parquet need)."""
     t0 = time.perf_counter()
     row: dict[str, Any] = {"item": item.id, **dict(item.params)}
     out: dict[str, Any] = {"index": item.index, "row": row, "quotas": None, "binding": {}}
@@ -165,8 +169,7 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
         solved = solve_prepared(v.md, timings, lean=not job.keep_runs, workers=1)
         res = solved.results
         row.update(_row(solved, v))
-        q = res.quotas
-        out["quotas"] = q[["rep_id", "product", "period", "quota"]].reset_index(drop=True)
+        out["quotas"], out["annual"] = b.quotas(item.id, v.md, res)
         out["binding"] = dict(res.summary.get("binding_counts", {}))
         if job.keep_runs:
             out["files"] = run_files(v, solved, timings)
@@ -193,6 +196,11 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _annual(res: Any) -> Any:
+    """The annual quotas (money) of the results: the lean arrays, else the annual frame's."""
+    return res.lean.annual.reshape(-1) if res.lean is not None else res.annual["quota"]
+
+
 def _row(solved: Any, v: Validated) -> dict[str, Any]:
     res = solved.results
     s = res.summary
@@ -200,7 +208,7 @@ def _row(solved: Any, v: Validated) -> dict[str, Any]:
         "status": solved.status,
         "gap": solved.gap,
         "objective": solved.res_q.objective,
-        "total_quota": round(float(res.annual["quota"].sum()), 2),
+        "total_quota": round(float(_annual(res).sum()), 2),
     }
     for k, val in sorted(s.get("objective_terms", {}).items()):
         row[f"term_{k}"] = val
