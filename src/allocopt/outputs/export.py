@@ -645,13 +645,19 @@ class _Column:
     parts: np.ndarray | None = None  # object array, once the formats have their index
 
     def make_parts(self) -> None:
+        """The parts with the formats' indices; None for a format without one yet (its value
+        first appears in the sheet's last row, written at close)."""
         self.parts = np.array(
             [
-                "" if not b else b if f is None else f'" s="{f._get_xf_index()}"' + b[1:]
+                "" if not b else b if f is None else _with_index(f, b)
                 for f, b in zip(self.formats, self.bodies, strict=True)
             ],
             dtype=object,
         )
+
+
+def _with_index(f: Any, body: str) -> str | None:
+    return None if f.xf_index is None else f'" s="{f.xf_index}"' + body[1:]
 
 
 def _streamable(ws: Any, fmt: dict[str, Any]) -> bool:
