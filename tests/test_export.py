@@ -612,3 +612,157 @@ def test_other_levels_get_their_own_sheets(run_dir: Path, tmp_path: Path) -> Non
         "Key accounts",
     ]
     assert wb["area__east_"]["A2"].value == "00123"
+
+
+# --- the streamed workbook: every cell as the run's CSVs say, same bytes as cell at a time ------
+
+
+def _crafted_cells(src: Path, dst: Path) -> None:
+    """A copy of the run whose cells exercise the writer: formula triggers, spaces at either
+    end, XML and Excel escapes, a control character, an empty text cell, -0, a fraction, a
+    blank number; the only quote-prefixed cell is the Reps sheet's very last one (XlsxWriter
+    gives its format an index at close, after the Teams sheet's fraction format)."""
+    shutil.copytree(src, dst)
+    ren = {"R0002": " padded ", "R0003": "a&b<c>\"d'", "R0004": "_x0041_ \x01ctl", "R0005": "é"}
+    for name in ("quotas.csv", "annual.csv"):
+        df = _text(dst / name)
+        df["rep_id"] = df["rep_id"].replace(ren)
+        if name == "quotas.csv":
+            df.loc[1, "quota"] = "-0.0"
+            df.loc[3, "team_id"] = ""
+            last = (df["rep_id"] == df["rep_id"].max()) & (df["product"] == "SVC")
+            df.loc[last & (df["period"] == df["period"].max()), "team_id"] = "+T99"
+        df.to_csv(dst / name, index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    r = _text(dst / "rollups.csv")  # a fraction: a format first used after the Reps sheet
+    r.loc[r.index[r["level"] == "team"][0], "quota"] = "1234.5"
+    r.to_csv(dst / "rollups.csv", index=False, lineterminator="\n")
+    a = _text(dst / "assignments.csv")
+    a.loc[0, "revenue"] = ""
+    a.to_csv(dst / "assignments.csv", index=False, lineterminator="\n")
+
+
+def _expected_workbook(run_dir: Path) -> dict[str, list[list[tuple[object, ...]]]]:
+    """Every sheet's cells (value, type, number format, quote prefix) read from the run's CSVs,
+    its scenario and input reps table alone: the workbook's specification."""
+    import datetime as dt
+
+    import yaml
+
+    from allocopt.calendar import fiscal_periods
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    sc = yaml.safe_load(Path(manifest["inputs"]["scenario"]["abs_path"]).read_text())
+    reps = _text(Path(manifest["inputs"]["reps"]["abs_path"]))
+    names = dict(zip(reps["rep_id"], reps["name"], strict=True))
+    fy0 = sc["plan"]["fiscal_year_start"]
+    periods = {p.label: p for p in fiscal_periods(fy0, sc["plan"]["granularity"])}
+    products = list(sc["products"])
+
+    def text(s: str) -> tuple[object, ...]:
+        return (
+            (None, "n", "@", False) if s == "" else (s, "s", "@", s.startswith(DANGEROUS_PREFIXES))
+        )
+
+    def numbers(col: pd.Series) -> list[tuple[object, ...]]:
+        v = pd.to_numeric(col.where(col != "", None), errors="coerce").astype(float)
+        fin = v[v.notna()]
+        nf = "#,##0" if (fin == fin.round()).all() else "#,##0.00"
+        return [(None, "n", "General", False) if pd.isna(x) else (x, "n", nf, False) for x in v]
+
+    def header(cols: list[str]) -> list[tuple[object, ...]]:
+        return [(c, "s", "@", False) for c in cols]
+
+    def day(d: dt.date) -> tuple[object, ...]:
+        return (dt.datetime(d.year, d.month, d.day), "d", "yyyy-mm-dd", False)
+
+    q = _text(run_dir / "quotas.csv")
+    q = q.assign(_p=q["product"].map(products.index), _t=q["period"].map(list(periods).index))
+    q = q.sort_values(["rep_id", "_p", "_t"], kind="mergesort")
+    a = _text(run_dir / "annual.csv")
+    annual = dict(zip(zip(a["rep_id"], a["product"], strict=True), a["quota"], strict=True))
+    q["annual"] = [annual[k] for k in zip(q["rep_id"], q["product"], strict=True)]
+    quota, ann = numbers(q["quota"]), numbers(q["annual"])
+    rows = [
+        [
+            text(r.rep_id),
+            text(names.get(r.rep_id, "")),
+            text(r.team_id),
+            text(r.region_id),
+            text(r.product),
+            text(r.period),
+            day(periods[r.period].start),
+            day(periods[r.period].end),
+            quota[i],
+            ann[i],
+            text(sc["plan"]["currency"]),
+        ]
+        for i, r in enumerate(q.itertuples())
+    ]
+    cols = ["rep_id", "rep_name", "team_id", "region_id", "product", "period"]
+    cols += ["period_start", "period_end", "quota", "annual_quota", "currency"]
+    out = {"Reps": [header(cols), *rows]}
+    r = _text(run_dir / "rollups.csv")
+    for level, sheet in (("team", "Teams"), ("region", "Regions"), ("company", "Company")):
+        part = r[r["level"] == level]
+        values = numbers(part["quota"])
+        out[sheet] = [header(["unit_id", "level", "product", "period", "quota"])] + [
+            [*(text(x) for x in t[:4]), v]
+            for t, v in zip(part.itertuples(index=False), values, strict=True)
+        ]
+    k = _text(run_dir / "assignments.csv")
+    by_col = []
+    for c in k.columns:
+        if c.endswith(("_id", "_rep")):
+            by_col.append([text(x) for x in k[c]])
+        elif k[c].isin(["True", "False"]).all():
+            by_col.append([(x == "True", "b", "General", False) for x in k[c]])
+        else:
+            by_col.append(numbers(k[c]))
+    out["Key accounts"] = [header(list(k.columns)), *map(list, zip(*by_col, strict=True))]
+    return out
+
+
+def _cells(path: Path) -> dict[str, list[list[tuple[object, ...]]]]:
+    wb = openpyxl.load_workbook(path)
+    out = {}
+    for ws in wb:
+        rows = []
+        for row in ws.iter_rows():
+            cells = []
+            for c in row:
+                v = unescape(c.value) if isinstance(c.value, str) else c.value
+                if isinstance(v, int) and not isinstance(v, bool):
+                    v = float(v)
+                cells.append((v, c.data_type, c.number_format, bool(c.quotePrefix)))
+            rows.append(cells)
+        out[ws.title] = rows
+        assert ws.freeze_panes == "A2"
+        assert all(c.font.b for c in ws[1])
+    return out
+
+
+@pytest.mark.parametrize("crafted", [False, True], ids=["example", "crafted"])
+def test_xlsx_cells_equal_the_run_csvs(run_dir: Path, tmp_path: Path, crafted: bool) -> None:
+    """The streamed workbook holds, sheet by sheet and cell by cell, what the CSVs say; the
+    cell-at-a-time XlsxWriter path writes the same bytes (styles, widths, panes, filters)."""
+    from allocopt.outputs import export as ex
+
+    src = run_dir
+    if crafted:
+        src = tmp_path / "crafted"
+        _crafted_cells(run_dir, src)
+    (path,) = export_run(src, "xlsx", tmp_path / "x")
+    got, want = _cells(path), _expected_workbook(src)
+    assert list(got) == list(want)
+    for sheet, rows in want.items():
+        assert len(got[sheet]) == len(rows), sheet
+        for i, (g, w) in enumerate(zip(got[sheet], rows, strict=True)):
+            assert g == w, (sheet, i + 1)
+    if crafted:
+        reps = got["Reps"]
+        assert reps[-1][2] == ("+T99", "s", "@", True)  # first quote prefix: the last row
+        assert {"#,##0.00"} == {r[4][2] for r in got["Teams"][1:]}
+        assert any(str(r[0][0]).startswith(" padded") for r in reps[1:])
+    manifest = ex._read_manifest(src)
+    data = ex.ExportData(src, manifest, ex._scenario(manifest, src))
+    assert path.read_bytes() == ex._workbook(data, per_cell=True)
