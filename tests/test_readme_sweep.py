@@ -14,6 +14,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -77,3 +78,7 @@ def test_the_readme_shows_what_the_sweep_commands_print(
         assert printed == shown, f"README: {cmd}"
         checked += 1
     assert checked >= 5
+    # the statistics of the shown sweep.csv come rounded (no 0.06584299999999998)
+    grid = pd.read_csv("runs/sweep-grid/sweep.csv", dtype=str)
+    fair = [c for c in grid.columns if c.startswith("fairness_")]
+    assert fair and all(len(v.partition(".")[2]) <= 6 for c in fair for v in grid[c])

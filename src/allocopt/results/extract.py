@@ -460,7 +460,7 @@ def _fairness(rep_df: pd.DataFrame) -> dict[str, Any]:
         "difficulty_min": float(d["difficulty"].min()),
         "difficulty_max": float(d["difficulty"].max()),
         "difficulty_gini": round(_gini(d["difficulty"].to_numpy(dtype=float)), 6),
-        "max_group_spread": float(spread.max()),
+        "max_group_spread": round(float(spread.max()), 6),  # of 6-decimal difficulties
         "max_abs_vs_group": float(d["vs_group"].abs().max()),
         "groups": int(by.ngroups),
     }
