@@ -202,3 +202,13 @@ def test_the_json_schema_states_the_uncertainty_bounds_as_json_schema() -> None:
     # nowhere a pydantic-only bound keyword JSON Schema validators ignore
     text = json.dumps(schema)
     assert not any(f'"{k}": ' in text for k in ("ge", "le", "gt", "lt"))
+
+
+def test_the_progress_bar_counts_items_not_solved(tmp_path: Path) -> None:
+    # items done of all, the infeasible and failed ones as they come in, the time left
+    sc = _plan(tmp_path / "plan")
+    res = _run(str(sc), "--grid", "targets.by_product.P=1000,50000,60000", "--workers", "1",
+               "--out", str(tmp_path / "sw"))  # fmt: skip
+    _ok(res)
+    bar = [x for x in res.output.splitlines() if x.startswith("sweep ")]
+    assert bar and "3/3" in bar[-1] and "2 infeasible/failed" in bar[-1] and "ETA" in bar[-1]

@@ -121,7 +121,7 @@ def sweep(
         TextColumn("sweep"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("{task.fields[failed]} infeasible/failed"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
