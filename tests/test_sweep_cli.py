@@ -120,24 +120,28 @@ def test_a_plan_stress_says_nothing_is_solved(tmp_path: Path) -> None:
     assert html.index("<td>CO</td>") < html.index("<td>NORTH</td>") < html.index("<td>T1</td>")
 
 
-def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
-    # a real process and a real SIGINT once the first items are kept (the claim is about them)
+@pytest.mark.parametrize("given_out", [True, False])
+def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path, given_out: bool) -> None:
+    # a real process and a real SIGINT once the first items are kept (the claim is about them);
+    # without --out the note names the default folder, which --resume needs
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
-    work = tmp_path / ".sw.sweep-work"
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    where = ["--out", str(out)] if given_out else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "allocopt.cli", "sweep", str(sc), "--draws", "5000",
-         "--workers", "1", "--out", str(out), "--quiet"],
+         "--workers", "1", *where, "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
+
+    def kept() -> list[Path]:
+        return list(tmp_path.rglob(".*.sweep-work/item-*.arrow"))
+
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(work.glob("item-*.arrow")):
+        while time.monotonic() < deadline and not kept():
             time.sleep(0.1)
-        assert list(work.glob("item-*.arrow")), (
-            proc.stderr.read() if proc.poll() is not None else "no item kept"
-        )
+        assert kept(), proc.stderr.read() if proc.poll() is not None else "no item kept"
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -146,8 +150,13 @@ def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, stderr
     assert "interrupted (SIGINT)" in stderr
-    assert f"the finished items are kept in {work}" in stderr and "--resume" in stderr
-    assert not out.exists() and list(work.glob("item-*.arrow"))
+    work = kept()[0].parent
+    target = work.parent / work.name.removeprefix(".").removesuffix(".sweep-work")
+    if given_out:
+        assert target == out
+    again = "--resume" if given_out else f"--out {target} --resume"
+    assert f"the finished items are kept in {work}: run the same command with {again}" in stderr
+    assert not target.exists()
 
 
 def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: Path) -> None:

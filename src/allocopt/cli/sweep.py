@@ -91,7 +91,9 @@ def sweep(
     )
 
     from allocopt.sweep.define import check_cluster, define
-    from allocopt.sweep.runner import run_sweep, work_dir
+    from allocopt.sweep.runner import run_sweep, sweep_dir, work_dir
+
+    given_out = out is not None
 
     check_cluster(workers, scheduler)
     if plan is not None and (keep_runs or resume):
@@ -138,10 +140,13 @@ def sweep(
             bar.start()
         bar.update(task, completed=done, total=total, failed=failed)
 
+    if out is None and not resume:
+        out = sweep_dir(defn, None)  # the default folder, named now: Ctrl-C can point at it
     if out is not None and defn.kind != "plan":
+        again = "--resume" if given_out else f"--out {out} --resume"
         INTERRUPT_NOTES[:] = [
             f"the finished items are kept in {work_dir(out)}: run the same command with "
-            "--resume to finish the sweep without solving them again"
+            f"{again} to finish the sweep without solving them again"
         ]
     try:
         res = run_sweep(
