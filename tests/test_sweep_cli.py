@@ -221,3 +221,14 @@ def test_the_progress_bar_counts_items_not_solved(tmp_path: Path) -> None:
     _ok(res)
     bar = [x for x in res.output.splitlines() if x.startswith("sweep ")]
     assert bar and "3/3" in bar[-1] and "2 infeasible/failed" in bar[-1] and "ETA" in bar[-1]
+
+
+def test_the_report_says_when_its_chart_shows_only_some_teams() -> None:
+    from allocopt.sweep.report import MAX_TEAMS, _fan
+
+    n = MAX_TEAMS + 5
+    units = pd.DataFrame({"unit_id": [f"T{i:03d}" for i in range(n)], "level": "team",
+                          "quota_p10": 1.0, "quota_p50": 2.0, "quota_p90": 3.0})  # fmt: skip
+    html = _fan(units, "quota_", "Annual quota by team", None)
+    assert f"the first {MAX_TEAMS} of {n} teams; all in the CSV" in html
+    assert "of 3 teams" not in _fan(units.head(3), "quota_", "Annual quota by team", None)

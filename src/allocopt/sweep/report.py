@@ -94,9 +94,12 @@ def _axis_format(kind: str) -> Any:
 def _fan(df: pd.DataFrame, prefix: str, title: str, line: float | None) -> str:
     """One column per team: its p10–p90 range as a bar and the median as a dot (teams are
     categories: no line between them)."""
-    teams = df[df["level"] == "team"].sort_values("unit_id").head(MAX_TEAMS)
+    all_teams = df[df["level"] == "team"].sort_values("unit_id")
+    teams = all_teams.head(MAX_TEAMS)
     if teams.empty:
         return "<p>No teams.</p>"
+    if len(all_teams) > MAX_TEAMS:
+        title += f" — the first {MAX_TEAMS} of {len(all_teams)} teams; all in the CSV"
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     x = np.arange(len(teams))
