@@ -232,3 +232,19 @@ def test_the_report_says_when_its_chart_shows_only_some_teams() -> None:
     html = _fan(units, "quota_", "Annual quota by team", None)
     assert f"the first {MAX_TEAMS} of {n} teams; all in the CSV" in html
     assert "of 3 teams" not in _fan(units.head(3), "quota_", "Annual quota by team", None)
+
+
+def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    sw = tmp_path / "sw"
+    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1", "--keep-runs",
+             "--out", str(sw), "--quiet"))  # fmt: skip
+    for args in (["verify", str(sw)], ["explain", str(sw)],
+                 ["sweep", str(sc), "--draws", "2", "--plan", str(sw), "--out",
+                  str(tmp_path / "st")]):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert "is a sweep folder (`allocopt sweep`), not the run folder of one plan" in res.output
+    # its kept items are run folders
+    _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
+    _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))
