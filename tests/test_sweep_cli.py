@@ -56,6 +56,20 @@ def test_bad_usage_exits_2_before_anything_runs(
     assert not out.exists() and not list(tmp_path.glob(".sw*"))
 
 
+def test_a_grid_pointing_at_a_missing_data_file_exits_2_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    # define() checks every item's data files exist (it reads no table): not a failed item
+    sc = _plan(tmp_path / "plan")
+    out = tmp_path / "sw"
+    res = _run(str(sc), "--grid", "data.potential=data/potential.csv,data/nope.csv",
+               "--workers", "1", "--out", str(out))  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--grid: data.potential: file not found:" in res.output and "nope.csv" in res.output
+    assert "0/2" not in res.output
+    assert not out.exists() and not list(tmp_path.glob(".sw*"))
+
+
 def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
