@@ -81,6 +81,11 @@ def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
     assert "exists already" in res.output and "--force" in res.output
     assert "0/2" not in res.output
     assert (out / "mine.txt").read_text() == "keep me"
+    # --resume of a finished sweep: nothing to resume, said so
+    res = _run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1",
+               "--out", str(out), "--resume")  # fmt: skip
+    assert res.exit_code == 3, res.output
+    assert "the sweep finished, nothing to resume" in res.output
 
 
 def test_a_bad_grid_key_is_reported_once(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from allocopt.cli.options import INTERRUPT_NOTES, _guard, _scenario_options
 from allocopt.cli.render import console, err, pct
-from allocopt.errors import InputError, Problem
+from allocopt.errors import InputError, OutputError, Problem
 
 SHOWN_REASONS = 5  # why items were not solved, most frequent first; all in infeasible.csv
 
@@ -140,6 +140,11 @@ def sweep(
             bar.start()
         bar.update(task, completed=done, total=total, failed=failed)
 
+    if resume and out is not None and out.exists() and not force:
+        raise OutputError(
+            f"{out} is written already: the sweep finished, nothing to resume; "
+            "add --force (without --resume) to run it again"
+        )
     if out is None and not resume:
         out = sweep_dir(defn, None)  # the default folder, named now: Ctrl-C can point at it
     if out is not None and defn.kind != "plan":
