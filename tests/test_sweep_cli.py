@@ -82,10 +82,15 @@ def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
     assert "0/2" not in res.output
     assert (out / "mine.txt").read_text() == "keep me"
     # --resume of a finished sweep: nothing to resume, said so
-    res = _run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1",
-               "--out", str(out), "--resume")  # fmt: skip
+    done = tmp_path / "done"
+    grid = ["--grid", "targets.by_product.P=900,1000", "--workers", "1", "--out", str(done)]
+    _ok(_run(str(sc), *grid, "--quiet"))
+    res = _run(str(sc), *grid, "--resume")
     assert res.exit_code == 3, res.output
     assert "the sweep finished, nothing to resume" in res.output
+    res = _run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1",
+               "--out", str(out), "--resume")  # fmt: skip
+    assert res.exit_code == 3 and "exists already" in res.output
 
 
 def test_a_bad_grid_key_is_reported_once(tmp_path: Path) -> None:

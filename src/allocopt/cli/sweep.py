@@ -140,7 +140,7 @@ def sweep(
             bar.start()
         bar.update(task, completed=done, total=total, failed=failed)
 
-    if resume and out is not None and out.exists() and not force:
+    if resume and out is not None and _is_sweep(out) and not force:
         raise OutputError(
             f"{out} is written already: the sweep finished, nothing to resume; "
             "add --force (without --resume) to run it again"
@@ -228,6 +228,14 @@ def sweep(
             markup=True,
             highlight=False,
         )
+
+
+def _is_sweep(folder: Path) -> bool:
+    """A finished sweep folder (its manifest says kind sweep)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("kind") == "sweep"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _print_payout_curve(folder: Path) -> None:
