@@ -56,6 +56,20 @@ def test_bad_usage_exits_2_before_anything_runs(
     assert not out.exists() and not list(tmp_path.glob(".sw*"))
 
 
+def test_a_grid_pointing_at_a_missing_data_file_exits_2_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    # define() checks every item's data files exist (it reads no table): not a failed item
+    sc = _plan(tmp_path / "plan")
+    out = tmp_path / "sw"
+    res = _run(str(sc), "--grid", "data.potential=data/potential.csv,data/nope.csv",
+               "--workers", "1", "--out", str(out))  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--grid: data.potential: file not found:" in res.output and "nope.csv" in res.output
+    assert "0/2" not in res.output
+    assert not out.exists() and not list(tmp_path.glob(".sw*"))
+
+
 def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
@@ -67,6 +81,16 @@ def test_an_existing_folder_is_refused_without_a_bar(tmp_path: Path) -> None:
     assert "exists already" in res.output and "--force" in res.output
     assert "0/2" not in res.output
     assert (out / "mine.txt").read_text() == "keep me"
+    # --resume of a finished sweep: nothing to resume, said so
+    done = tmp_path / "done"
+    grid = ["--grid", "targets.by_product.P=900,1000", "--workers", "1", "--out", str(done)]
+    _ok(_run(str(sc), *grid, "--quiet"))
+    res = _run(str(sc), *grid, "--resume")
+    assert res.exit_code == 3, res.output
+    assert "the sweep finished, nothing to resume" in res.output
+    res = _run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1",
+               "--out", str(out), "--resume")  # fmt: skip
+    assert res.exit_code == 3 and "exists already" in res.output
 
 
 def test_a_bad_grid_key_is_reported_once(tmp_path: Path) -> None:
@@ -120,24 +144,28 @@ def test_a_plan_stress_says_nothing_is_solved(tmp_path: Path) -> None:
     assert html.index("<td>CO</td>") < html.index("<td>NORTH</td>") < html.index("<td>T1</td>")
 
 
-def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
-    # a real process and a real SIGINT once the first items are kept (the claim is about them)
+@pytest.mark.parametrize("given_out", [True, False])
+def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path, given_out: bool) -> None:
+    # a real process and a real SIGINT once the first items are kept (the claim is about them);
+    # without --out the note names the default folder, which --resume needs
     sc = _plan(tmp_path / "plan")
     out = tmp_path / "sw"
-    work = tmp_path / ".sw.sweep-work"
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    where = ["--out", str(out)] if given_out else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "allocopt.cli", "sweep", str(sc), "--draws", "5000",
-         "--workers", "1", "--out", str(out), "--quiet"],
+         "--workers", "1", *where, "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
+
+    def kept() -> list[Path]:
+        return list(tmp_path.rglob(".*.sweep-work/item-*.arrow"))
+
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(work.glob("item-*.arrow")):
+        while time.monotonic() < deadline and not kept():
             time.sleep(0.1)
-        assert list(work.glob("item-*.arrow")), (
-            proc.stderr.read() if proc.poll() is not None else "no item kept"
-        )
+        assert kept(), proc.stderr.read() if proc.poll() is not None else "no item kept"
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -146,8 +174,13 @@ def test_an_interrupted_sweep_says_how_to_resume(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, stderr
     assert "interrupted (SIGINT)" in stderr
-    assert f"the finished items are kept in {work}" in stderr and "--resume" in stderr
-    assert not out.exists() and list(work.glob("item-*.arrow"))
+    work = kept()[0].parent
+    target = work.parent / work.name.removeprefix(".").removesuffix(".sweep-work")
+    if given_out:
+        assert target == out
+    again = "--resume" if given_out else f"--out {target} --resume"
+    assert f"the finished items are kept in {work}: run the same command with {again}" in stderr
+    assert not target.exists()
 
 
 def test_items_infeasible_for_one_cause_are_counted_under_one_reason(tmp_path: Path) -> None:
@@ -202,3 +235,40 @@ def test_the_json_schema_states_the_uncertainty_bounds_as_json_schema() -> None:
     # nowhere a pydantic-only bound keyword JSON Schema validators ignore
     text = json.dumps(schema)
     assert not any(f'"{k}": ' in text for k in ("ge", "le", "gt", "lt"))
+
+
+def test_the_progress_bar_counts_items_not_solved(tmp_path: Path) -> None:
+    # items done of all, the infeasible and failed ones as they come in, the time left
+    sc = _plan(tmp_path / "plan")
+    res = _run(str(sc), "--grid", "targets.by_product.P=1000,50000,60000", "--workers", "1",
+               "--out", str(tmp_path / "sw"))  # fmt: skip
+    _ok(res)
+    bar = [x for x in res.output.splitlines() if x.startswith("sweep ")]
+    assert bar and "3/3" in bar[-1] and "2 infeasible/failed" in bar[-1] and "ETA" in bar[-1]
+
+
+def test_the_report_says_when_its_chart_shows_only_some_teams() -> None:
+    from allocopt.sweep.report import MAX_TEAMS, _fan
+
+    n = MAX_TEAMS + 5
+    units = pd.DataFrame({"unit_id": [f"T{i:03d}" for i in range(n)], "level": "team",
+                          "quota_p10": 1.0, "quota_p50": 2.0, "quota_p90": 3.0})  # fmt: skip
+    html = _fan(units, "quota_", "Annual quota by team", None)
+    assert f"the first {MAX_TEAMS} of {n} teams; all in the CSV" in html
+    assert "of 3 teams" not in _fan(units.head(3), "quota_", "Annual quota by team", None)
+
+
+def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -> None:
+    sc = _plan(tmp_path / "plan")
+    sw = tmp_path / "sw"
+    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1", "--keep-runs",
+             "--out", str(sw), "--quiet"))  # fmt: skip
+    for args in (["verify", str(sw)], ["explain", str(sw)],
+                 ["sweep", str(sc), "--draws", "2", "--plan", str(sw), "--out",
+                  str(tmp_path / "st")]):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert "is a sweep folder (`allocopt sweep`), not the run folder of one plan" in res.output
+    # its kept items are run folders
+    _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
+    _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))

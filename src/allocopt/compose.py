@@ -378,7 +378,7 @@ def sweep_sales(sweep_dir: Path, run_dir: Path | None = None) -> tuple[Any, list
     from allocopt.results.payout import SalesDraws
 
     sweep_dir = Path(sweep_dir)
-    rf = RunFolder.open(sweep_dir, f"cannot read the sweep folder {sweep_dir}")
+    rf = RunFolder.open(sweep_dir, f"cannot read the sweep folder {sweep_dir}", sweep=True)
     summary = rf.manifest.get("summary") or {}
     if rf.kind != "sweep" or summary.get("kind") != "plan":
         raise InputError(

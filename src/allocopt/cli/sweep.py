@@ -13,7 +13,7 @@ from rich.table import Table
 
 from allocopt.cli.options import INTERRUPT_NOTES, _guard, _scenario_options
 from allocopt.cli.render import console, err, pct
-from allocopt.errors import InputError, Problem
+from allocopt.errors import InputError, OutputError, Problem
 
 SHOWN_REASONS = 5  # why items were not solved, most frequent first; all in infeasible.csv
 
@@ -91,7 +91,9 @@ def sweep(
     )
 
     from allocopt.sweep.define import check_cluster, define
-    from allocopt.sweep.runner import run_sweep, work_dir
+    from allocopt.sweep.runner import run_sweep, sweep_dir, work_dir
+
+    given_out = out is not None
 
     check_cluster(workers, scheduler)
     if plan is not None and (keep_runs or resume):
@@ -121,7 +123,7 @@ def sweep(
         TextColumn("sweep"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("{task.fields[failed]} infeasible/failed"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -138,10 +140,18 @@ def sweep(
             bar.start()
         bar.update(task, completed=done, total=total, failed=failed)
 
+    if resume and out is not None and _is_sweep(out) and not force:
+        raise OutputError(
+            f"{out} is written already: the sweep finished, nothing to resume; "
+            "add --force (without --resume) to run it again"
+        )
+    if out is None and not resume:
+        out = sweep_dir(defn, None)  # the default folder, named now: Ctrl-C can point at it
     if out is not None and defn.kind != "plan":
+        again = "--resume" if given_out else f"--out {out} --resume"
         INTERRUPT_NOTES[:] = [
             f"the finished items are kept in {work_dir(out)}: run the same command with "
-            "--resume to finish the sweep without solving them again"
+            f"{again} to finish the sweep without solving them again"
         ]
     try:
         res = run_sweep(
@@ -218,6 +228,14 @@ def sweep(
             markup=True,
             highlight=False,
         )
+
+
+def _is_sweep(folder: Path) -> bool:
+    """A finished sweep folder (its manifest says kind sweep)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("kind") == "sweep"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _print_payout_curve(folder: Path) -> None:

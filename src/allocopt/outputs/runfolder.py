@@ -885,10 +885,26 @@ class RunFolder:
         self.header = header
 
     @classmethod
-    def open(cls, path: Path, header: str | None = None) -> RunFolder:
-        """Read ``path/manifest.json``; InputError (exit 2) under ``header`` when it is missing."""
+    def open(cls, path: Path, header: str | None = None, *, sweep: bool = False) -> RunFolder:
+        """Read ``path/manifest.json``; InputError (exit 2) under ``header`` when it is missing,
+        or when it is a sweep folder (``allocopt sweep``) and ``sweep`` is not set: verify,
+        explain, report, payout, ``--plan`` ... want one plan, and said only that a file of
+        one was missing."""
         header = header or f"cannot read the run folder {path}"
-        return cls(Path(path), read_manifest(Path(path), header), header)
+        manifest = read_manifest(Path(path), header)
+        if manifest.get("kind") == "sweep" and not sweep:
+            raise InputError(
+                Problem(
+                    str(path),
+                    "",
+                    "",
+                    "is a sweep folder (`allocopt sweep`), not the run folder of one plan; give "
+                    "a folder written by `allocopt solve`, or one of the sweep's items kept with "
+                    "--keep-runs (runs/item-NNNN in the sweep folder)",
+                ),
+                header=header,
+            )
+        return cls(Path(path), manifest, header)
 
     @property
     def manifest_path(self) -> Path:

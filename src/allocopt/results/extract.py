@@ -535,7 +535,8 @@ def _levels(fg: Groups, quota: np.ndarray, eff_base: np.ndarray, diff: np.ndarra
         "difficulty_min": _skipna(np.min, d[ok]),
         "difficulty_max": _skipna(np.max, d[ok]),
         "difficulty_gini": round(_gini(d), 6),
-        "max_group_spread": _skipna(np.max, spread[~np.isnan(spread)]),
+        # a spread of 6-decimal difficulties, rounded as they are
+        "max_group_spread": round(_skipna(np.max, spread[~np.isnan(spread)]), 6),
         "max_abs_vs_group": _skipna(np.max, np.abs(vs[reps][~np.isnan(vs[reps])])),
         "groups": len(np.unique(codes)),
     }

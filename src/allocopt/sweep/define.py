@@ -138,6 +138,32 @@ def parse_grid(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _missing_tables(loaded: Any, grid_keys: set[str]) -> list[Problem]:
+    """An item's data files that do not exist (a grid or what-if pointing ``data.*`` at another
+    file): found here, before anything runs, not as a failed item after the rest are solved."""
+    from allocopt.data.checks import table_source
+    from allocopt.data.tables import SPECS
+
+    out: list[Problem] = []
+    for name in SPECS:
+        ref = getattr(loaded.scenario.data, name)
+        if ref is None:
+            continue
+        src = table_source(ref, loaded.base_dir)
+        if not src.path.is_file():
+            key = f"data.{name}"
+            what = "is a folder, not a table file" if src.path.is_dir() else "file not found"
+            out.append(
+                Problem(
+                    GRID if key in grid_keys else "--scenarios",
+                    "",
+                    key,
+                    f"{what}: {src.path}; check the path (it is relative to the scenario file)",
+                )
+            )
+    return out
+
+
 def _unique(problems: list[Problem]) -> list[Problem]:
     """Each problem once: a bad key (or scenario name) is found in every item that has it, once
     per grid point, with the item's ``key=value`` as the value — say it once."""
@@ -321,11 +347,13 @@ def define(
         # every item's scenario must load (names, keys, values), checked here, before any work;
         # the file and its bases are parsed once (200 items: 1.3 s → see benchmarks/README.md)
         read = read_tree(path)
+        grid_keys = {k for k, _ in axes}
         for it in items:
             try:
-                load_scenario(
+                loaded = load_scenario(
                     path, [*base_scenarios, *it.scenarios], [*base_sets, *it.sets], read=read
                 )
+                problems += _missing_tables(loaded, grid_keys)
             except InputError as exc:
                 for p in exc.problems:
                     if p.file == SET_FILE:

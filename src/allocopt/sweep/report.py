@@ -29,7 +29,7 @@ CSS = (
     "main{max-width:1100px;margin:0 auto;padding:24px 32px}h2{border-bottom:2px solid #2f6690}"
     "table{border-collapse:collapse;font-size:.92em}th,td{padding:4px 10px;border-bottom:1px "
     "solid #ddd;text-align:left}td.n{text-align:right}td.n,td:first-child{white-space:nowrap}"
-    "img{max-width:100%}"
+    "img{max-width:100%}div.t{overflow-x:auto}"
 )
 
 
@@ -73,7 +73,7 @@ def _table(df: pd.DataFrame, limit: int = 50) -> str:
                 cells.append(f"<td>{_esc(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>{len(df) - limit} more rows in the CSV.</p>" if len(df) > limit else ""
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+    return f'<div class="t"><table><tr>{head}</tr>{"".join(body)}</table></div>{more}'
 
 
 def _axis_format(kind: str) -> Any:
@@ -94,9 +94,12 @@ def _axis_format(kind: str) -> Any:
 def _fan(df: pd.DataFrame, prefix: str, title: str, line: float | None) -> str:
     """One column per team: its p10–p90 range as a bar and the median as a dot (teams are
     categories: no line between them)."""
-    teams = df[df["level"] == "team"].sort_values("unit_id").head(MAX_TEAMS)
+    all_teams = df[df["level"] == "team"].sort_values("unit_id")
+    teams = all_teams.head(MAX_TEAMS)
     if teams.empty:
         return "<p>No teams.</p>"
+    if len(all_teams) > MAX_TEAMS:
+        title += f" — the first {MAX_TEAMS} of {len(all_teams)} teams; all in the CSV"
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     x = np.arange(len(teams))
@@ -304,7 +307,8 @@ def render(folder: Path) -> str:
         parts.append("<h2>Which shocks move the company total most</h2>")
         parts.append(_tornado(pd.read_csv(folder / "tornado.csv")))
     if (folder / "infeasible.csv").is_file():
-        bad = pd.read_csv(folder / "infeasible.csv", keep_default_na=False)
+        # as written: parameters as given on the command line, never reformatted
+        bad = pd.read_csv(folder / "infeasible.csv", keep_default_na=False, dtype=str)
         if len(bad):
             total = items.get("total", 0)
             reasons = summary.get("reasons", {})
@@ -313,7 +317,12 @@ def render(folder: Path) -> str:
                 f"({100 * summary.get('infeasible_share', 0.0):.1f}%)</h2><ul>"
                 + "".join(f"<li>{n} of {total} items: {_esc(r)}</li>" for r, n in reasons.items())
                 + "</ul>"
-                + _table(bad.drop(columns=["diagnosis"], errors="ignore"))
+                + _table(
+                    bad.drop(
+                        columns=["diagnosis", *(["reason"] if len(reasons) == 1 else [])],
+                        errors="ignore",
+                    )
+                )
                 + "<p>The full diagnosis of each item is in infeasible.csv.</p>"
             )
     body = "\n".join(parts)

@@ -37,7 +37,7 @@ from allocopt.errors import AllocoptError, InputError, OutputError, Problem
 from allocopt.outputs.runfolder import default_run_dir, write_run
 from allocopt.pipeline import available_cores
 from allocopt.sweep.define import Definition, Item
-from allocopt.sweep.summarise import QUOTAS, AnnualOf
+from allocopt.sweep.summarise import QUOTAS, SOLVED, AnnualOf
 from allocopt.sweep.work import Job, forget, run_item
 
 __all__ = ["SchedulerError", "SweepOutcome", "run_sweep"]
@@ -45,7 +45,7 @@ __all__ = ["SchedulerError", "SweepOutcome", "run_sweep"]
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler
 WORKER_TIMEOUT = 30.0  # seconds to wait for a first worker
 IN_PROCESS = "in-process"  # the scheduler of a `--workers 1` sweep: no cluster, items run here
-Progress = Callable[[int, int, int], None]  # (done, total, failed)
+Progress = Callable[[int, int, int], None]  # (done, total, not solved: infeasible or failed)
 
 
 class SchedulerError(AllocoptError):
@@ -302,7 +302,7 @@ def run_sweep(
             results = _load_done(work_path, defn, keep_runs)
             reused = len(results)
         todo = [it for it in defn.items if it.index not in results]
-        failed = sum(r["row"]["status"] == "failed" for r in results.values())
+        failed = sum(r["row"]["status"] not in SOLVED for r in results.values())
         progress(len(results), len(defn.items), failed)
         if todo and not in_process:
             client, cluster, where = _client(workers, scheduler)
@@ -321,7 +321,7 @@ def run_sweep(
             for res in done:
                 _persist(work, res)
                 results[res["index"]] = _shrink(res)
-                failed += res["row"]["status"] == "failed"
+                failed += res["row"]["status"] not in SOLVED
                 progress(len(results), len(defn.items), failed)
             clock.mark("items")
         if client is not None:  # every result is in: the cluster closes while the folder is written
