@@ -1,17 +1,52 @@
-"""Shared fixtures: solve a scenario and verify the run independently, every time."""
+"""Shared fixtures: solve a scenario and verify the run independently, every time.
+
+Hypothesis profiles (loaded here, before any test module builds its ``settings``): the default
+draws new random examples on every run (and replays failures from .hypothesis/); ``ci`` (when the
+environment variable ``CI`` or ``ALLOCOPT_CI`` is set; .ci/run sets it) is derandomized, so CI
+runs the same examples on every run and a clean clone reproduces them, with no example database,
+no deadline, and a failure prints its ``@reproduce_failure`` blob. ``ALLOCOPT_HYPOTHESIS_TIMES=N``
+runs every property test with N × its ``max_examples`` (bug hunting, no database).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from allocopt.compose import verify_run
 from allocopt.pipeline import RunOutcome, run
 
 Solve = Callable[..., RunOutcome]
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("CI") or os.environ.get("ALLOCOPT_CI"):
+    settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``ALLOCOPT_HYPOTHESIS_TIMES=N``: every property test runs N × its max_examples."""
+    times = int(os.environ.get("ALLOCOPT_HYPOTHESIS_TIMES") or 1)
+    if times == 1:
+        return
+    for item in items:
+        fn = getattr(item, "obj", None)
+        if fn is not None and hasattr(fn, "hypothesis"):
+            own = fn._hypothesis_internal_use_settings
+            fn._hypothesis_internal_use_settings = settings(
+                own, max_examples=own.max_examples * times, database=None
+            )
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocopt.cli import main
@@ -83,6 +83,7 @@ def test_shown_parts_add_up_to_the_shown_quota_for_every_rep(example_run: Path) 
     assert several > 10  # the check covers reps with several parts, not only trivial ones
 
 
+@settings(deadline=None)  # a claim about values, not time: no 200 ms deadline on a busy machine
 @given(
     st.lists(st.floats(-1e7, 1e7, allow_nan=False), min_size=1, max_size=8),
     st.integers(0, 2),
