@@ -52,6 +52,10 @@ LOCAL_CONFIG: dict[str, Any] = {
     # process (quota LP +35%, the rounded LP optimum +70%, HiGHS's block MIPs +10%; 6x the page
     # faults; benchmarks/README.md, session 5). The workers keep the one BLAS/OpenMP thread.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # one item per worker thread at a time (Dask's 1.1 rounds up to two per one-thread worker):
+    # an item lasts seconds, so a queued second one would only wait there while another worker
+    # may fall idle at the end of the sweep (then it has to be stolen)
+    "distributed.scheduler.worker-saturation": 1.0,
 }
 """Dask settings of the local cluster (not of an existing scheduler's workers)."""
 IN_PROCESS = "in-process"  # the scheduler of a `--workers 1` sweep: no cluster, items run here
