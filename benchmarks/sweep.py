@@ -58,6 +58,7 @@ COMPARED = ("sweep.csv", "quotas.parquet", "reps.csv", "units.csv", "rules.csv",
 def _stages(folder: Path) -> dict[str, float]:
     t = pd.read_csv(folder / "timings.csv")
     return {c: round(float(t[c].sum()), 3) for c in t.columns if c not in ("item", "peak_rss_mib")}
+    # "cpu": the items' own CPU seconds, summed (in their worker processes)
 
 
 def _rss(folder: Path) -> list[float]:
@@ -80,10 +81,19 @@ def _load() -> list[float]:
 
 
 def _sweep(defn: object, out: Path, workers: int, in_process: bool | None) -> dict[str, object]:
-    """One timed sweep: wall, CPU seconds, load average before/after, client phases, stages."""
+    """One timed sweep: wall, CPU seconds, load average before/after, client phases, stages,
+    and when each item's result reached the client (seconds from the start)."""
     load0, cpu0 = _load(), _cpu()
     t0 = time.perf_counter()
-    res = run_sweep(defn, out=out, workers=workers, in_process=in_process)  # type: ignore[arg-type]
+    arrived: list[float] = []
+
+    def progress(done: int, _total: int, _failed: int) -> None:
+        if done > len(arrived):
+            arrived.append(round(time.perf_counter() - t0, 3))
+
+    res = run_sweep(  # type: ignore[arg-type]
+        defn, out=out, workers=workers, in_process=in_process, progress=progress
+    )
     wall = time.perf_counter() - t0
     stages = _stages(out)
     return {
@@ -98,6 +108,9 @@ def _sweep(defn: object, out: Path, workers: int, in_process: bool | None) -> di
         "stage_sums_seconds": stages,
         # what the client did besides waiting for items: the serial part of the sweep
         "outside_items_seconds": round(wall - stages["total"] / workers, 3),
+        "items_arrived_at_seconds": arrived,
+        # the last item alone: from the one before it to the last (another worker idle)
+        "tail_seconds": round(arrived[-1] - arrived[-2], 3) if len(arrived) > 1 else None,
     }
 
 
@@ -171,8 +184,29 @@ def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
     return doc
 
 
+def _with_dask_default_env(fn: Any) -> Any:
+    """``fn()`` with the local cluster's workers started in Dask's default environment
+    (``MALLOC_TRIM_THRESHOLD_=65536``, as before session 5), for a before/after in one window.
+    A nanny also sets that variable in this process: it is removed again afterwards."""
+    from allocopt.sweep import runner
+
+    saved, before = runner.LOCAL_CONFIG, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    runner.LOCAL_CONFIG = {}
+    try:
+        return fn()
+    finally:
+        runner.LOCAL_CONFIG = saved
+        if before is None:
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+
+
 def draws(
-    reps: int, n_draws: int, workers: list[int], tmp: Path, dask_too: bool
+    reps: int,
+    n_draws: int,
+    workers: list[int],
+    tmp: Path,
+    dask_too: bool,
+    dask_env: bool = False,
 ) -> dict[str, object]:
     sc = draws_scenario(reps, tmp)
     t0 = time.perf_counter()
@@ -181,11 +215,16 @@ def draws(
     plan_runs: list[tuple[str, int, bool | None]] = [(str(w), w, None) for w in workers]
     if dask_too and 1 in workers:
         plan_runs.append(("1-dask", 1, False))
+    if dask_env:
+        plan_runs += [(f"{w}-dask-default-env", w, False) for w in workers if w > 1]
     runs: dict[str, dict[str, object]] = {}
     first = plan_runs[0][0]
     for label, w, mode in plan_runs:
         out = tmp / f"draws-{label}"
-        run = _sweep(defn, out, w, mode)
+        if label.endswith("-dask-default-env"):
+            run = _with_dask_default_env(lambda: _sweep(defn, out, w, mode))  # noqa: B023
+        else:
+            run = _sweep(defn, out, w, mode)
         run["statuses"] = pd.read_csv(out / "sweep.csv")["status"].value_counts().to_dict()
         run["worker_peak_rss_mib_after_each_item"] = _rss(out)
         if label != first:
@@ -236,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--out", type=Path)
     ap.add_argument(
+        "--dask-default-env",
+        action="store_true",
+        help="draws: also run each --workers > 1 with the workers in Dask's default environment "
+        "(MALLOC_TRIM_THRESHOLD_ set, before session 5)",
+    )
+    ap.add_argument(
         "--dask-one",
         action="store_true",
         help="also run one worker on a local Dask cluster (the default runs it in-process)",
@@ -247,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.what == "grid":
             result = grid(args.items, tmp, args.dask_one)
         else:
-            result = draws(args.reps, args.draws, args.workers, tmp, args.dask_one)
+            result = draws(
+                args.reps, args.draws, args.workers, tmp, args.dask_one, args.dask_default_env
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     doc = {

@@ -107,3 +107,32 @@ def test_in_process_items_use_one_blas_thread_as_on_a_dask_worker(
     sc = _plan(tmp_path / "plan")
     _ok(_sweep(str(sc), "--draws", "2", "--workers", "1", "--out", str(tmp_path / "sw")))
     assert seen == [1, 1]
+
+
+def _worker_env() -> tuple[str | None, str | None, int]:
+    import os
+
+    import numpy  # noqa: F401  (its BLAS loaded, as for an item)
+    from threadpoolctl import threadpool_info
+
+    threads = max((p["num_threads"] for p in threadpool_info()), default=1)
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OPENBLAS_NUM_THREADS"), threads
+
+
+def test_local_cluster_workers_keep_glibc_malloc_defaults_and_one_blas_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Dask's nanny default MALLOC_TRIM_THRESHOLD_=65536 turns off glibc's adaptive mmap
+    # threshold (an item took ~20% more CPU on a worker than in-process); one BLAS thread and
+    # one queued item per worker stay
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # an earlier nanny's leftover
+    client, cluster, where = runner._client(1, None)
+    try:
+        assert where == "local"
+        assert list(client.run(_worker_env).values()) == [(None, "1", 1)]
+        saturation = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION
+        )
+        assert saturation == 1.0
+    finally:
+        runner._close(client, cluster)

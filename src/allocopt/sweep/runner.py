@@ -44,6 +44,20 @@ __all__ = ["SchedulerError", "SweepOutcome", "run_sweep"]
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler
 WORKER_TIMEOUT = 30.0  # seconds to wait for a first worker
+LOCAL_CONFIG: dict[str, Any] = {
+    # A nanny starts its worker with MALLOC_TRIM_THRESHOLD_=65536 (Dask's default, to hand
+    # freed memory back to the OS at once). Setting it turns off glibc's adaptive mmap
+    # threshold: every array above 128 KiB is mapped and unmapped, page-faulted in anew each
+    # time — an item of the 5,000-rep draws then takes ~20% more CPU on a worker than in this
+    # process (quota LP +35%, the rounded LP optimum +70%, HiGHS's block MIPs +10%; 6x the page
+    # faults; benchmarks/README.md, session 5). The workers keep the one BLAS/OpenMP thread.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # one item per worker thread at a time (Dask's 1.1 rounds up to two per one-thread worker):
+    # an item lasts seconds, so a queued second one would only wait there while another worker
+    # may fall idle at the end of the sweep (then it has to be stolen)
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+"""Dask settings of the local cluster (not of an existing scheduler's workers)."""
 IN_PROCESS = "in-process"  # the scheduler of a `--workers 1` sweep: no cluster, items run here
 Progress = Callable[[int, int, int], None]  # (done, total, not solved: infeasible or failed)
 
@@ -225,16 +239,19 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, str]:
                 details=[f"{exc}", f"start one with `dask worker {scheduler}`"],
             ) from None
         return client, None, scheduler
+    import dask
+
     n = workers or available_cores()
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        # the scheduler's HTTP server (metrics) on a free local port: no clash with 8787
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    )
+    with dask.config.set(LOCAL_CONFIG):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # the scheduler's HTTP server (metrics) on a free local port: no clash with 8787
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
     return Client(cluster, set_as_default=False), cluster, "local"
 
 

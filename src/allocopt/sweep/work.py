@@ -153,11 +153,11 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
     """Solve one item. Returns a dict: ``row`` (the sweep.csv fields), ``quotas`` (its rows of
     quotas.parquet, an Arrow table: item, rep, product, period, quota), ``annual`` (its annual
     quotas over the base's reps and products), ``binding`` (rule → binding rows), ``seconds``
-    (stage times and the worker's peak resident memory so far, ``peak_rss_mib``) and ``files``
-    (a run folder's files, with ``keep_runs``). ``base``: the validated base, when the client
-    sends it (see :func:`base_of`). Items not kept as run folders are extracted lean (what
-    sweep.csv and quotas.parquet need)."""
-    t0 = time.perf_counter()
+    (stage times, the item's CPU seconds ``cpu`` and the worker's peak resident memory so far,
+    ``peak_rss_mib``) and ``files`` (a run folder's files, with ``keep_runs``). ``base``: the
+    validated base, when the client sends it (see :func:`base_of`). Items not kept as run
+    folders are extracted lean (what sweep.csv and quotas.parquet need)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     row: dict[str, Any] = {"item": item.id, **dict(item.params)}
     out: dict[str, Any] = {"index": item.index, "row": row, "quotas": None, "binding": {}}
     timings: dict[str, float] = {}
@@ -184,6 +184,8 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         row.update({"status": "failed", "diagnosis": f"internal error: {last}"})
     timings["total"] = round(time.perf_counter() - t0, 4)
+    # the process's CPU seconds in the item: steadier than wall time on a shared machine
+    timings["cpu"] = round(time.process_time() - c0, 4)
     timings["peak_rss_mib"] = round(_peak_rss_mib(), 1)
     out["seconds"] = timings
     return out
