@@ -116,7 +116,7 @@ def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
         md = apply(md0, m, sc)
         if sc is None:
             loaded = replace(loaded, scenario=md.scenario)
-        return prepared(loaded, b.v.dataset, md)
+        return prepared(loaded, b.v.dataset, md, summarise=job.keep_runs)
     scen = [*job.base_scenarios, *item.scenarios]
     sets = [*job.base_sets, *item.sets]
     loaded = load_scenario(path, scen, sets, read=b.read)
@@ -130,8 +130,8 @@ def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
             1 + sc.targets.over_assignment
         )
         md = replace(md0, scenario=sc, target=target)
-        return prepared(loaded, replace(b.v.dataset, scenario=sc), md)
-    return prepared(loaded, b.v.dataset)
+        return prepared(loaded, replace(b.v.dataset, scenario=sc), md, summarise=job.keep_runs)
+    return prepared(loaded, b.v.dataset, summarise=job.keep_runs)
 
 
 def _prepared_from(sc: Scenario) -> str:
