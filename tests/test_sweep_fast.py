@@ -2,7 +2,8 @@
 
 A sweep item not kept as a run folder is extracted lean (no roll-ups or binding frames); its
 sweep.csv row (payout columns included), quotas and binding counts must equal the full
-extract's. A base sent by the client (scattered once to the workers) must give the same items
+extract's, and its fairness statistics and group levels, computed from arrays, the bytes the
+pandas rep frame gave. A base sent by the client (scattered once to the workers) must give the same items
 as a base the worker validates itself, and must not be validated again (every CLI sweep of
 tests/test_sweep.py, whose scenario paths are absolute, sends it through Dask). Speed itself is
 measured in benchmarks/sweep.py, never here.
@@ -13,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import allocopt.sweep.work as work
@@ -108,3 +111,59 @@ def test_a_sent_base_is_used_as_is_and_gives_the_same_items(
         _same(a, b)
         assert b["seconds"]["peak_rss_mib"] > 0  # the worker's memory is recorded per item
     work._CACHE.clear()
+
+
+def _levels_by_pandas(
+    group: np.ndarray, quota: np.ndarray, eff_base: np.ndarray, diff: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The rep frame's group levels and fairness statistics as the extract computed them with
+    pandas before session 5 (groupby on the group names)."""
+    from allocopt.results.extract import _gini, _ratio
+
+    df = pd.DataFrame({"group": group, "quota": quota, "eff_base": eff_base, "difficulty": diff})
+    glevel = df[df["group"] != ""].groupby("group")[["quota", "eff_base"]].sum()
+    lvl = (glevel["quota"] / glevel["eff_base"]).to_dict()
+    df["group_level"] = _ratio([lvl.get(g, np.nan) for g in df["group"]])
+    df["vs_group"] = _ratio(df["difficulty"] / df["group_level"] - 1)
+    d = df[df["group"] != ""]
+    fair: dict[str, Any] = {}
+    if not d.empty:
+        by = d.groupby("group")["difficulty"]
+        fair = {
+            "difficulty_min": float(d["difficulty"].min()),
+            "difficulty_max": float(d["difficulty"].max()),
+            "difficulty_gini": round(_gini(d["difficulty"].to_numpy(dtype=float)), 6),
+            "max_group_spread": float((by.max() - by.min()).max()),
+            "max_abs_vs_group": float(d["vs_group"].abs().max()),
+            "groups": int(by.ngroups),
+        }
+    return df["group_level"].to_numpy(), df["vs_group"].to_numpy(), fair
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_group_levels_from_arrays_equal_the_pandas_rep_frame(seed: int) -> None:
+    # the lean extract's fairness statistics (sweep.csv) and the rep frame's group levels
+    # (reps.csv) come from arrays; they must be the bytes the pandas frame gave: groups of one,
+    # a group named "", reps without a base (no group), zero quotas, wide magnitudes
+    from allocopt.model.rules.fairness import Groups
+    from allocopt.results.extract import _levels, _money, _ratio
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    names = np.array(
+        ["", "east", "north", "south", "west"][: int(rng.integers(1, 6))], dtype=object
+    )
+    b = _money(rng.random(n) * 10.0 ** rng.integers(0, 8, n)) * (rng.random(n) > 0.15)
+    q = _money(rng.random(n) * 10.0 ** rng.integers(0, 8, n)) * (rng.random(n) > 0.1)
+    reps = np.flatnonzero(b > 0)
+    gname = names[rng.integers(0, len(names), len(reps))].astype(str)
+    uniq, code = np.unique(gname, return_inverse=True)
+    fg = Groups(uniq.astype(object), reps, code, b[reps], np.bincount(code, weights=b[reps]))
+    group = np.full(n, "", dtype=object)
+    group[reps] = fg.names[fg.group]
+    diff = _ratio(np.divide(q, b, out=np.full(n, np.nan), where=b > 0))
+    lv = _levels(fg, q, b, diff)
+    level, vs, fair = _levels_by_pandas(group, q, b, diff)
+    assert lv.level.tobytes() == level.tobytes()
+    assert lv.vs_group.tobytes() == vs.tobytes()
+    assert repr(lv.fairness) == repr(fair)

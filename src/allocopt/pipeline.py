@@ -103,10 +103,17 @@ def validate(
     return Validated(loaded, ds, md, summary, warnings, timings)
 
 
-def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = None) -> Validated:
+def prepared(
+    loaded: LoadedScenario,
+    dataset: Dataset,
+    md: ModelData | None = None,
+    *,
+    summarise: bool = True,
+) -> Validated:
     """A :class:`Validated` for a scenario whose tables are already read and checked (a sweep
     reuses its base's tables when an item changes no data-related key); ``md`` defaults to
-    ``prepare`` of the dataset with the scenario of ``loaded``."""
+    ``prepare`` of the dataset with the scenario of ``loaded``. ``summarise=False``: no summary
+    or warnings (left empty; a sweep item that writes no run folder reads neither)."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
     if md is None:
@@ -115,7 +122,7 @@ def prepared(loaded: LoadedScenario, dataset: Dataset, md: ModelData | None = No
     else:
         ds = dataset
     timings["validate"] = round(time.perf_counter() - t, 4)
-    summary, warnings = _summary(ds, md)
+    summary, warnings = _summary(ds, md) if summarise else ({}, [])
     return Validated(loaded, ds, md, summary, warnings, timings)
 
 

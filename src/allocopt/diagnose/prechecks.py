@@ -4,6 +4,7 @@ feasibility probes on key accounts and rounding)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -576,7 +577,26 @@ def _unit_checks(md: ModelData, b: _RepBounds, target: np.ndarray) -> list[Findi
     return out
 
 
+_KA_LAST: list[tuple[tuple[Any, ...], bool, list[Finding]]] = []
+"""The last key-account findings, with the inputs they were found from (kept, not copied)."""
+
+
 def _key_account_checks(md: ModelData) -> list[Finding]:
+    """Locked pairs beyond a rep's limits and connected groups of accounts beyond their reps'
+    limits. A sweep's items share their base's pairs and limits (the same arrays, never changed
+    in place): the findings of the last call are reused when every input is the same object."""
+    inputs = (md.pairs, md.ka_ids, md.rep_ids, md.team_of, md.max_accounts, md.max_workload)
+    enabled = md.scenario.rules.key_accounts.enabled
+    if _KA_LAST:
+        last, was, found = _KA_LAST[0]
+        if was == enabled and all(a is b for a, b in zip(last, inputs, strict=True)):
+            return copy.deepcopy(found)
+    found = _key_account_findings(md)
+    _KA_LAST[:] = [(inputs, enabled, found)]
+    return copy.deepcopy(found)
+
+
+def _key_account_findings(md: ModelData) -> list[Finding]:
     out: list[Finding] = []
     sc = md.scenario
     if not sc.rules.key_accounts.enabled or not md.ka_ids:

@@ -127,9 +127,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+COMPRESS_ABOVE = 1 << 20
+"""Bytes of an item's quota table above which its work file is compressed (zstd: ~2.5 MB → ~1 MB
+an item at 5,000 reps); a small one (50 kB at 100 reps) is written and read back ~30× faster
+as it is."""
+
+
 def _arrow_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    opts = pa.ipc.IpcWriteOptions(compression="zstd")  # ~2.5 MB → ~1 MB an item at 5,000 reps
+    zstd = table.nbytes > COMPRESS_ABOVE
+    opts = pa.ipc.IpcWriteOptions(compression="zstd" if zstd else None)
     with pa.ipc.new_file(sink, table.schema, options=opts) as w:
         w.write_table(table)
     return bytes(sink.getvalue())

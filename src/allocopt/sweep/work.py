@@ -62,6 +62,11 @@ class _Base:
     sels: list[Selection] | None
     read: Resolved  # the scenario file (and its bases) as read, for the items' scenarios
     quotas: ItemQuotas  # an item's quota table and annual quotas
+    keys: tuple[str, str] = ("", "")  # the base's _fixed and _prepared_from keys
+
+    def __post_init__(self) -> None:
+        d = self.v.loaded.scenario.model_dump(mode="json")
+        self.keys = (_fixed(d), _prepared_from(d))
 
 
 _CACHE: dict[str, _Base] = {}
@@ -89,8 +94,8 @@ def forget() -> None:
     _CACHE.clear()
 
 
-def _fixed(sc: Scenario) -> str:
-    d = sc.model_dump(mode="json")
+def _fixed(d: dict[str, Any]) -> str:
+    """The data-related keys of a scenario (``model_dump(mode="json")``)."""
     ka = d["rules"]["key_accounts"]
     keep = {k: d.get(k) for k in ("data", "operations", "products", "plan", "replan")}
     keep["units"] = d["targets"]["units"]
@@ -116,27 +121,27 @@ def _item_validated(job: Job, b: _Base, item: Item) -> Validated:
         md = apply(md0, m, sc)
         if sc is None:
             loaded = replace(loaded, scenario=md.scenario)
-        return prepared(loaded, b.v.dataset, md)
+        return prepared(loaded, b.v.dataset, md, summarise=job.keep_runs)
     scen = [*job.base_scenarios, *item.scenarios]
     sets = [*job.base_sets, *item.sets]
     loaded = load_scenario(path, scen, sets, read=b.read)
-    if _fixed(loaded.scenario) != _fixed(b.v.loaded.scenario):
-        return validate(path, scenarios=scen, sets=sets)
     sc = loaded.scenario
-    if _prepared_from(sc) == _prepared_from(b.v.loaded.scenario):
+    d = sc.model_dump(mode="json")
+    if _fixed(d) != b.keys[0]:
+        return validate(path, scenarios=scen, sets=sets)
+    if _prepared_from(d) == b.keys[1]:
         # nothing `prepare` reads has changed but the targets: reuse the prepared arrays
         md0 = b.v.md
         target = np.array([sc.targets.by_product[p] for p in md0.products]) * (
             1 + sc.targets.over_assignment
         )
         md = replace(md0, scenario=sc, target=target)
-        return prepared(loaded, replace(b.v.dataset, scenario=sc), md)
-    return prepared(loaded, b.v.dataset)
+        return prepared(loaded, replace(b.v.dataset, scenario=sc), md, summarise=job.keep_runs)
+    return prepared(loaded, b.v.dataset, summarise=job.keep_runs)
 
 
-def _prepared_from(sc: Scenario) -> str:
-    """The scenario keys that ``prepare`` reads besides the company targets."""
-    d = sc.model_dump(mode="json")
+def _prepared_from(d: dict[str, Any]) -> str:
+    """The scenario keys that ``prepare`` reads besides the company targets (of a dump)."""
     r = d["rules"]
     keep = {k: d.get(k) for k in ("data", "operations", "products", "plan", "replan")}
     keep["rules"] = [r["capacity"], r["growth"]["basis"], r["key_accounts"]]
