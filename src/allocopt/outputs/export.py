@@ -91,31 +91,37 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     for j in range(frame.shape[1]):
         col = frame.iloc[:, j]
         if pd.api.types.is_bool_dtype(col):
-            cells.append(text_column(col.map({True: "true", False: "false"})))
+            cells.append(_quoted(text_column(col.map({True: "true", False: "false"}))))
         elif pd.api.types.is_numeric_dtype(col):
-            cells.append(number_column(col))
+            cells.append(number_column(col))  # digits, sign, point, exponent: never quoted
         else:
-            cells.append(text_column(col))
+            cells.append(_quoted(text_column(col)))
     header = ",".join(_quoted(pd.Series([neutralise(str(c)) for c in frame.columns], dtype=object)))
     if not cells or not len(frame):
         return (header + "\n").encode("utf-8")
-    line = _quoted(cells[0])
-    for c in cells[1:]:
-        line = line + "," + _quoted(c)
-    return (header + "\n" + "\n".join(line.tolist()) + "\n").encode("utf-8")
+    # the cells and their separators as one grid (cell, ",", cell, …, cell, "\n"), joined once
+    grid = np.empty((len(frame), 2 * len(cells)), dtype=object)
+    for j, c in enumerate(cells):
+        grid[:, 2 * j] = c.to_numpy(dtype=object)
+    grid[:, 1::2] = ","
+    grid[:, -1] = "\n"
+    return (header + "\n" + "".join(grid.ravel().tolist())).encode("utf-8")
 
 
 def _quoted(col: pd.Series) -> pd.Series:
     """RFC 4180 quoting: a cell with a comma, quote, CR or LF is quoted, its quotes doubled.
 
     (Python's csv writer with LF line ends leaves a lone CR unquoted, which splits the row.)
+    Each distinct value is tested once: IDs and labels repeat over the rows.
     """
     text = col.astype(object)
-    need = text.str.contains(r'[,"\r\n]', regex=True).fillna(False).to_numpy(dtype=bool)
-    if need.any():
-        text = text.copy()
-        text[need] = '"' + text[need].str.replace('"', '""', regex=False) + '"'
-    return text
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    u = pd.Series(uniques, dtype=object)
+    need = u.str.contains(r'[,"\r\n]', regex=True).fillna(False).to_numpy(dtype=bool)
+    if not need.any():
+        return text
+    u[need] = '"' + u[need].str.replace('"', '""', regex=False) + '"'
+    return pd.Series(u.to_numpy(dtype=object)[codes], index=col.index, dtype=object)
 
 
 # --- periods ----------------------------------------------------------------------------------
