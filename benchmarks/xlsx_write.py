@@ -16,6 +16,7 @@ process's user + system time: steadier than wall on a shared host), the child's 
 the workbook's size and sha256. A label whose sha256 equals another label's for the same run
 folder in the same JSON file is marked ``same_bytes_as`` it: the same command checks that a
 faster writer writes the same file. The load average is recorded before and after.
+``--format`` csv, varicent, salesforce or xactly times that export end to end instead.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import hashlib, json, resource, sys, tempfile, time
 from pathlib import Path
 from allocopt.outputs import export as ex
 
-run, repeat = Path(sys.argv[1]), int(sys.argv[2])
+run, repeat, fmt = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
 def clock():
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -45,10 +46,13 @@ res = {"export_wall": [], "export_cpu": [], "workbook_wall": [], "workbook_cpu":
 with tempfile.TemporaryDirectory() as tmp:
     for i in range(repeat):
         w0, c0 = clock()
-        (path,) = ex.export_run(run, "xlsx", Path(tmp) / f"x{i}")
+        (path,) = ex.export_run(run, fmt, Path(tmp) / f"x{i}")
         w1, c1 = clock()
         res["export_wall"].append(w1 - w0)
         res["export_cpu"].append(c1 - c0)
+        book = path.read_bytes()
+        if fmt != "xlsx":
+            continue
         manifest = ex._read_manifest(run)
         data = ex.ExportData(run, manifest, ex._scenario(manifest, run))
         data.long  # the tables read (as the export's sheets read them), then the workbook alone
@@ -61,6 +65,7 @@ with tempfile.TemporaryDirectory() as tmp:
         res["workbook_wall"].append(w1 - w0)
         res["workbook_cpu"].append(c1 - c0)
         assert book == path.read_bytes()
+res = {k: v for k, v in res.items() if v}
 res["sha256"] = hashlib.sha256(book).hexdigest()
 res["bytes"] = len(book)
 res["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--src", default=None, help="PYTHONPATH for the child (a source tree)")
     ap.add_argument("--label", default="run")
+    ap.add_argument("--format", default="xlsx", help="another export format, end to end only")
     ap.add_argument("--out", type=Path, default=None, help="JSON file to add the results to")
     args = ap.parse_args(argv)
     env = dict(os.environ)
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         load_before = [round(x, 2) for x in os.getloadavg()]
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(run), str(args.repeat)],
+            [sys.executable, "-c", _CHILD, str(run), str(args.repeat), args.format],
             check=True,
             env=env,
             capture_output=True,
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = sum(1 for _ in (run / "quotas.csv").open(encoding="utf-8")) - 1
         res = {
             "label": args.label,
+            "format": args.format,
             "command": "python benchmarks/xlsx_write.py " + " ".join(argv or sys.argv[1:]),
             "date": dt.datetime.now().isoformat(timespec="seconds"),
             "run": str(run),
@@ -121,10 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             "peak_memory_mib": round(child["peak_memory_mib"], 1),
             "loadavg": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
         }
+        run_ = res["run"]
         same = [
             r["label"]
             for r in doc["results"]
-            if r["run"] == res["run"] and r["sha256"] == res["sha256"] and r["label"] != args.label
+            if (r["run"], r.get("format", "xlsx"), r["sha256"])
+            == (run_, args.format, res["sha256"])
+            and r["label"] != args.label
         ]
         if same:
             res["same_bytes_as"] = sorted(set(same))
