@@ -572,10 +572,10 @@ def _accounts_sheet(d: ExportData) -> _Sheet:
 def _workbook(d: ExportData, *, per_cell: bool = False) -> bytes:
     """The workbook, written with XlsxWriter: typed cells, no formula ever made from text.
 
-    The data rows go through :func:`_stream_sheet` (each column's cells built once per distinct
-    value and joined as whole rows, ~20 times faster than a call per cell); ``per_cell`` (or an
-    XlsxWriter without the constant_memory row stream) writes every cell through XlsxWriter's
-    public calls instead. Both give the same bytes.
+    The data rows go through :func:`_stream_sheet`: each column's cells built once per distinct
+    value and joined as whole rows, 7× less CPU than a call per cell at monthly 20k.
+    ``per_cell`` (or an XlsxWriter without the constant_memory row stream) writes every cell
+    through XlsxWriter's public calls instead. Both give the same bytes.
     """
     import xlsxwriter
 
