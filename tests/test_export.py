@@ -766,3 +766,20 @@ def test_xlsx_cells_equal_the_run_csvs(run_dir: Path, tmp_path: Path, crafted: b
     manifest = ex._read_manifest(src)
     data = ex.ExportData(src, manifest, ex._scenario(manifest, src))
     assert path.read_bytes() == ex._workbook(data, per_cell=True)
+
+
+def test_xlsx_over_the_row_limit_is_refused_before_writing(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet over Excel's row limit (here lowered to the example's size) is refused with a
+    pointer to csv, and no folder is left behind."""
+    from allocopt.outputs import export as ex
+
+    rows = len(_text(run_dir / "quotas.csv"))
+    monkeypatch.setattr(ex, "EXCEL_MAX_ROWS", rows)  # the Reps sheet needs rows + 1
+    with pytest.raises(OutputError, match=r"more than Excel's.*--format csv"):
+        export_run(run_dir, "xlsx", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    monkeypatch.setattr(ex, "EXCEL_MAX_ROWS", rows + 1)
+    (path,) = export_run(run_dir, "xlsx", tmp_path / "x")
+    assert openpyxl.load_workbook(path, read_only=True)["Reps"].max_row == rows + 1

@@ -91,31 +91,37 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     for j in range(frame.shape[1]):
         col = frame.iloc[:, j]
         if pd.api.types.is_bool_dtype(col):
-            cells.append(text_column(col.map({True: "true", False: "false"})))
+            cells.append(_quoted(text_column(col.map({True: "true", False: "false"}))))
         elif pd.api.types.is_numeric_dtype(col):
-            cells.append(number_column(col))
+            cells.append(number_column(col))  # digits, sign, point, exponent: never quoted
         else:
-            cells.append(text_column(col))
+            cells.append(_quoted(text_column(col)))
     header = ",".join(_quoted(pd.Series([neutralise(str(c)) for c in frame.columns], dtype=object)))
     if not cells or not len(frame):
         return (header + "\n").encode("utf-8")
-    line = _quoted(cells[0])
-    for c in cells[1:]:
-        line = line + "," + _quoted(c)
-    return (header + "\n" + "\n".join(line.tolist()) + "\n").encode("utf-8")
+    # the cells and their separators as one grid (cell, ",", cell, …, cell, "\n"), joined once
+    grid = np.empty((len(frame), 2 * len(cells)), dtype=object)
+    for j, c in enumerate(cells):
+        grid[:, 2 * j] = c.to_numpy(dtype=object)
+    grid[:, 1::2] = ","
+    grid[:, -1] = "\n"
+    return (header + "\n" + "".join(grid.ravel().tolist())).encode("utf-8")
 
 
 def _quoted(col: pd.Series) -> pd.Series:
     """RFC 4180 quoting: a cell with a comma, quote, CR or LF is quoted, its quotes doubled.
 
     (Python's csv writer with LF line ends leaves a lone CR unquoted, which splits the row.)
+    Each distinct value is tested once: IDs and labels repeat over the rows.
     """
     text = col.astype(object)
-    need = text.str.contains(r'[,"\r\n]', regex=True).fillna(False).to_numpy(dtype=bool)
-    if need.any():
-        text = text.copy()
-        text[need] = '"' + text[need].str.replace('"', '""', regex=False) + '"'
-    return text
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    u = pd.Series(uniques, dtype=object)
+    need = u.str.contains(r'[,"\r\n]', regex=True).fillna(False).to_numpy(dtype=bool)
+    if not need.any():
+        return text
+    u[need] = '"' + u[need].str.replace('"', '""', regex=False) + '"'
+    return pd.Series(u.to_numpy(dtype=object)[codes], index=col.index, dtype=object)
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -288,8 +294,8 @@ class ExportData:
         n = len(prod_rank)
         extra = sorted(set(df["product"]) - set(prod_rank))
         prod_rank.update({p: n + k for k, p in enumerate(extra)})
-        df["_p"] = df["product"].map(prod_rank)
-        df["_t"] = df["period"].map(per_rank)
+        df["_p"] = _mapped(df["product"], prod_rank, -1, "int64")
+        df["_t"] = _mapped(df["period"], per_rank, -1, "int64")
         df = df.sort_values(["rep_id", "_p", "_t"], kind="mergesort").drop(columns=["_p", "_t"])
         return df.reset_index(drop=True)
 
@@ -317,16 +323,32 @@ class ExportData:
         the rep's name and its owner ID (mapped through the ID map, if any)."""
         q = self.quotas.copy()
         per = self.periods
-        q["fiscal_period"] = q["period"].map({k: p.fiscal_label for k, p in per.items()})
-        q["start"] = q["period"].map({k: p.start for k, p in per.items()})
-        q["end"] = q["period"].map({k: p.end for k, p in per.items()})
-        q["period_start"] = q["period"].map({k: p.start.isoformat() for k, p in per.items()})
-        q["period_end"] = q["period"].map({k: p.end.isoformat() for k, p in per.items()})
-        names = self.rep_names
-        q["rep_name"] = q["rep_id"].map(lambda r: names.get(r, ""))
+        text = q["period"].dtype
+        q["fiscal_period"] = _mapped(
+            q["period"], {k: p.fiscal_label for k, p in per.items()}, None, text
+        )
+        q["start"] = _mapped(q["period"], {k: p.start for k, p in per.items()}, None, object)
+        q["end"] = _mapped(q["period"], {k: p.end for k, p in per.items()}, None, object)
+        q["period_start"] = _mapped(
+            q["period"], {k: p.start.isoformat() for k, p in per.items()}, None, text
+        )
+        q["period_end"] = _mapped(
+            q["period"], {k: p.end.isoformat() for k, p in per.items()}, None, text
+        )
+        q["rep_name"] = _mapped(q["rep_id"], self.rep_names, "", text)
         ids = self.id_map
-        q["owner"] = q["rep_id"] if ids is None else q["rep_id"].map(ids)
+        q["owner"] = q["rep_id"] if ids is None else _mapped(q["rep_id"], ids, None, text)
         return q
+
+
+def _mapped(col: pd.Series, mapping: dict[Any, Any], default: Any, dtype: Any) -> pd.Series:
+    """``col.map(mapping)`` (``default`` for a value not in it), looked up once per distinct
+    value: the columns repeat a few periods and reps over every row."""
+    codes, uniques = pd.factorize(col)
+    values = [mapping.get(u, default) for u in uniques] + [default]
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return pd.Series(out[codes], index=col.index, dtype=dtype)
 
 
 # --- the registry ------------------------------------------------------------------------------
@@ -550,10 +572,10 @@ def _accounts_sheet(d: ExportData) -> _Sheet:
 def _workbook(d: ExportData, *, per_cell: bool = False) -> bytes:
     """The workbook, written with XlsxWriter: typed cells, no formula ever made from text.
 
-    The data rows go through :func:`_stream_sheet` (each column's cells built once per distinct
-    value and joined as whole rows, ~20 times faster than a call per cell); ``per_cell`` (or an
-    XlsxWriter without the constant_memory row stream) writes every cell through XlsxWriter's
-    public calls instead. Both give the same bytes.
+    The data rows go through :func:`_stream_sheet`: each column's cells built once per distinct
+    value and joined as whole rows, 7× less CPU than a call per cell at monthly 20k.
+    ``per_cell`` (or an XlsxWriter without the constant_memory row stream) writes every cell
+    through XlsxWriter's public calls instead. Both give the same bytes.
     """
     import xlsxwriter
 
@@ -796,21 +818,23 @@ def _stream_sheet(ws: Any, cols: list[_Column]) -> Callable[[], None]:
 
 def _rows_xml(cols: list[_Column], lo: int, hi: int) -> str:
     """Rows lo..hi-1 (0-based sheet rows) as XlsxWriter writes them; rows without a cell are
-    left out."""
+    left out. The pieces are laid out as a grid, one row per sheet row (``<row r="``, number,
+    ``">``, then per column ``<c r="A``, number, part, then ``</row>``), and joined once."""
+    k, m = hi - lo, len(cols)
     num = np.arange(lo + 1, hi + 1).astype(str).astype(object)
-    acc = np.full(hi - lo, '<row r="', dtype=object) + num + '">'
-    any_cell = np.zeros(hi - lo, dtype=bool)
-    for c in cols:
+    grid = np.empty((k, 3 * m + 4), dtype=object)
+    grid[:, 0], grid[:, 1], grid[:, 2], grid[:, -1] = '<row r="', num, '">', "</row>"
+    any_cell = np.zeros(k, dtype=bool)
+    for j, c in enumerate(cols):
         assert c.parts is not None
-        part = c.parts[c.codes[lo:hi]]
-        empty = part == ""
-        cell = ('<c r="' + c.letter) + num + part
-        cell[empty] = ""
+        codes = c.codes[lo:hi]
+        empty = c.parts[codes] == ""
+        at = 3 + 3 * j
+        grid[:, at], grid[:, at + 1], grid[:, at + 2] = '<c r="' + c.letter, num, c.parts[codes]
+        grid[empty, at : at + 3] = ""
         any_cell |= ~empty
-        acc = acc + cell
-    acc = acc + "</row>"
-    acc[~any_cell] = ""
-    return "".join(acc.tolist())
+    grid[~any_cell] = ""
+    return "".join(grid.ravel().tolist())
 
 
 def _cell_writer(ws: Any, kind: Kind, fmt: dict[str, Any], num: str) -> Callable[..., None]:
