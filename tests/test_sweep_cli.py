@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -272,3 +273,21 @@ def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -
     # its kept items are run folders
     _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
     _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))
+
+
+def test_the_tornado_credits_each_shock_with_its_own_effect() -> None:
+    # the total follows shock a exactly (y = 100·a); shock b is correlated with a in the sample
+    # but does not move y: b's swing is 0 and a's is 100 × (its p90 − p10)
+    from types import SimpleNamespace
+
+    from allocopt.sweep.summarise import _tornado
+
+    a = np.array([0.9, 0.95, 1.0, 1.05, 1.1, 0.97, 1.02, 0.93])
+    b = a + np.array([0.01, -0.02, 0.03, 0.0, -0.01, 0.02, -0.03, 0.01])
+    sels = [SimpleNamespace(label=n, shock=SimpleNamespace(on="potential"), index=np.arange(3))
+            for n in ("a", "b")]  # fmt: skip
+    t = _tornado(sels, np.column_stack([a, b]), 100 * a, "company_quota").set_index("shock")  # type: ignore[arg-type]
+    lo, hi = np.percentile(a, [10, 90])
+    assert t.loc["a", "swing"] == pytest.approx(100 * (hi - lo), abs=0.01)
+    assert t.loc["b", "swing"] == pytest.approx(0.0, abs=0.01)
+    assert list(t.index) == ["a", "b"]

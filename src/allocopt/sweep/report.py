@@ -171,7 +171,7 @@ def _tornado(df: pd.DataFrame) -> str:
     ax.set_yticks(y, d["shock"].tolist())
     metric = str(d["metric"].iloc[0])
     ax.xaxis.set_major_formatter(_axis_format("ratio" if "attainment" in metric else "money"))
-    ax.set_title(f"{metric} at each shock's p10 and p90 (least squares on that shock alone)")
+    ax.set_title(f"{metric} at each shock's p10 and p90, the others at their mean")
     return _png(fig, "tornado") + _table(
         df[["shock", "on", "entities", "factor_p10", "factor_p90", "at_p10", "at_p90", "swing"]]
     )
