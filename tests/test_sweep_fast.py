@@ -3,10 +3,10 @@
 A sweep item not kept as a run folder is extracted lean (no roll-ups or binding frames); its
 sweep.csv row (payout columns included), quotas and binding counts must equal the full
 extract's, and its fairness statistics and group levels, computed from arrays, the bytes the
-pandas rep frame gave. A base sent by the client (scattered once to the workers) must give the same items
-as a base the worker validates itself, and must not be validated again (every CLI sweep of
-tests/test_sweep.py, whose scenario paths are absolute, sends it through Dask). Speed itself is
-measured in benchmarks/sweep.py, never here.
+pandas rep frame gave. A base sent by the client (scattered once to the workers) must give the
+same items as a base the worker validates itself, and must not be validated again (every CLI
+sweep of tests/test_sweep.py, whose scenario paths are absolute, sends it through Dask). Speed
+itself is measured in benchmarks/sweep.py, never here.
 """
 
 from __future__ import annotations
