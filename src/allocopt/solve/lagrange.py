@@ -1,4 +1,5 @@
-"""Lagrangian integer bound and plan from block MIPs at the LP prices: :func:`lagrangian`.
+"""Lagrangian integer bound and plan from block MIPs at the LP prices: :func:`lagrangian`,
+raised by subgradient steps on the prices when weak: :func:`improve_bound`.
 
 Without its K linking rows (the company totals) the rounding MIP falls into independent blocks b
 (:func:`~allocopt.solve.blocks._blocks_of`):
@@ -22,6 +23,15 @@ valid. At the LP's optimal duals every w_b is at least the block's LP value, so 
 bound; it adds what rounding costs inside each block (every quota a multiple of u), which the LP
 bound misses.
 
+The LP prices need not maximise LB_int, and can be far from it: when a rule holds some quotas off
+their reference, the LP prices a total at the deviation's slope (π ≈ 1), where rounding a quota
+up costs nothing in the priced blocks and LB_int stays at the LP bound although every plan pays
+for its rounding (5k reps with market shocks: LB_int 0.59 M at the LP prices, 4.33 M at π = 0,
+the integer optimum 4.33 M). LB_int(π) is concave (a minimum of functions linear in π), so
+:func:`improve_bound` climbs it by projected subgradient steps (Polyak's rule towards the best
+plan's objective) from the LP prices, keeping the best bound: valid whatever the prices, never
+below the bound at the LP prices.
+
 The blocks' optima also give a plan (a Lagrangian heuristic): each x_b(π) is optimal for c_b
 among the block's plans with the same link activities s_b = L_b x_b(π) (the price term is
 constant there). Their union misses each equality total by a few units; for row r with n_r units
@@ -39,7 +49,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import highspy
@@ -50,6 +60,13 @@ from allocopt.solve.highs import Compiled, SolveResult, highs_lp, run_lp
 
 CANDIDATES_EXTRA = 4
 """Blocks tried per missing unit of a total: 2·|n_r| + this many, the cheapest |n_r| kept."""
+
+DUAL_ROUNDS = 8
+"""At most this many subgradient rounds of :func:`improve_bound` after the LP prices."""
+
+MIN_STEP = 1.0 / 16
+""":func:`improve_bound` stops when its step factor θ (2 at first, halved by every round that
+does not raise the bound) falls below this."""
 
 _Mip = tuple[Any, ...]  # cost, offset, lo, hi, row lo, row up, indptr, indices, data, integer
 
@@ -68,6 +85,33 @@ class _Split:
     integ: np.ndarray
     cols: list[np.ndarray]  # each block's columns
     own: list[tuple[np.ndarray, sp.csc_matrix]]  # each block's own rows and their matrix
+
+    def priced(self, pi: np.ndarray, x_lp: np.ndarray) -> tuple[list[_Mip], np.ndarray]:
+        """Every block's full pricing problem at prices ``pi``, and the priced value of the LP
+        point x^LP in each block, (c_b − L_bᵀπ)·x_b^LP.
+
+        Block b's objective reads c_b x_b + π·(L_b x_b^LP − L_b x_b) (offset π·L_b x_b^LP): about
+        the block's cost, so the relative MIP gap means what it means for the whole model."""
+        reduced = self.cost - np.asarray(self.link.T @ pi).ravel()
+        problems: list[_Mip] = []
+        values = np.zeros(len(self.cols))
+        for b, cols in enumerate(self.cols):
+            rows, sub = self.own[b]
+            values[b] = float(reduced[cols] @ x_lp[cols])
+            offset = float(self.cost[cols] @ x_lp[cols]) - values[b]
+            problems.append(
+                _mip(
+                    reduced[cols],
+                    offset,
+                    self.clo[cols],
+                    self.chi[cols],
+                    self.rlo[rows],
+                    self.rup[rows],
+                    sub,
+                    self.integ[cols],
+                )
+            )
+        return problems, values
 
     def fixed(self, b: int, target: np.ndarray, touches: np.ndarray) -> _Mip:
         """Block b's own problem (cost c_b) with its link activities fixed to ``target``."""
@@ -95,8 +139,12 @@ class Lagrangian:
     changed: int  # blocks re-solved to restore the totals
     missing: int  # units the blocks' union missed the totals by, in all
     seconds: float
+    lp_price_bound: float | None = None  # LB_int at the LP prices (``bound`` may be higher)
+    rounds: int = 0  # subgradient rounds of :func:`improve_bound` (each: every block's MIP)
     _split: _Split | None = None  # what :func:`repair` needs: the blocks and their optima
-    _sols: list[np.ndarray] | None = None
+    _sols: list[np.ndarray] | None = None  # the blocks' optima at the prices ``_pi``
+    _pi: np.ndarray | None = None
+    _plan_pi: np.ndarray | None = None  # the prices whose optima gave ``values``
     _unit: float = 1.0
     _x_lp: np.ndarray | None = None
     _offset: float = 0.0
@@ -162,13 +210,11 @@ def lagrangian(
     if len(integ) != n_cols:
         integ = np.zeros(n_cols, dtype=bool)
     pi = np.asarray(relaxed.row_duals, dtype=float)[link_rows]
-    side = np.where(pi > 0, rlo[link_rows], rup[link_rows])
-    used = pi != 0
-    if not np.all(np.isfinite(side[used])):
+    constant = _side_term(pi, rlo[link_rows], rup[link_rows])
+    if constant is None:
         return None
-    constant = float(pi[used] @ side[used]) + float(lp.offset_)
+    constant += float(lp.offset_)
     link = a[link_rows, :].tocsr()  # K × n
-    reduced = cost - np.asarray(link.T @ pi).ravel()
     x_lp = np.asarray(relaxed.col_values, dtype=float)
     is_link = np.zeros(n_rows, dtype=bool)
     is_link[link_rows] = True
@@ -178,23 +224,13 @@ def lagrangian(
     block_cols = [np.sort(c) for c in np.split(order, cuts)]
     n_blocks = len(block_cols)
     own: list[tuple[np.ndarray, sp.csc_matrix]] = []  # each block's own rows and their matrix
-    priced: list[_Mip] = []
-    lp_value = np.zeros(n_blocks)
     for cols in block_cols:
         sub = a[:, cols]
         rows = np.unique(sub.indices)
         rows = rows[~is_link[rows]]
-        sub = sub[rows].tocsc()
-        own.append((rows, sub))
-        lp_value[len(priced)] = float(reduced[cols] @ x_lp[cols])
-        # offset: the objective reads c_b x_b + π·(L_b x_b^LP − L_b x_b), about the block's
-        # cost, so the relative MIP gap means what it means for the whole model
-        offset = float(cost[cols] @ x_lp[cols]) - lp_value[len(priced)]
-        priced.append(
-            _mip(
-                reduced[cols], offset, clo[cols], chi[cols], rlo[rows], rup[rows], sub, integ[cols]
-            )
-        )
+        own.append((rows, sub[rows].tocsc()))
+    split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
+    priced, lp_value = split.priced(pi, x_lp)
     results = _run(priced, options, deadline, workers)
     # a block without a MIP bound counts at its LP value at the LP optimum: valid (to the LP's
     # tolerance) only when x^LP prices out optimally at π, i.e. Σ_b LP values + π·side is the
@@ -217,10 +253,11 @@ def lagrangian(
         missing=0,
         seconds=0.0,
     )
+    out.lp_price_bound = out.bound
+    out._split, out._pi = split, pi
+    out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
     if all(r[0] for r in results):
-        out._split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
         out._sols = [r[1] for r in results]
-        out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
     out.seconds = time.perf_counter() - t0
     if repair:
         lagrangian_plan(out, options, deadline, workers)
@@ -230,15 +267,123 @@ def lagrangian(
 def lagrangian_plan(
     lag: Lagrangian, options: dict[str, Any], deadline: float, workers: int = 1
 ) -> None:
-    """The blocks' optima of :func:`lagrangian` made into a plan that meets every row (see the
-    top): sets ``values``, ``objective``, ``changed`` and ``missing`` of ``lag`` when it can."""
-    if lag._split is None or lag._sols is None or lag._x_lp is None or lag.values is not None:
+    """The blocks' optima of :func:`lagrangian` (at the best prices of :func:`improve_bound`
+    when it ran) made into a plan that meets every row (see the top): sets ``values``,
+    ``objective``, ``changed`` and ``missing`` of ``lag`` when it can; a plan already made from
+    other prices' optima is replaced only by a cheaper one."""
+    if lag._split is None or lag._sols is None or lag._x_lp is None:
+        return
+    if lag.values is not None and lag._plan_pi is lag._pi:
+        return  # made from these optima already
+    t0 = time.perf_counter()
+    trial = replace(lag, values=None, objective=None, changed=0, missing=0)
+    _repair(trial, lag._split, lag._unit, lag._x_lp, lag._sols, options, deadline, workers)
+    if trial.values is not None:
+        objective = float(lag._split.cost @ trial.values) + lag._offset
+        if lag.objective is None or objective < lag.objective:
+            lag.values, lag.objective = trial.values, objective
+            lag.changed, lag.missing = trial.changed, trial.missing
+    lag._plan_pi = lag._pi
+    lag.seconds += time.perf_counter() - t0
+
+
+def improve_bound(
+    lag: Lagrangian,
+    target: float,
+    tol: float,
+    options: dict[str, Any],
+    deadline: float,
+    workers: int = 1,
+    rounds: int | None = None,
+) -> None:
+    """Raise ``lag.bound`` by projected subgradient steps on the Lagrangian dual (see the top).
+
+    LB_int(π) is concave in π, and at the blocks' optima x_b(π) its supergradient is
+    g_r = side_r(π) − Σ_b (L_b x_b(π))_r (for π_r = 0: the activity's distance to [lo_r, up_r]).
+    From the best prices so far, one step of Polyak's rule towards ``target`` (the best plan's
+    objective, which no LB_int exceeds),
+
+        π' = P(π + θ · (target − LB_int(π)) / ‖g‖² · g),   θ = 2 at first,
+
+    P keeping a price at its sign when its row has one side; each step is one round of every
+    block's full MIP at π' (in ``workers`` processes, in block order). A round that raises the
+    bound becomes the best point; one that does not halves θ. Stops when the bound is within
+    ``tol`` (relative) of ``target``, after ``rounds`` rounds (default :data:`DUAL_ROUNDS`),
+    when θ falls below :data:`MIN_STEP`, when the blocks' optima meet every linking row (g = 0:
+    the bound is their cost), or when the last round's time would pass ``deadline``. Every
+    round's LB_int is a valid bound (it holds for any π), so ``lag.bound`` = the best of them;
+    a round with a block that has neither a solution nor a bound is dropped. Deterministic: the
+    steps depend only on the blocks' results, which do not depend on the number of workers.
+    """
+    split, sols, pi, x_lp = lag._split, lag._sols, lag._pi, lag._x_lp
+    if split is None or sols is None or pi is None or x_lp is None:
         return
     t0 = time.perf_counter()
-    _repair(lag, lag._split, lag._unit, lag._x_lp, lag._sols, options, deadline, workers)
-    if lag.values is not None:
-        lag.objective = float(lag._split.cost @ lag.values) + lag._offset
+    lo, up = split.rlo[split.link_rows], split.rup[split.link_rows]
+    best_lb, best_pi, best_sols = lag.bound, pi, sols
+    best_g = _supergradient(split, best_pi, best_sols, lo, up)
+    theta = 2.0
+    last = max(lag.seconds, 1e-3)  # the time of one round of block MIPs
+    n = DUAL_ROUNDS if rounds is None else rounds
+    for _ in range(n):
+        norm = float(best_g @ best_g)
+        if target - best_lb <= tol * max(abs(target), 1e-9) or norm == 0.0 or theta < MIN_STEP:
+            break
+        if time.time() + last > deadline:
+            break
+        step = theta * (target - best_lb) / norm * best_g
+        trial = _project(best_pi + step, lo, up)
+        if np.array_equal(trial, best_pi):
+            break
+        constant = _side_term(trial, lo, up)
+        if constant is None:
+            break
+        tr = time.perf_counter()
+        priced, _ = split.priced(trial, x_lp)
+        results = _run(priced, options, deadline, workers)
+        last = time.perf_counter() - tr
+        lag.rounds += 1
+        bounds = np.array([float(r[4]) - float(d[1]) for r, d in zip(results, priced, strict=True)])
+        if not np.all(np.isfinite(bounds)) or not all(r[0] for r in results):
+            break  # cut by the deadline (or a block without a plan): keep the best so far
+        lb = float(bounds.sum()) + constant + lag._offset
+        if lb > best_lb:
+            best_lb, best_pi, best_sols = lb, trial, [r[1] for r in results]
+            best_g = _supergradient(split, best_pi, best_sols, lo, up)
+        else:
+            theta /= 2.0
+    lag.bound, lag._pi, lag._sols = best_lb, best_pi, best_sols
     lag.seconds += time.perf_counter() - t0
+
+
+def _side_term(pi: np.ndarray, lo: np.ndarray, up: np.ndarray) -> float | None:
+    """π·side(π) (side_r = lo_r where π_r > 0, up_r where π_r < 0); None when a price points
+    to an infinite side (then LB_int(π) = −∞)."""
+    side = np.where(pi > 0, lo, up)
+    used = pi != 0
+    if not np.all(np.isfinite(side[used])):
+        return None
+    return float(pi[used] @ side[used])
+
+
+def _project(pi: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Prices kept where LB_int is finite: π_r ≥ 0 on a row without upper bound, ≤ 0 on one
+    without lower bound (0 on a free row)."""
+    out = np.where(np.isfinite(up), pi, np.maximum(pi, 0.0))
+    return np.where(np.isfinite(lo), out, np.minimum(out, 0.0))
+
+
+def _supergradient(
+    split: _Split, pi: np.ndarray, sols: list[np.ndarray], lo: np.ndarray, up: np.ndarray
+) -> np.ndarray:
+    """side(π) − L·x(π) at the blocks' optima: a supergradient of LB_int at π (for π_r = 0 the
+    one of smallest size, the activity's distance to [lo_r, up_r])."""
+    x = np.zeros(split.link.shape[1])
+    for cols, xb in zip(split.cols, sols, strict=True):
+        x[cols] = xb
+    act = np.asarray(split.link @ x).ravel()
+    side = np.where(pi > 0, lo, np.where(pi < 0, up, np.clip(act, lo, up)))
+    return np.asarray(side - act, dtype=float)
 
 
 def _mip(
