@@ -132,7 +132,7 @@ def _solve_neighbourhood(
         best = obj if rounded.has_solution else lag.objective if lag is not None else None
         if lag is not None and best is not None and best - lag.bound > tol * max(abs(best), 1e-9):
             # the bound at the LP prices is not within the gap of the plan: better prices by
-            # subgradient steps (a few rounds of the block MIPs; none when within the gap)
+            # a cutting-plane model (a few rounds of the block MIPs; none within the gap)
             improve_bound(lag, best, tol, _pricing_options(options), time.time() + left(), workers)
         if lag is not None and (
             not rounded.has_solution or obj - lag.bound > tol * max(abs(obj), 1e-9)

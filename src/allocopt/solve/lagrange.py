@@ -1,5 +1,5 @@
 """Lagrangian integer bound and plan from block MIPs at the LP prices: :func:`lagrangian`,
-raised by subgradient steps on the prices when weak: :func:`improve_bound`.
+raised by rounds on better prices when weak: :func:`improve_bound`.
 
 Without its K linking rows (the company totals) the rounding MIP falls into independent blocks b
 (:func:`~allocopt.solve.blocks._blocks_of`):
@@ -28,9 +28,9 @@ their reference, the LP prices a total at the deviation's slope (π ≈ 1), wher
 up costs nothing in the priced blocks and LB_int stays at the LP bound although every plan pays
 for its rounding (5k reps with market shocks: LB_int 0.59 M at the LP prices, 4.33 M at π = 0,
 the integer optimum 4.33 M). LB_int(π) is concave (a minimum of functions linear in π), so
-:func:`improve_bound` climbs it by projected subgradient steps (Polyak's rule towards the best
-plan's objective) from the LP prices, keeping the best bound: valid whatever the prices, never
-below the bound at the LP prices.
+:func:`improve_bound` climbs it from the LP prices with a trust-region cutting-plane model
+built from the block plans (subgradient cuts, one per block and round), keeping the best bound:
+valid whatever the prices, never below the bound at the LP prices.
 
 The blocks' optima also give a plan (a Lagrangian heuristic): each x_b(π) is optimal for c_b
 among the block's plans with the same link activities s_b = L_b x_b(π) (the price term is
@@ -62,11 +62,7 @@ CANDIDATES_EXTRA = 4
 """Blocks tried per missing unit of a total: 2·|n_r| + this many, the cheapest |n_r| kept."""
 
 DUAL_ROUNDS = 8
-"""At most this many subgradient rounds of :func:`improve_bound` after the LP prices."""
-
-MIN_STEP = 1.0 / 16
-""":func:`improve_bound` stops when its step factor θ (2 at first, halved by every round that
-does not raise the bound) falls below this."""
+"""At most this many rounds of block MIPs in :func:`improve_bound` after the LP prices."""
 
 _Mip = tuple[Any, ...]  # cost, offset, lo, hi, row lo, row up, indptr, indices, data, integer
 
@@ -140,7 +136,7 @@ class Lagrangian:
     missing: int  # units the blocks' union missed the totals by, in all
     seconds: float
     lp_price_bound: float | None = None  # LB_int at the LP prices (``bound`` may be higher)
-    rounds: int = 0  # subgradient rounds of :func:`improve_bound` (each: every block's MIP)
+    rounds: int = 0  # rounds of :func:`improve_bound` (each: every block's MIP)
     _split: _Split | None = None  # what :func:`repair` needs: the blocks and their optima
     _sols: list[np.ndarray] | None = None  # the blocks' optima at the prices ``_pi``
     _pi: np.ndarray | None = None
@@ -296,24 +292,29 @@ def improve_bound(
     workers: int = 1,
     rounds: int | None = None,
 ) -> None:
-    """Raise ``lag.bound`` by projected subgradient steps on the Lagrangian dual (see the top).
+    """Raise ``lag.bound`` by better prices: a trust-region cutting-plane method on the
+    Lagrangian dual, disaggregated by block (see the top).
 
-    LB_int(π) is concave in π, and at the blocks' optima x_b(π) its supergradient is
-    g_r = side_r(π) − Σ_b (L_b x_b(π))_r (for π_r = 0: the activity's distance to [lo_r, up_r]).
-    From the best prices so far, one step of Polyak's rule towards ``target`` (the best plan's
-    objective, which no LB_int exceeds),
+    Every block plan x_b^j found so far (one per block and round) bounds the block's pricing
+    value from above for every π: w_b(π) ≤ c_b·x_b^j − π·L_b x_b^j. So
 
-        π' = P(π + θ · (target − LB_int(π)) / ‖g‖² · g),   θ = 2 at first,
+        M(π) = Σ_b min_j (c_b·x_b^j − π·L_b x_b^j) + π·side(π)  ≥  LB_int(π)
 
-    P keeping a price at its sign when its row has one side; each step is one round of every
-    block's full MIP at π' (in ``workers`` processes, in block order). A round that raises the
-    bound becomes the best point; one that does not halves θ. Stops when the bound is within
-    ``tol`` (relative) of ``target``, after ``rounds`` rounds (default :data:`DUAL_ROUNDS`),
-    when θ falls below :data:`MIN_STEP`, when the blocks' optima meet every linking row (g = 0:
-    the bound is their cost), or when the last round's time would pass ``deadline``. Every
-    round's LB_int is a valid bound (it holds for any π), so ``lag.bound`` = the best of them;
-    a round with a block that has neither a solution nor a bound is dropped. Deterministic: the
-    steps depend only on the blocks' results, which do not depend on the number of workers.
+    (the dual of a Dantzig–Wolfe master over the blocks' integer plans). The next prices
+    maximise M over the box ‖π − π_best‖_∞ ≤ Δ (a small LP: K prices, one column per block, one
+    row per block plan); a round then solves every block's full MIP there (in ``workers``
+    processes, in block order), giving LB_int(π) and each block's new plan. A round that raises
+    the bound moves the centre π_best there (Δ doubles when the step reached the box's edge);
+    one that does not halves Δ. The first Δ is the largest component of Polyak's step
+    2·(target − LB_int)/‖g‖²·g from the LP prices (g = side(π) − L·x(π), a supergradient).
+    Prices keep their sign on one-sided rows. Stops when the bound is within ``tol``
+    (relative) of ``target`` (the best plan's objective, which no LB_int exceeds), after
+    ``rounds`` rounds (default :data:`DUAL_ROUNDS`), when the model promises no more than that
+    tolerance, when the blocks' optima meet every linking row (g = 0), or when one more round
+    (timed as the last) would pass ``deadline``; a round with a block that has neither a plan
+    nor a bound (cut by the deadline) is dropped. Every round's LB_int is a valid bound, so
+    ``lag.bound`` = the best of them. Deterministic: everything depends only on the blocks'
+    results in block order, which do not depend on the number of workers.
     """
     split, sols, pi, x_lp = lag._split, lag._sols, lag._pi, lag._x_lp
     if split is None or sols is None or pi is None or x_lp is None:
@@ -321,22 +322,31 @@ def improve_bound(
     t0 = time.perf_counter()
     lo, up = split.rlo[split.link_rows], split.rup[split.link_rows]
     best_lb, best_pi, best_sols = lag.bound, pi, sols
-    best_g = _supergradient(split, best_pi, best_sols, lo, up)
-    theta = 2.0
+    costs, acts = [], []  # per round: every block plan's cost c_b·x_b and link activity L_b x_b
+    c, a = _block_plans(split, sols)
+    costs.append(c)
+    acts.append(a)
+    g = _supergradient(split, pi, sols, lo, up)
+    norm = float(g @ g)
+    if norm == 0.0:
+        return
+    delta = float(np.max(np.abs(2.0 * (target - best_lb) / norm * g)))
     last = max(lag.seconds, 1e-3)  # the time of one round of block MIPs
-    n = DUAL_ROUNDS if rounds is None else rounds
-    for _ in range(n):
-        norm = float(best_g @ best_g)
-        if target - best_lb <= tol * max(abs(target), 1e-9) or norm == 0.0 or theta < MIN_STEP:
+    gap = tol * max(abs(target), 1e-9)
+    for _ in range(DUAL_ROUNDS if rounds is None else rounds):
+        if target - best_lb <= gap or delta <= 1e-12 * (1.0 + float(np.max(np.abs(best_pi)))):
             break
         if time.time() + last > deadline:
             break
-        step = theta * (target - best_lb) / norm * best_g
-        trial = _project(best_pi + step, lo, up)
-        if np.array_equal(trial, best_pi):
+        model = _cutting_plane(np.stack(costs), np.stack(acts), best_pi, delta, lo, up)
+        if model is None:
             break
+        trial, promised = model
+        inside = float(np.max(np.abs(trial - best_pi))) < 0.99 * delta
+        if inside and promised + lag._offset - best_lb <= gap:
+            break  # M's maximum (M is concave): no price raises the bound by more than the gap
         constant = _side_term(trial, lo, up)
-        if constant is None:
+        if constant is None or np.array_equal(trial, best_pi):
             break
         tr = time.perf_counter()
         priced, _ = split.priced(trial, x_lp)
@@ -346,14 +356,99 @@ def improve_bound(
         bounds = np.array([float(r[4]) - float(d[1]) for r, d in zip(results, priced, strict=True)])
         if not np.all(np.isfinite(bounds)) or not all(r[0] for r in results):
             break  # cut by the deadline (or a block without a plan): keep the best so far
+        new_sols = [np.asarray(r[1], dtype=float) for r in results]
+        c, a = _block_plans(split, new_sols)
+        costs.append(c)
+        acts.append(a)
         lb = float(bounds.sum()) + constant + lag._offset
         if lb > best_lb:
-            best_lb, best_pi, best_sols = lb, trial, [r[1] for r in results]
-            best_g = _supergradient(split, best_pi, best_sols, lo, up)
+            # the model's promise kept (ρ ≥ 1/2): a bigger box if the step reached its edge;
+            # poorly kept: a box half the step, so far cuts weigh less
+            rho = (lb - best_lb) / max(promised + lag._offset - best_lb, 1e-300)
+            moved = float(np.max(np.abs(trial - best_pi)))
+            delta = 2.0 * delta if rho >= 0.5 and moved >= 0.99 * delta else moved / 2.0
+            best_lb, best_pi, best_sols = lb, trial, new_sols
         else:
-            theta /= 2.0
+            delta /= 2.0
     lag.bound, lag._pi, lag._sols = best_lb, best_pi, best_sols
     lag.seconds += time.perf_counter() - t0
+
+
+def _block_plans(split: _Split, sols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each block plan's cost c_b·x_b (B) and link activities L_b x_b (B × K)."""
+    n_blocks = len(split.cols)
+    x = np.zeros(split.link.shape[1])
+    col_block = np.empty(len(x), dtype=np.int64)
+    for b, (cols, xb) in enumerate(zip(split.cols, sols, strict=True)):
+        x[cols] = xb
+        col_block[cols] = b
+    cost = np.bincount(col_block, weights=split.cost * x, minlength=n_blocks)
+    lc = split.link.tocoo()
+    act = np.zeros((n_blocks, split.link.shape[0]))
+    np.add.at(act, (col_block[lc.col], lc.row), lc.data * x[lc.col])
+    return cost, act
+
+
+def _cutting_plane(
+    costs: np.ndarray,
+    acts: np.ndarray,
+    center: np.ndarray,
+    delta: float,
+    lo: np.ndarray,
+    up: np.ndarray,
+) -> tuple[np.ndarray, float] | None:
+    """argmax of M(π) = Σ_b min_j (costs[j,b] − π·acts[j,b]) + π·side(π) over the box
+    ‖π − center‖_∞ ≤ delta (signs kept on one-sided rows), and M there (no objective offset).
+
+    One LP, maximised: columns π (K), s (K, s_r ≤ π_r·lo_r and ≤ π_r·up_r: π_r·side_r(π)),
+    t (B, t_b ≤ costs[j,b] − π·acts[j,b] for every plan j)."""
+    n_plans, n_blocks, k = acts.shape
+    rows_a: list[sp.coo_matrix] = []
+    # cuts: t_b + acts[j,b]·π ≤ costs[j,b]
+    cut_rows = np.arange(n_plans * n_blocks)
+    t_part = sp.coo_matrix(
+        (np.ones(len(cut_rows)), (cut_rows, 2 * k + np.tile(np.arange(n_blocks), n_plans))),
+        shape=(len(cut_rows), 2 * k + n_blocks),
+    )
+    flat = acts.reshape(n_plans * n_blocks, k)
+    pr, pc = np.nonzero(flat)
+    pi_part = sp.coo_matrix((flat[pr, pc], (pr, pc)), shape=t_part.shape)
+    rows_a.append((t_part + pi_part).tocoo())
+    rup_list = [costs.reshape(-1)]
+    # s_r − side·π_r ≤ 0 for each finite side (s_r ≤ 0 on a free row)
+    for side in (lo, up):
+        r = np.flatnonzero(np.isfinite(side))
+        m = sp.coo_matrix(
+            (
+                np.concatenate([np.ones(len(r)), -side[r]]),
+                (np.tile(np.arange(len(r)), 2), np.concatenate([k + r, r])),
+            ),
+            shape=(len(r), 2 * k + n_blocks),
+        )
+        rows_a.append(m)
+        rup_list.append(np.zeros(len(r)))
+    free = np.flatnonzero(~np.isfinite(lo) & ~np.isfinite(up))
+    rows_a.append(
+        sp.coo_matrix(
+            (np.ones(len(free)), (np.arange(len(free)), k + free)),
+            shape=(len(free), 2 * k + n_blocks),
+        )
+    )
+    rup_list.append(np.zeros(len(free)))
+    a = sp.vstack(rows_a).tocsc()
+    rup = np.concatenate(rup_list)
+    rlo = np.full(len(rup), -np.inf)
+    plo = _project(center - delta, lo, up)
+    phi = _project(center + delta, lo, up)
+    clo = np.concatenate([np.minimum(plo, phi), np.full(k + n_blocks, -np.inf)])
+    chi = np.concatenate([np.maximum(plo, phi), np.full(k + n_blocks, np.inf)])
+    cost = np.concatenate([np.zeros(k), np.ones(k + n_blocks)])
+    lp = highs_lp(cost, clo, chi, a, rlo, rup, maximize=True)
+    h = run_lp(lp, {"threads": 1, "random_seed": 0})
+    if not str(h.getModelStatus()).endswith("kOptimal"):
+        return None
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    return x[:k].copy(), float(h.getInfo().objective_function_value)
 
 
 def _side_term(pi: np.ndarray, lo: np.ndarray, up: np.ndarray) -> float | None:
