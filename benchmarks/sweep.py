@@ -114,6 +114,16 @@ def _sweep(defn: object, out: Path, workers: int, in_process: bool | None) -> di
     }
 
 
+def _items(folder: Path) -> list[dict[str, object]]:
+    """Each item's status, gap and objective, from sweep.csv."""
+    t = pd.read_csv(folder / "sweep.csv")
+    cols = [c for c in ("item", "draw", "status", "gap", "objective") if c in t.columns]
+    return [
+        {c: (None if pd.isna(v) else v) for c, v in row.items()}
+        for row in t[cols].to_dict("records")
+    ]
+
+
 def _same(a: Path, b: Path) -> bool:
     return all((a / f).read_bytes() == (b / f).read_bytes() for f in COMPARED if (a / f).exists())
 
@@ -226,6 +236,7 @@ def draws(
         else:
             run = _sweep(defn, out, w, mode)
         run["statuses"] = pd.read_csv(out / "sweep.csv")["status"].value_counts().to_dict()
+        run["items"] = _items(out)
         run["worker_peak_rss_mib_after_each_item"] = _rss(out)
         if label != first:
             run["identical_to_first"] = _same(out, tmp / f"draws-{first}")

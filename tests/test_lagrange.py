@@ -144,9 +144,13 @@ def test_lp_bound_le_lagrangian_le_integer_optimum_le_plan(plan: Path, solve: So
     assert lb > lp + 0.5 * (full.objective - lp)  # it captures most of the rounding cost
 
 
-def test_a_finished_plan_above_mip_gap_is_feasible_not_optimal(plan: Path, solve: Solve) -> None:
+def test_a_finished_plan_above_mip_gap_is_feasible_not_optimal(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The status follows the proven gap: above solver.mip_gap the plan is ``feasible`` (exit 0,
     a plan), within it ``optimal`` — in the manifest, the summary and sweep/report readers."""
+    # the bound at the LP prices alone: the subgradient rounds close this plan's gap (below)
+    monkeypatch.setattr(lag_mod, "DUAL_ROUNDS", 0)
     tight = solve(plan, sets=["solver.block_size=1", "solver.mip_gap=0.000001"])
     q = _quotas(tight.run_dir)
     assert q["bound_method"] == "lagrangian" and float(q["gap"]) > 1e-6  # 48 reps: ~1%
@@ -202,3 +206,115 @@ def test_status_line_says_which_bound_the_gap_is_against() -> None:
         "[green]optimal in each block[/], gap 87.0000% against the LP relaxation's bound"
         " (see the manifest)"
     )
+
+
+def _three_quotas() -> tuple[Compiled, np.ndarray]:
+    """min Σ_i |x_i − a_i|  s.t.  x1 + x2 + x3 = 7 (the link), x_i ∈ {0..10}, x3 ≤ 3, a = (1.3, 2.4,
+    3.3): three blocks (x_i, d_i ≥ |x_i − a_i| by two rows each), quotas held off their
+    reference by a cap, as the rules hold some quotas of a shocked plan.
+
+    By hand: the LP caps x3 at 3 (0.3 below a3) and puts those 0.3 on x1, x2 (weight 1): optimum
+    0.6, and raising the total costs 1, so π = 1. At π = 1 every block rounds up for free:
+    w1 = min_x |x − 1.3| − x = −1.3, w2 = −2.4, w3 = min_{x≤3} |x − 3.3| − x = −2.7, so
+    LB_int(1) = −6.4 + 7 = 0.6, the LP bound: the price hides the rounding. For 0 ≤ π ≤ 1 the
+    blocks pick x1 = 1 (π ≤ 0.4) else 2, x2 = 2 (π ≤ 0.2) else 3, x3 = 3, and
+    LB_int(π) = 1 + π on [0, 0.2], 1.2 on [0.2, 0.4], 1.6 − π on [0.4, 1]; for π < 0 it is 1 + π.
+    So max_π LB_int = 1.2, and the integer optimum x = (1, 3, 3) costs 0.3 + 0.6 + 0.3 = 1.2.
+    """
+    refs = [1.3, 2.4, 3.3]
+    n = 6  # columns x1, d1, x2, d2, x3, d3
+    cost = np.array([0.0, 1.0] * 3)
+    lo = np.zeros(n)
+    hi = np.array([10.0, np.inf, 10.0, np.inf, 3.0, np.inf])
+    rows: list[tuple[np.ndarray, float, float]] = []
+    for i, ref in enumerate(refs):
+        up, dn = np.zeros(n), np.zeros(n)
+        up[[2 * i, 2 * i + 1]] = [1.0, 1.0]  # d + x ≥ a
+        dn[[2 * i, 2 * i + 1]] = [-1.0, 1.0]  # d − x ≥ −a
+        rows += [(up, ref, np.inf), (dn, -ref, np.inf)]
+    link = np.zeros(n)
+    link[[0, 2, 4]] = 1.0
+    rows.append((link, 7.0, 7.0))
+    a = sp.csc_matrix(np.array([r[0] for r in rows]))
+    rlo = np.array([r[1] for r in rows])
+    rup = np.array([r[2] for r in rows])
+    integ = np.array([True, False] * 3)
+    lp = highs_lp(cost, lo, hi, a, rlo, rup, integ)
+    comp = Compiled(lp, a, None, True)  # type: ignore[arg-type]  # no named model needed
+    return comp, np.array([6])
+
+
+def test_subgradient_rounds_raise_a_bound_the_lp_prices_leave_at_the_lp_bound() -> None:
+    comp, link = _three_quotas()
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    assert relaxed.row_duals is not None
+    assert relaxed.objective == pytest.approx(0.6)
+    assert relaxed.row_duals[6] == pytest.approx(1.0)
+    out = lagrangian(comp, relaxed, link, 1.0, np.array([0, 0, 1, 1, 2, 2]), OPTS, 1e18)
+    assert out is not None
+    assert out.bound == pytest.approx(0.6)  # weak: no more than the LP bound
+    assert out.lp_price_bound == out.bound and out.rounds == 0
+    full = run_lp(comp.lp, OPTS).getInfo().objective_function_value  # whole MIP, gap 0
+    assert full == pytest.approx(1.2)
+    # towards a plan's objective (here the whole MIP's: the blocks' optima at π = 1 miss the
+    # total by more units than there are blocks, so they give no plan)
+    lag_mod.improve_bound(out, full, 0.0, OPTS, 1e18)
+    assert 1 <= out.rounds <= lag_mod.DUAL_ROUNDS
+    assert out.lp_price_bound == pytest.approx(0.6)  # kept for the record
+    assert out.bound > 0.6 + 0.5  # strictly better: here the dual's maximum, 1.2 ...
+    assert out.bound == pytest.approx(1.2)
+    assert out.bound <= full + 1e-9  # ... and still a bound
+    assert out._pi is not None and 0.2 - 1e-9 <= out._pi[0] <= 0.4 + 1e-9  # where LB_int = 1.2
+    # the blocks' optima at those prices make a plan at the integer optimum
+    out.values = out.objective = None
+    lag_mod.lagrangian_plan(out, OPTS, 1e18)
+    assert out.objective == pytest.approx(1.2)
+
+
+def test_subgradient_rounds_stop_at_once_when_the_bound_is_within_the_gap() -> None:
+    """No extra round of block MIPs when the LP prices' bound already certifies the plan (the
+    unshocked benchmark plans): the time of a solve does not change."""
+    comp, link = _two_blocks()
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    out = lagrangian(comp, relaxed, link, 1.0, np.array([0, 0, 1, 1]), OPTS, 1e18)
+    assert out is not None and out.bound == pytest.approx(0.6)
+    lag_mod.improve_bound(out, 0.605, 0.01, OPTS, 1e18)  # 0.6 is within 1% of 0.605
+    assert out.rounds == 0 and out.bound == pytest.approx(0.6)
+    lag_mod.improve_bound(out, 1.0, 0.0, OPTS, 1e18)  # the plan of the hand example: 1.0
+    assert out.rounds >= 1 and out.bound == pytest.approx(1.0)  # here the integer optimum
+
+
+def test_subgradient_rounds_close_the_small_plans_gap_with_the_same_bytes_on_two_workers(
+    plan: Path, tmp_path: Path
+) -> None:
+    """48 reps in a handful of blocks: the LP prices leave ~1% between plan and bound (above a
+    tight mip_gap); the subgradient rounds close it, the bound stays below the full integer
+    optimum, and 1 and 2 workers give the same plan, bound and message."""
+    from allocopt.compose import verify_run
+    from allocopt.pipeline import run
+
+    sets = ["solver.block_size=1", "solver.mip_gap=0.000001"]
+    runs = []
+    for workers in (1, 2):  # same folder name, so the report's own path is the same too
+        out = tmp_path / f"w{workers}" / "run"
+        run(plan, out=out, sets=[*sets, f"solver.workers={workers}"])
+        check = verify_run(out)
+        assert check.ok, check.violations.to_string()
+        runs.append(out)
+    one, two = runs
+    q1, q2 = _quotas(one), _quotas(two)
+    assert "subgradient rounds" in q1["message"]
+    for key in ("objective", "bound", "lagrangian_bound", "gap", "message", "status"):
+        assert q1[key] == q2[key], key
+    for name in ("quotas.csv", "annual.csv", "reps.csv"):
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    at_lp = float(q1["message"].split("on the prices from ")[1].split()[0].replace(",", ""))
+    obj, lb = float(q1["objective"]), float(q1["lagrangian_bound"])
+    assert (obj - at_lp) / obj > 0.005  # the LP prices' bound: ~1% below the plan
+    assert q1["status"] == "optimal" and float(q1["gap"]) <= 1e-6  # closed
+    md, owner = rebuild(one)
+    full, _ = solve_model(build_quotas(quota_sets(md, owner)).model, OPTS)
+    assert full.status == "optimal" and full.objective is not None
+    assert lb <= full.objective + 1e-7 * abs(obj) and full.objective <= obj + 1e-7 * abs(obj)

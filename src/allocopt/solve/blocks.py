@@ -32,7 +32,7 @@ from allocopt.solve.highs import (
     run_highs,
     run_lp,
 )
-from allocopt.solve.lagrange import Lagrangian, lagrangian, lagrangian_plan
+from allocopt.solve.lagrange import Lagrangian, improve_bound, lagrangian, lagrangian_plan
 from allocopt.solve.rounding import neighbourhood, round_linked, round_rows, split_linked
 
 BLOCKS_ABOVE = 10_000
@@ -125,11 +125,21 @@ def _solve_neighbourhood(
             )
         tol = float(options.get("mip_rel_gap", 1e-4))
         obj = float(rounded.objective or 0.0)
+        if lag is not None and not rounded.has_solution and left() > 0:
+            # no rounded plan: the blocks' optima at the LP prices made into one (a target for
+            # the prices below, and a plan)
+            lagrangian_plan(lag, _pricing_options(options), time.time() + left(), workers)
+        best = obj if rounded.has_solution else lag.objective if lag is not None else None
+        if lag is not None and best is not None and best - lag.bound > tol * max(abs(best), 1e-9):
+            # the bound at the LP prices is not within the gap of the plan: better prices by
+            # a cutting-plane model (a few rounds of the block MIPs; none within the gap)
+            improve_bound(lag, best, tol, _pricing_options(options), time.time() + left(), workers)
         if lag is not None and (
             not rounded.has_solution or obj - lag.bound > tol * max(abs(obj), 1e-9)
         ):
-            # the blocks' optima made into a plan, when the rounded LP optimum is not within
-            # the gap of the bound (or failed): a restricted search where it matters
+            # the blocks' optima (at the best prices) made into a plan, when the rounded LP
+            # optimum is not within the gap of the bound (or failed): a restricted search
+            # where it matters
             if left() > 0:
                 lagrangian_plan(lag, _pricing_options(options), time.time() + left(), workers)
             else:
@@ -262,7 +272,8 @@ def _best_plan(
         against = "the LP bound (no Lagrangian bound: the LP has no prices, or no time)"
     else:
         against = (
-            f"the Lagrangian bound of {lag.n_blocks} independent blocks' MIPs at the LP prices"
+            f"the Lagrangian bound of {lag.n_blocks} independent blocks' MIPs"
+            + _rounds_text(lag, comp.money_scale)
             + (f", {lag.timed_out} cut by the time limit" if lag.timed_out else "")
             + ("" if use_lag else ", no higher than the LP bound")
         )
@@ -275,6 +286,17 @@ def _best_plan(
     )
     out.message = f"{state}: {what}; gap against {against}"
     return out
+
+
+def _rounds_text(lag: Lagrangian, money_scale: float) -> str:
+    """Where the Lagrangian bound's prices come from, for the message."""
+    at_lp = lag.lp_price_bound
+    if not lag.rounds or at_lp is None:
+        return " at the LP prices"
+    rounds = f"{lag.rounds} subgradient round{'s' if lag.rounds > 1 else ''}"
+    if lag.bound > at_lp:
+        return f", raised by {rounds} on the prices from {at_lp * money_scale:,.6g} at the LP's"
+    return f" at the LP prices ({rounds} on the prices found no higher bound)"
 
 
 def _relax(
