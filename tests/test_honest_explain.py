@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from allocopt.cli import main
@@ -88,6 +88,8 @@ def test_shown_parts_add_up_to_the_shown_quota_for_every_rep(example_run: Path) 
     st.lists(st.floats(-1e7, 1e7, allow_nan=False), min_size=1, max_size=8),
     st.integers(0, 2),
 )
+@example([0.15], 1)  # 0.15 is 0.1499…: shown total 0.1, but round(0.15 · 10) = round(1.5) = 2
+@example([0.05], 1)  # 0.05 is 0.0500…: shown total 0.1, but round(0.05 · 10) = round(0.5) = 0
 def test_round_to_sum_keeps_the_total_and_moves_each_part_less_than_a_step(
     values: list[float], decimals: int
 ) -> None:

@@ -66,7 +66,8 @@ def apportion(values: np.ndarray, total: np.ndarray, unit: float) -> np.ndarray:
 
 
 def round_to_sum(values: list[float], total: float, decimals: int = 0) -> list[float]:
-    """Round ``values`` to ``decimals`` places so that they add up exactly to ``total`` rounded.
+    """Round ``values`` to ``decimals`` places so that they add up exactly to the shown total,
+    ``round(total, decimals)`` (decimal rounding of the float: 0.15 → 0.1).
 
     Largest remainder: every value is rounded down to the grid 10^-decimals, then the
     n = round(total) − Σ floor(values) missing grid steps go to the values with the largest
@@ -78,7 +79,7 @@ def round_to_sum(values: list[float], total: float, decimals: int = 0) -> list[f
         return []
     scale = 10.0**decimals
     x = np.asarray(values, dtype=float) * scale
-    want = round(total * scale)
+    want = round(round(total, decimals) * scale)  # the shown total: 0.15 → 0.1, not 1.5 → 2
     low = largest_remainder(x, want)
     low[-1] += want - int(low.sum())  # only when the values do not add up to the total
     return [float(v) / scale for v in low]
