@@ -39,6 +39,9 @@ def _run(*args: str) -> Any:
         (["--draws", "2", "--scheduler", "foo://127.0.0.1:8786"], "unknown address scheme"),
         (["--draws", "2", "--plan", "nowhere"], "no such run folder"),
         (["--draws", "2", "--plan", "RUN", "--keep-runs"], "no item runs to keep"),
+        (["--grid", "targets.by_product.P=900,1000", "--seed", "3"],
+         "only Monte Carlo draws are seeded"),
+        (["--scenarios", "a,b", "--seed", "0"], "add --draws N or leave --seed out"),
     ],
 )  # fmt: skip
 def test_bad_usage_exits_2_before_anything_runs(
