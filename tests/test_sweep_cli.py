@@ -273,6 +273,13 @@ def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
         assert "is a sweep folder (`allocopt sweep`), not the run folder of one plan" in res.output
+    # `report SWEEP` said summary.json was missing: it names the sweep and its own report
+    html = tmp_path / "sw.html"
+    res = CliRunner().invoke(main, ["report", str(sw), "--out", str(html)])
+    assert res.exit_code == 2, res.output
+    assert f"cannot report on {sw}" in res.output and "is a sweep folder" in res.output
+    assert "the sweep's own report is" in res.output and "report.html" in res.output
+    assert "summary.json" not in res.output and not html.exists()
     # its kept items are run folders
     _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
     _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))

@@ -893,14 +893,16 @@ class RunFolder:
         header = header or f"cannot read the run folder {path}"
         manifest = read_manifest(Path(path), header)
         if manifest.get("kind") == "sweep" and not sweep:
+            own = Path(path) / "report.html"
             raise InputError(
                 Problem(
                     str(path),
                     "",
                     "",
-                    "is a sweep folder (`allocopt sweep`), not the run folder of one plan; give "
-                    "a folder written by `allocopt solve`, or one of the sweep's items kept with "
-                    "--keep-runs (runs/item-NNNN in the sweep folder)",
+                    "is a sweep folder (`allocopt sweep`), not the run folder of one plan"
+                    + (f" (the sweep's own report is {own})" if own.is_file() else "")
+                    + "; give a folder written by `allocopt solve`, or one of the sweep's items "
+                    "kept with --keep-runs (runs/item-NNNN in the sweep folder)",
                 ),
                 header=header,
             )
