@@ -265,8 +265,8 @@ def test_the_report_says_when_its_chart_shows_only_some_teams() -> None:
 def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
     sw = tmp_path / "sw"
-    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1", "--keep-runs",
-             "--out", str(sw), "--quiet"))  # fmt: skip
+    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000,50000", "--workers", "1",
+             "--keep-runs", "--out", str(sw), "--quiet"))  # fmt: skip
     for args in (["verify", str(sw)], ["explain", str(sw)],
                  ["sweep", str(sc), "--draws", "2", "--plan", str(sw), "--out",
                   str(tmp_path / "st")]):  # fmt: skip
@@ -283,6 +283,12 @@ def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -
     # its kept items are run folders
     _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
     _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))
+    # a kept infeasible item holds only its diagnosis: said so, not "quotas.csv missing"
+    inf = sw / "runs" / "item-0002"
+    for cmd in ("verify", "explain"):
+        res = CliRunner().invoke(main, [cmd, str(inf)])
+        assert res.exit_code == 2, res.output
+        assert "the plan was infeasible" in res.output and str(inf / "infeasible.txt") in res.output
 
 
 def test_the_tornado_credits_each_shock_with_its_own_effect() -> None:
