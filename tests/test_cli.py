@@ -183,3 +183,17 @@ def test_python_m_allocopt_cli_has_every_command() -> None:
     listed = {line.split()[0] for line in res.stdout.split("Commands:")[1].splitlines() if line}
     assert listed == set(main.commands)
     assert {"solve", "payout", "evaluate", "sweep", "serve", "init"} <= listed
+
+
+def test_solve_quiet_prints_nothing_on_success(tmp_path: Path) -> None:
+    """--quiet means only warnings and errors: no status line, no company totals table."""
+    path = write_plan(tmp_path / "plan")
+    loud = CliRunner().invoke(main, ["solve", str(path), "--out", str(tmp_path / "a"),
+                                     "--no-report"])  # fmt: skip
+    assert loud.exit_code == 0, loud.output
+    assert "company totals" in loud.stdout and str(tmp_path / "a") in loud.stdout
+    res = CliRunner().invoke(main, ["solve", str(path), "--out", str(tmp_path / "b"),
+                                    "--no-report", "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.stdout == "" and res.stderr == ""
+    assert (tmp_path / "b" / "quotas.csv").is_file()

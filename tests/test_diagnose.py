@@ -202,6 +202,28 @@ def test_pre_check_failure_through_the_cli(tmp_path: Path) -> None:
     assert diag["stage"] == "pre-checks" and diag["findings"][0]["rule"] == "target"
 
 
+def test_commands_on_an_infeasible_run_folder_say_it_holds_no_plan(tmp_path: Path) -> None:
+    """verify said quotas.csv was missing, explain binding.csv ('re-run the solve'), report
+    summary.json: the folder of an infeasible scenario holds only the diagnosis."""
+    path = write_plan(tmp_path, extra={"rules": {"potential": {"max_share": 0.4}}})
+    run_dir = tmp_path / "r"
+    assert CliRunner().invoke(main, ["solve", str(path), "--out", str(run_dir)]).exit_code == 1
+    html = tmp_path / "r.html"
+    cases = (["verify"], ["explain"], ["explain", "--rep", "A"], ["report", "--out", str(html)])
+    for args in cases:
+        res = CliRunner().invoke(main, [args[0], str(run_dir), *args[1:]])
+        assert res.exit_code == 2, (args, res.output)
+        assert "the plan was infeasible" in res.output and "no plan" in res.output, res.output
+        assert str(run_dir / "infeasible.txt") in res.output
+        assert "missing" not in res.output and "re-run" not in res.output
+    assert not html.exists()
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "infeasible.json",
+        "infeasible.txt",
+        "manifest.json",
+    ]
+
+
 def test_base_tables_untouched() -> None:
     """The fixtures above copy the base tables; the shared module state stays as written."""
     assert BASE_TABLES["reps"][0]["capacity"] == 10000

@@ -39,6 +39,9 @@ def _run(*args: str) -> Any:
         (["--draws", "2", "--scheduler", "foo://127.0.0.1:8786"], "unknown address scheme"),
         (["--draws", "2", "--plan", "nowhere"], "no such run folder"),
         (["--draws", "2", "--plan", "RUN", "--keep-runs"], "no item runs to keep"),
+        (["--grid", "targets.by_product.P=900,1000", "--seed", "3"],
+         "only Monte Carlo draws are seeded"),
+        (["--scenarios", "a,b", "--seed", "0"], "add --draws N or leave --seed out"),
     ],
 )  # fmt: skip
 def test_bad_usage_exits_2_before_anything_runs(
@@ -262,17 +265,30 @@ def test_the_report_says_when_its_chart_shows_only_some_teams() -> None:
 def test_a_sweep_folder_given_as_a_run_folder_is_named_as_such(tmp_path: Path) -> None:
     sc = _plan(tmp_path / "plan")
     sw = tmp_path / "sw"
-    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000", "--workers", "1", "--keep-runs",
-             "--out", str(sw), "--quiet"))  # fmt: skip
+    _ok(_run(str(sc), "--grid", "targets.by_product.P=900,1000,50000", "--workers", "1",
+             "--keep-runs", "--out", str(sw), "--quiet"))  # fmt: skip
     for args in (["verify", str(sw)], ["explain", str(sw)],
                  ["sweep", str(sc), "--draws", "2", "--plan", str(sw), "--out",
                   str(tmp_path / "st")]):  # fmt: skip
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
         assert "is a sweep folder (`allocopt sweep`), not the run folder of one plan" in res.output
+    # `report SWEEP` said summary.json was missing: it names the sweep and its own report
+    html = tmp_path / "sw.html"
+    res = CliRunner().invoke(main, ["report", str(sw), "--out", str(html)])
+    assert res.exit_code == 2, res.output
+    assert f"cannot report on {sw}" in res.output and "is a sweep folder" in res.output
+    assert "the sweep's own report is" in res.output and "report.html" in res.output
+    assert "summary.json" not in res.output and not html.exists()
     # its kept items are run folders
     _ok(CliRunner().invoke(main, ["verify", str(sw / "runs" / "item-0000")]))
     _ok(CliRunner().invoke(main, ["explain", str(sw / "runs" / "item-0001")]))
+    # a kept infeasible item holds only its diagnosis: said so, not "quotas.csv missing"
+    inf = sw / "runs" / "item-0002"
+    for cmd in ("verify", "explain"):
+        res = CliRunner().invoke(main, [cmd, str(inf)])
+        assert res.exit_code == 2, res.output
+        assert "the plan was infeasible" in res.output and str(inf / "infeasible.txt") in res.output
 
 
 def test_the_tornado_credits_each_shock_with_its_own_effect() -> None:

@@ -4,7 +4,8 @@ Public entry points (the CLI, the web page and tests call these; results functio
 files): :func:`explain_rep`, :func:`explain_plan`, :func:`compare_runs` (with
 :func:`write_comparison`), :func:`track` (with :func:`write_track`), :func:`run_tables`,
 :func:`verify_run`, :func:`payout_run` (with :func:`write_payout`, :func:`plan_payout`,
-:func:`sweep_sales`) and :func:`evaluate_run` (with :func:`write_evaluation`).
+:func:`sweep_sales`), :func:`evaluate_run` (with :func:`write_evaluation`) and
+:func:`report_run`.
 
 Each opens the run folder through :class:`~allocopt.outputs.runfolder.RunFolder` (manifest) and
 :func:`~allocopt.outputs.runfolder.read_frame` (tables, identifier columns as text), builds a
@@ -506,6 +507,24 @@ def plan_payout(run_dir: Path, draws: int = 1000) -> Any:
     if RunFolder.open(Path(run_dir)).scenario().incentives is None:
         return None
     return payout_run(run_dir, draws=draws, seed=0)
+
+
+def report_run(
+    run_dir: Path,
+    out: Path | None = None,
+    *,
+    track_dir: Path | None = None,
+    force: bool = False,
+    evaluate_dir: Path | None = None,
+) -> Path:
+    """``allocopt report RUN``: :func:`allocopt.outputs.report.write_report`, once
+    :meth:`RunFolder.open` has checked ``run_dir`` holds one plan (a sweep folder is named as
+    such; the report itself reads the files directly)."""
+    from allocopt.outputs.report import write_report
+
+    if Path(run_dir).is_dir():
+        RunFolder.open(Path(run_dir), f"cannot report on {run_dir}")
+    return write_report(run_dir, out, track_dir=track_dir, force=force, evaluate_dir=evaluate_dir)
 
 
 def default_payout_dir(run_dir: Path) -> Path:

@@ -42,7 +42,7 @@ def report(
     evaluate_dir: Path | None = None,
 ) -> None:
     """Write a self-contained HTML report (charts embedded; loads nothing from the network)."""
-    from allocopt.outputs.report import write_report
+    from allocopt.compose import report_run
 
-    path = write_report(run_dir, out, track_dir=track_dir, force=force, evaluate_dir=evaluate_dir)
+    path = report_run(run_dir, out, track_dir=track_dir, force=force, evaluate_dir=evaluate_dir)
     console.print(f"wrote {escape(str(path))}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from allocopt.cli.options import _guard, _scenario_options
 from allocopt.cli.render import _Progress, console, err
+
+if TYPE_CHECKING:
+    from allocopt.pipeline import RunOutcome
 
 
 @click.command()
@@ -36,7 +39,11 @@ from allocopt.cli.render import _Progress, console, err
     help="Write the solved model: .mps (HiGHS) or .lp (Pyomo, readable names).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the HTML report in the run folder.")
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print only warnings and errors (no progress, no summary; --json for the run folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option(
     "--scheduler",
@@ -106,6 +113,14 @@ def solve(
             )
         )
         return
+    if not quiet:
+        _print_outcome(res)
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {w}", markup=True)
+
+
+def _print_outcome(res: RunOutcome) -> None:
+    """The status line, the company totals and the fairness line (not with --quiet)."""
     s = res.results.summary
     console.print(f"{_status_line(res.status, res.gap, res.manifest)} → {res.run_dir}", markup=True)
     t = Table(title="company totals")
@@ -125,8 +140,6 @@ def solve(
             f"max spread in a group {f['max_group_spread']:.3f}; key accounts moved "
             f"{s['key_accounts']['moved']}/{s['key_accounts']['count']}"
         )
-    for w in res.warnings:
-        err.print(f"[yellow]warning:[/] {w}", markup=True)
 
 
 def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ SHOWN_REASONS = 5  # why items were not solved, most frequent first; all in infe
     help="Values of one key (read like --set); repeatable: cartesian product.",
 )
 @click.option("--draws", type=int, help="Monte Carlo draws from the scenario's uncertainty:.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
+@click.option("--seed", type=int, help="Seed of the draws (with --draws; default 0).")
 @click.option(
     "--plan",
     "plan",
@@ -69,7 +69,7 @@ def sweep(
     sweep_names: tuple[str, ...],
     grid: tuple[str, ...],
     draws: int | None,
-    seed: int,
+    seed: int | None,
     plan: Path | None,
     workers: int | None,
     scheduler: str | None,
@@ -96,6 +96,18 @@ def sweep(
     given_out = out is not None
 
     check_cluster(workers, scheduler)
+    if seed is not None and draws is None:
+        raise InputError(
+            Problem(
+                "--seed",
+                "",
+                "",
+                "only Monte Carlo draws are seeded: --scenarios and --grid items are fixed "
+                "and draw nothing; add --draws N or leave --seed out",
+                str(seed),
+            ),
+            header="the sweep definition has problems",
+        )
     if plan is not None and (keep_runs or resume):
         flag = "--keep-runs" if keep_runs else "--resume"
         raise InputError(
@@ -113,7 +125,7 @@ def sweep(
         scenarios=sweep_names,
         grid=grid,
         draws=draws,
-        seed=seed,
+        seed=0 if seed is None else seed,
         plan=plan,
         base_scenarios=scenario_names,
         base_sets=sets,

@@ -887,20 +887,37 @@ class RunFolder:
     @classmethod
     def open(cls, path: Path, header: str | None = None, *, sweep: bool = False) -> RunFolder:
         """Read ``path/manifest.json``; InputError (exit 2) under ``header`` when it is missing,
-        or when it is a sweep folder (``allocopt sweep``) and ``sweep`` is not set: verify,
-        explain, report, payout, ``--plan`` ... want one plan, and said only that a file of
-        one was missing."""
+        or when it is a sweep folder (``allocopt sweep``) and ``sweep`` is not set, or the
+        diagnosis of an infeasible scenario (manifest status ``infeasible``): verify, explain,
+        report, payout, ``--plan`` ... want one plan, and said only that a file of one was
+        missing."""
         header = header or f"cannot read the run folder {path}"
         manifest = read_manifest(Path(path), header)
         if manifest.get("kind") == "sweep" and not sweep:
+            own = Path(path) / "report.html"
             raise InputError(
                 Problem(
                     str(path),
                     "",
                     "",
-                    "is a sweep folder (`allocopt sweep`), not the run folder of one plan; give "
-                    "a folder written by `allocopt solve`, or one of the sweep's items kept with "
-                    "--keep-runs (runs/item-NNNN in the sweep folder)",
+                    "is a sweep folder (`allocopt sweep`), not the run folder of one plan"
+                    + (f" (the sweep's own report is {own})" if own.is_file() else "")
+                    + "; give a folder written by `allocopt solve`, or one of the sweep's items "
+                    "kept with --keep-runs (runs/item-NNNN in the sweep folder)",
+                ),
+                header=header,
+            )
+        if manifest.get("status") == "infeasible":
+            diag = Path(path) / "infeasible.txt"
+            raise InputError(
+                Problem(
+                    str(path),
+                    "",
+                    "",
+                    "the plan was infeasible (the rules cannot all hold at once): the folder "
+                    "holds its diagnosis, no plan"
+                    + (f"; read {diag} (infeasible.json for tools)" if diag.is_file() else "")
+                    + ", relax what it names and solve again",
                 ),
                 header=header,
             )
