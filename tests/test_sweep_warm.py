@@ -102,3 +102,19 @@ def test_the_manifest_and_timings_record_the_warm_start_and_other_shapes_run_col
     assert (tmp_path / "warm2" / "quotas.parquet").read_bytes() == (
         tmp_path / "warm" / "quotas.parquet"
     ).read_bytes()
+
+
+def test_a_sweep_started_cold_is_not_resumed_warm(tmp_path: Path) -> None:
+    from allocopt.sweep.runner import _prepare_work
+
+    defn = define(EXAMPLE / "scenario.yaml", grid=GRID)
+    out = tmp_path / "sw"
+    _prepare_work(out, defn, False, False)  # an interrupted cold sweep's work folder
+    res = CliRunner().invoke(
+        main,
+        ["sweep", str(EXAMPLE / "scenario.yaml"), *(a for g in GRID for a in ("--grid", g)),
+         "--workers", "1", "--out", str(out), "--resume", "--warm-start", "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output  # its items would mix both starts
+    assert "cannot resume the sweep" in res.output and "--warm-start" in res.output
+    assert not out.exists()
