@@ -118,3 +118,45 @@ def test_a_sweep_started_cold_is_not_resumed_warm(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output  # its items would mix both starts
     assert "cannot resume the sweep" in res.output and "--warm-start" in res.output
     assert not out.exists()
+
+
+def _tiny(n_extra: int = 0, integer: bool = False) -> Any:
+    """min x + 2y (+ 3z…)  s.t.  x + y (+ z…) ≥ 2,  0 ≤ x ≤ 1.5,  y, z ≥ 0: x = 1.5, y = 0.5."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from allocopt.solve.highs import Compiled, highs_lp
+
+    n = 2 + n_extra
+    a = sp.csc_matrix(np.ones((1, n)))
+    lp = highs_lp(
+        np.arange(1.0, n + 1),
+        np.zeros(n),
+        np.array([1.5] + [np.inf] * (n - 1)),
+        a,
+        np.array([2.0]),
+        np.array([np.inf]),
+        np.array([integer] * n),
+    )
+    from types import SimpleNamespace
+
+    return Compiled(lp, a, SimpleNamespace(name="tiny"), integer)  # type: ignore[arg-type]
+
+
+def test_run_highs_records_a_basis_and_starts_an_lp_of_its_shape_from_it() -> None:
+    from allocopt.solve.highs import Basis, run_highs
+
+    basis = Basis()
+    first = run_highs(_tiny(), {}, basis=basis)
+    assert first.objective == 2.5 and not first.warm_start  # 1.5 + 2 · 0.5
+    assert basis.highs is not None and basis.shape == (2, 1)
+    again = run_highs(_tiny(), {}, basis=basis)
+    assert again.warm_start and again.objective == 2.5
+    assert again.col_values is not None and again.col_values.tolist() == [1.5, 0.5]
+    other = run_highs(_tiny(n_extra=1), {}, basis=basis)  # 3 columns: another shape, cold
+    assert not other.warm_start and other.objective == 2.5
+    assert basis.shape == (2, 1)  # a filled basis is never overwritten
+    empty = Basis()
+    mip = run_highs(_tiny(integer=True), {}, basis=empty)  # a MIP: no LP basis either way
+    assert not mip.warm_start and mip.objective == 3.0 and empty.highs is None  # x = y = 1
+    assert not run_highs(_tiny(integer=True), {}, basis=basis).warm_start
