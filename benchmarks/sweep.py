@@ -17,6 +17,8 @@ wall(1) ÷ wall(2), with ``identical_to_first``, the serial part and Amdahl's pr
 
 Every run records wall and CPU seconds, the load average before and after, and the client's
 phases. ``--dask-one`` also runs one worker on a local Dask cluster (the pre-session-4 path).
+``--warm-start`` (grid): also runs the same grid with ``allocopt sweep --warm-start`` right after
+the cold one, and compares them (quotas, sweep.csv columns that differ, items started warm).
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _sweep(defn: object, out: Path, workers: int, in_process: bool | None) -> dict[str, object]:
+def _sweep(
+    defn: object, out: Path, workers: int, in_process: bool | None, warm_start: bool = False
+) -> dict[str, object]:
     """One timed sweep: wall, CPU seconds, load average before/after, client phases, stages,
     and when each item's result reached the client (seconds from the start)."""
     load0, cpu0 = _load(), _cpu()
@@ -92,7 +96,12 @@ def _sweep(defn: object, out: Path, workers: int, in_process: bool | None) -> di
             arrived.append(round(time.perf_counter() - t0, 3))
 
     res = run_sweep(  # type: ignore[arg-type]
-        defn, out=out, workers=workers, in_process=in_process, progress=progress
+        defn,
+        out=out,
+        workers=workers,
+        in_process=in_process,
+        progress=progress,
+        warm_start=warm_start,
     )
     wall = time.perf_counter() - t0
     stages = _stages(out)
@@ -162,7 +171,41 @@ def draws_scenario(reps: int, tmp: Path) -> Path:
     return sc
 
 
-def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
+def _warm_grid(defn: Any, cold: Path, tmp: Path, n: int) -> dict[str, object]:
+    """The grid again with ``--warm-start``: its times and how its results compare."""
+    out = tmp / "grid-warm"
+    run = _sweep(defn, out, 1, None, warm_start=True)
+    t, tc = pd.read_csv(out / "timings.csv"), pd.read_csv(cold / "timings.csv")
+    a, b = pd.read_csv(cold / "sweep.csv"), pd.read_csv(out / "sweep.csv")
+    differ = {
+        c: int((a[c].astype(str) != b[c].astype(str)).sum())
+        for c in a.columns
+        if not a[c].equals(b[c])
+    }
+    solve = float(t["solve"].median())
+    return {
+        "sweep_wall_seconds": run["wall_seconds"],
+        "median_item_solve_seconds": round(solve, 4),
+        "median_item_solve_seconds_cold": round(float(tc["solve"].median()), 4),
+        "summed_solve_seconds": round(float(t["solve"].sum()), 3),
+        "summed_solve_seconds_cold": round(float(tc["solve"].sum()), 3),
+        "ratio_wall_to_items_x_cold_median_solve": round(
+            float(run["wall_seconds"]) / (n * float(tc["solve"].median())),  # type: ignore[arg-type]
+            3,
+        ),
+        "items_started_warm": int(t["warm_start"].sum()),
+        "quotas_parquet_identical_to_cold": _same_file(cold, out, "quotas.parquet"),
+        "sweep_csv_identical_to_cold": _same_file(cold, out, "sweep.csv"),
+        "sweep_csv_columns_differing_from_cold_items": differ,
+        "run": run,
+    }
+
+
+def _same_file(a: Path, b: Path, name: str) -> bool:
+    return (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def grid(items: int, tmp: Path, dask_too: bool, warm_too: bool = False) -> dict[str, object]:
     t0 = time.perf_counter()
     defn = grid_definition(items)
     t_define = time.perf_counter() - t0
@@ -186,6 +229,8 @@ def grid(items: int, tmp: Path, dask_too: bool) -> dict[str, object]:
         "run": run,
         "goal": "ratio_wall_to_items_x_solve ≤ 1.5",
     }
+    if warm_too:  # the same sweep with --warm-start, right after the cold one
+        doc["warm_start"] = _warm_grid(defn, out, tmp, n)
     if dask_too:  # the same sweep on a one-worker local Dask cluster, for comparison
         d = _sweep(defn, tmp / "grid-dask", 1, False)
         d["identical_to_first"] = _same(out, tmp / "grid-dask")
@@ -296,12 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run one worker on a local Dask cluster (the default runs it in-process)",
     )
+    ap.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="grid: also run the grid with allocopt sweep --warm-start and compare",
+    )
     args = ap.parse_args(argv)
     load0 = _load()
     tmp = Path(tempfile.mkdtemp(prefix="allocopt-sweep-bench-"))
     try:
         if args.what == "grid":
-            result = grid(args.items, tmp, args.dask_one)
+            result = grid(args.items, tmp, args.dask_one, args.warm_start)
         else:
             result = draws(
                 args.reps, args.draws, args.workers, tmp, args.dask_one, args.dask_default_env

@@ -40,6 +40,7 @@ from allocopt.outputs.runfolder import (
 from allocopt.results.extract import Results, alignment_owner, extract
 from allocopt.scenario.load import LoadedScenario, load_scenario
 from allocopt.solve import (
+    Basis,
     Compiled,
     SolveResult,
     check_solver,
@@ -289,12 +290,15 @@ def solve_prepared(
     write_model: Path | None = None,
     lean: bool = False,
     workers: int | None = None,
+    lp_basis: Basis | None = None,
 ) -> Solved:
     """Pre-checks → key-account alignment → quotas → extract, on prepared model data.
 
     ``lean``: extract only what a sweep item needs (:func:`~allocopt.results.extract.extract`).
     ``workers``: processes for the blocks and pricing packs instead of ``solver.workers`` (a
     sweep item passes 1: the sweep runs items in parallel, and a Dask worker may not fork).
+    ``lp_basis``: the quota LP relaxation's start basis, or an empty one to record it in (a
+    sweep's ``--warm-start``; :class:`~allocopt.solve.highs.Basis`).
 
     ``solver.time_limit`` bounds the whole solve from the start of loading (the time already in
     ``timings`` counts): the key-account alignment gets at most half of what is left, the quota
@@ -358,6 +362,7 @@ def solve_prepared(
             block_size=sc.solver.block_size,
             workers=n_workers,
             decompose_above=sc.solver.decompose_above,
+            lp_basis=lp_basis,
         )
     _check(res_q, comp_q, "quota", md)
     assert comp_q is not None

@@ -58,6 +58,12 @@ SHOWN_REASONS = 5  # why items were not solved, most frequent first; all in infe
 @click.option("--force", is_flag=True, help="Replace the sweep folder if it exists.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted sweep (same --out).")
 @click.option("--keep-runs", is_flag=True, help="Also write every item as a run folder in runs/.")
+@click.option(
+    "--warm-start",
+    is_flag=True,
+    help="The base's LP basis starts every item's LP: same optimum within the solver's "
+    "tolerances, not byte-identical to allocopt solve.",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @_scenario_options
@@ -77,6 +83,7 @@ def sweep(
     force: bool,
     resume: bool,
     keep_runs: bool,
+    warm_start: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -172,6 +179,7 @@ def sweep(
             force=force,
             resume=resume,
             keep_runs=keep_runs,
+            warm_start=warm_start,
             workers=workers,
             scheduler=scheduler,
             progress=progress,

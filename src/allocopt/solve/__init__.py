@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from allocopt.solve.blocks import BLOCKS_ABOVE
 from allocopt.solve.highs import (
     INF,
+    Basis,
     Compiled,
     Progress,
     SolveResult,
@@ -48,6 +49,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BLOCKS_ABOVE",
     "INF",
+    "Basis",
     "Compiled",
     "Progress",
     "SolveResult",

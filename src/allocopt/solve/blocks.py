@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocopt.solve.highs import (
+    Basis,
     Compiled,
     Progress,
     SolveResult,
@@ -51,8 +52,12 @@ def _solve_neighbourhood(
     block_size: int = 1,
     workers: int = 1,
     decompose_above: int | None = None,
+    basis: Basis | None = None,
 ) -> SolveResult:
     """LP relaxation → rounding-neighbourhood MIP (blocks) → full MIP, within one deadline.
+
+    ``basis``: the LP relaxation's start basis (or a request to record it; :class:`Basis`), used
+    when it is solved as one HiGHS LP (a decomposed relaxation starts cold).
 
     ``options["time_limit"]`` bounds all of it: every step gets what is left of the deadline,
     less a reserve of a tenth of the LP relaxation's time for :func:`_assemble`, which runs when
@@ -70,7 +75,7 @@ def _solve_neighbourhood(
     t0 = time.perf_counter()
     deadline = t0 + float(options.get("time_limit", 1e9))
     with lp_relaxation(lp):
-        relaxed = _relax(comp, options, link, decompose_above, workers)
+        relaxed = _relax(comp, options, link, decompose_above, workers, basis)
     if not relaxed.has_solution or relaxed.col_values is None or not general.any():
         if relaxed.status == "time_limit" and general.any():
             # no LP optimum within the limit: nothing to round, and no time left
@@ -305,6 +310,7 @@ def _relax(
     link: Link | None,
     decompose_above: int | None,
     workers: int = 1,
+    basis: Basis | None = None,
 ) -> SolveResult:
     """The LP relaxation (integrality already dropped): by Dantzig–Wolfe over the blocks when
     there are linking rows and more than ``decompose_above`` columns (its pricing LPs in
@@ -314,7 +320,7 @@ def _relax(
 
     above = DECOMPOSE_ABOVE if decompose_above is None else decompose_above
     if link is None or len(link[0]) == 0 or comp.lp.num_col_ <= above:
-        return run_highs(comp, options)
+        return run_highs(comp, options, basis=basis)
     t0 = time.perf_counter()
     res = solve_lp_decomposed(comp, np.asarray(link[0]), options, workers=workers)
     if res is not None:

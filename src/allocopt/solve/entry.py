@@ -21,6 +21,7 @@ from allocopt.model.linear import LinearModel
 from allocopt.model.sets import quota_sets
 from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood
 from allocopt.solve.highs import (
+    Basis,
     Compiled,
     Progress,
     SolveResult,
@@ -47,6 +48,7 @@ def solve(
     decompose_above: int | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     components: bool = False,
+    lp_basis: Basis | None = None,
 ) -> tuple[SolveResult, Compiled | None]:
     """Solve ``model`` with HiGHS directly (``solver`` ``highs``) or with any solver through Pyomo.
 
@@ -70,6 +72,9 @@ def solve(
     :data:`~allocopt.solve.decompose.DECOMPOSE_ABOVE`) the LP relaxation itself is solved by
     Dantzig–Wolfe over the same blocks (:func:`~allocopt.solve.decompose.solve_lp_decomposed`).
     ``start`` (integer columns, values) is a partial MIP start for a direct solve.
+    ``lp_basis`` (with ``neighbourhood``): the LP relaxation starts from this basis when it has
+    the same shape, or records its optimal basis there when empty (:class:`~allocopt.solve.highs.
+    Basis`; ``relaxed.warm_start`` says whether it was used) — the sweep's ``--warm-start``.
     With ``components`` (the key-account alignment: no linking rows) a MIP is solved by its
     connected components, packed into blocks of at most ``block_size`` columns, when it has more
     columns than that (default: above :data:`~allocopt.solve.alignment.ALIGNMENT_BLOCKS_ABOVE`),
@@ -121,7 +126,7 @@ def solve(
         # measured several times slower than single components; benchmarks/README.md)
         above, size = (BLOCKS_ABOVE, 1) if block_size is None else (block_size, block_size)
         res = _solve_neighbourhood(
-            comp, options, link, progress, above, size, workers, decompose_above
+            comp, options, link, progress, above, size, workers, decompose_above, lp_basis
         )
     else:
         res = run_highs(comp, options, progress=progress, start=start)

@@ -105,6 +105,7 @@ class SolveResult:
     col_values: np.ndarray | None = None
     row_duals: np.ndarray | None = None
     col_duals: np.ndarray | None = None  # reduced costs (LP only)
+    warm_start: bool = False  # an LP started from a given basis (:class:`Basis`)
 
     @property
     def lp_seconds(self) -> float | None:
@@ -151,6 +152,24 @@ class SolveResult:
             "options",
         )
         return {k: getattr(self, k) for k in keys}
+
+
+@dataclass
+class Basis:
+    """An LP start basis (HiGHS's column/row statuses) for :func:`run_highs`, or a request for one.
+
+    Empty (``highs`` None): the LP it is passed to records its optimal basis here. Filled: an LP
+    of the same shape (``n_cols`` × ``n_rows``) starts from it (``setBasis``); another shape
+    starts cold. In-process only (not pickled): each process records its own.
+    """
+
+    highs: Any = None  # highspy.HighsBasis
+    n_cols: int = 0
+    n_rows: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_cols, self.n_rows)
 
 
 def highs_version() -> str:
@@ -372,10 +391,13 @@ def run_highs(
     *,
     progress: Progress | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    basis: Basis | None = None,
 ) -> SolveResult:
     """Pass a compiled model to a fresh HiGHS instance and solve it (results as HiGHS sees them:
     scaled; :func:`solve` unscales). ``start`` = (columns, values): a partial MIP start that
-    HiGHS completes (the other columns re-solved as an LP) into its first incumbent."""
+    HiGHS completes (the other columns re-solved as an LP) into its first incumbent. ``basis``
+    (an LP only): start from it when filled and of this shape (``warm_start``), record the
+    optimal basis in it when empty (see :class:`Basis`)."""
     lp = comp.lp
     base = SolveResult(
         "error",
@@ -395,9 +417,19 @@ def run_highs(
             _watch(h, progress, f"solving {comp.model.name}")
             if start is not None:
                 h.setSolution(len(start[0]), start[0].astype(np.int32), start[1].astype(float))
+        lp_basis = None if len(lp.integrality_) else basis
+        shape = (lp.num_col_, lp.num_row_)
+        if lp_basis is not None and lp_basis.highs is not None and lp_basis.shape == shape:
+            base.warm_start = h.setBasis(lp_basis.highs) == highspy.HighsStatus.kOk
         t = time.perf_counter()
         h.run()
         base.seconds = time.perf_counter() - t
+        if lp_basis is not None and lp_basis.highs is None and is_optimal(h):
+            lp_basis.highs, lp_basis.n_cols, lp_basis.n_rows = (
+                h.getBasis(),
+                lp.num_col_,
+                lp.num_row_,
+            )
         status = h.modelStatusToString(h.getModelStatus())
         ms = str(h.getModelStatus()).split(".")[-1]
         info = h.getInfo()

@@ -190,23 +190,32 @@ def _load_done(work: Path, defn: Definition, keep_runs: bool) -> dict[int, dict[
     return done
 
 
-def _prepare_work(target: Path, defn: Definition, resume: bool, keep_runs: bool) -> Path:
+def _prepare_work(
+    target: Path, defn: Definition, resume: bool, keep_runs: bool, warm_start: bool = False
+) -> Path:
     work = work_dir(target)
     stamp = {"hash": defn.hash, "keep_runs": keep_runs, "definition": defn.spec()}
+    if warm_start:
+        stamp["warm_start"] = True
     if work.exists():
         if resume:
             try:
                 old = json.loads((work / "definition.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = {}
-            if old.get("hash") != defn.hash or old.get("keep_runs") != keep_runs:
+            if (
+                old.get("hash") != defn.hash
+                or old.get("keep_runs") != keep_runs
+                or bool(old.get("warm_start")) != warm_start
+            ):
                 raise InputError(
                     Problem(
                         str(work),
                         "",
                         "--resume",
-                        "this unfinished sweep was started with another definition or other "
-                        "input files; run without --resume to start it again",
+                        "this unfinished sweep was started with another definition, other "
+                        "input files or options (--keep-runs, --warm-start); run without "
+                        "--resume to start it again",
                     ),
                     header="cannot resume the sweep",
                 )
@@ -273,12 +282,17 @@ def run_sweep(
     scheduler: str | None = None,
     progress: Progress = _noop,
     in_process: bool | None = None,
+    warm_start: bool = False,
 ) -> SweepOutcome:
     """Run every item of ``defn`` and write the sweep folder (see the module docstring).
 
     ``in_process``: run the items here, one after the other, instead of on a Dask cluster
     (default: exactly when ``workers`` is 1 and no ``scheduler`` is given — a one-worker local
-    cluster would only add its start-up and the transfers). The files are the same bytes."""
+    cluster would only add its start-up and the transfers). The files are the same bytes.
+    ``warm_start``: every item's quota LP relaxation starts from the base scenario's optimal LP
+    basis (solved once per process; an item whose LP has another shape starts cold) — the same
+    optimum within HiGHS's tolerances, not byte-identical to ``allocopt solve``; recorded in the
+    manifest and per item in ``timings.csv`` (``warm_start`` 1/0)."""
     from allocopt.sweep.summarise import assemble, stress_plan, with_plan, write_quotas
 
     target = sweep_dir(defn, out)
@@ -307,6 +321,7 @@ def run_sweep(
         defn.hash,
         defn.seed,
         keep_runs,
+        warm_start,
     )
     clock = _Clock()
     warming: threading.Thread | None = None
@@ -322,7 +337,7 @@ def run_sweep(
         reused = 0
         if resume and work_path.exists():
             # checked before any cluster starts
-            _prepare_work(target, defn, True, keep_runs)
+            _prepare_work(target, defn, True, keep_runs, warm_start)
             results = _load_done(work_path, defn, keep_runs)
             reused = len(results)
         todo = [it for it in defn.items if it.index not in results]
@@ -331,7 +346,7 @@ def run_sweep(
         if todo and not in_process:
             client, cluster, where = _client(workers, scheduler)
             clock.mark("cluster")
-        work = _prepare_work(target, defn, resume, keep_runs)
+        work = _prepare_work(target, defn, resume, keep_runs, warm_start)
         if todo:
             done: Iterator[dict[str, Any]]
             if in_process:
@@ -365,7 +380,7 @@ def run_sweep(
     try:
         ordered = [results[it.index] for it in defn.items]
         files, summary = assemble(defn, ordered)
-        files["manifest.json"] = _manifest(defn, where, summary)
+        files["manifest.json"] = _manifest(defn, where, summary, warm_start)
         clock.mark("assemble")
         runs = work / "runs" if keep_runs else None
 
@@ -462,7 +477,9 @@ def _render_report(folder: Path) -> None:
     (folder / "report.html").write_text(render(folder), encoding="utf-8", newline="\n")
 
 
-def _manifest(defn: Definition, scheduler: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _manifest(
+    defn: Definition, scheduler: str, summary: dict[str, Any], warm_start: bool = False
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     from allocopt.pipeline import _versions
@@ -473,6 +490,9 @@ def _manifest(defn: Definition, scheduler: str, summary: dict[str, Any]) -> dict
         "sweep": defn.spec(),
         "hash": defn.hash,
         "scheduler": scheduler,
+        # --warm-start: the items' quota LPs started from the base's LP basis (timings.csv says
+        # which did): the same optimum within the solver's tolerances, not byte-identical
+        "warm_start": warm_start,
         "scenario": v.loaded.scenario.name,
         "resolved_scenario": v.loaded.scenario.model_dump(mode="json"),
         "changes": v.loaded.changes,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from allocopt.pipeline import (
 from allocopt.scenario.load import load_scenario
 from allocopt.scenario.overrides import Resolved, read_tree
 from allocopt.scenario.schema import Scenario
+from allocopt.solve import Basis
 from allocopt.sweep.define import Item
 from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
 from allocopt.sweep.summarise import ItemQuotas
@@ -54,6 +56,7 @@ class Job:
     hash: str
     seed: int
     keep_runs: bool
+    warm_start: bool = False  # every item's quota LP starts from the base's LP basis
 
 
 @dataclass
@@ -63,6 +66,8 @@ class _Base:
     read: Resolved  # the scenario file (and its bases) as read, for the items' scenarios
     quotas: ItemQuotas  # an item's quota table and annual quotas
     keys: tuple[str, str] = ("", "")  # the base's _fixed and _prepared_from keys
+    basis: Basis | None = None  # the base's quota LP basis (--warm-start), once solved
+    basis_tried: bool = False
 
     def __post_init__(self) -> None:
         d = self.v.loaded.scenario.model_dump(mode="json")
@@ -87,6 +92,21 @@ def base_of(job: Job, given: Validated | None = None) -> _Base:
         sels = select(v.md, unc, v.loaded.file, v.loaded.locate) if unc is not None else None
         b = _CACHE[job.hash] = _Base(v, sels, read_tree(Path(job.path)), ItemQuotas(v.md))
     return b
+
+
+def _base_basis(b: _Base) -> Basis | None:
+    """The base scenario's optimal quota-LP basis, solved once per process (``--warm-start``);
+    None when the base has none (infeasible, failed, or a decomposed relaxation): items then
+    start cold. Every process solves the same base the same way, so every item gets the same
+    start whatever the worker count or order."""
+    if not b.basis_tried:
+        b.basis_tried = True
+        basis = Basis()
+        # the base's own trouble (infeasible, failed) is reported by its items; they start cold
+        with suppress(Exception):
+            solve_prepared(b.v.md, {}, lean=True, workers=1, lp_basis=basis)
+        b.basis = basis if basis.highs is not None else None
+    return b.basis
 
 
 def forget() -> None:
@@ -167,11 +187,15 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
     out: dict[str, Any] = {"index": item.index, "row": row, "quotas": None, "binding": {}}
     timings: dict[str, float] = {}
     v: Validated | None = None
+    warm = False
     try:
         b = base_of(job, base)
         v = _item_validated(job, b, item)
         timings = dict(v.timings)
-        solved = solve_prepared(v.md, timings, lean=not job.keep_runs, workers=1)
+        lp_basis = _base_basis(b) if job.warm_start else None
+        solved = solve_prepared(v.md, timings, lean=not job.keep_runs, workers=1, lp_basis=lp_basis)
+        relaxed = solved.res_q.relaxed
+        warm = relaxed is not None and relaxed.warm_start
         res = solved.results
         row.update(_row(solved, v))
         out["quotas"], out["annual"] = b.quotas(item.id, v.md, res)
@@ -188,6 +212,8 @@ def run_item(job: Job, item: Item, base: Validated | None = None) -> dict[str, A
     except Exception as exc:  # never stop the sweep; record what happened
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         row.update({"status": "failed", "diagnosis": f"internal error: {last}"})
+    if job.warm_start:  # 1: the quota LP started from the base's basis; 0: cold (other shape)
+        timings["warm_start"] = float(warm)
     timings["total"] = round(time.perf_counter() - t0, 4)
     # the process's CPU seconds in the item: steadier than wall time on a shared machine
     timings["cpu"] = round(time.process_time() - c0, 4)
