@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import math
 from decimal import Decimal
 from pathlib import Path
@@ -87,6 +88,23 @@ def test_money_scale_scales_the_rounded_plan(
     HiGHS sees the same numbers up to the last float bit (k × a value is rounded once more), so
     the rounding MIP may stop at a different incumbent of equal value within its gap; exact
     equality of every quota is asserted on the shipped example below."""
+    _check_money_scale(plan, k, tmp_path, solve)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (session 5): with money × 1e4 this plan's LP relaxation lands on "
+    "another vertex (its bound is 1.5e-5 off k × the base's, so not every term scales with "
+    "money), the floor/ceiling neighbourhood differs and the 'optimal' plan is 7% worse "
+    "(7,855,822 against 10,000 × 734.63); the neighbourhood's own bound hides it (gap 0)",
+)
+def test_money_scale_counterexample_of_a_degenerate_lp(tmp_path: Path, solve: Solve) -> None:
+    """The counterexample a random run of the property test above found (the plan as drawn)."""
+    d = json.loads((Path(__file__).parent / "data" / "money_scale_degenerate.json").read_text())
+    _check_money_scale(Plan(d["tables"], d["extra"], d["meta"]), 1e4, tmp_path, solve)
+
+
+def _check_money_scale(plan: Plan, k: float, tmp_path: Path, solve: Solve) -> None:
     root = tmp_path / f"k{k:g}-{id(plan)}"
     base = solve(plan.write(root / "base"))
     other = solve(scaled_all(plan, k).write(root / "scaled"))
