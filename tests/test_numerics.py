@@ -91,16 +91,12 @@ def test_money_scale_scales_the_rounded_plan(
     _check_money_scale(plan, k, tmp_path, solve)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (session 5): with money × 1e4 this plan's LP relaxation lands on "
-    "another vertex (its bound is 1.5e-5 off k × the base's, so not every term scales with "
-    "money), the floor/ceiling neighbourhood differs and the 'optimal' plan is 7% worse "
-    "(7,855,822 against 10,000 × 734.63); the neighbourhood's own bound hides it (gap 0)",
-)
-def test_money_scale_counterexample_of_a_degenerate_lp(tmp_path: Path, solve: Solve) -> None:
-    """The counterexample a random run of the property test above found (the plan as drawn)."""
-    d = json.loads((Path(__file__).parent / "data" / "money_scale_degenerate.json").read_text())
+def test_money_scale_keeps_a_target_on_a_half_unit(tmp_path: Path, solve: Solve) -> None:
+    """The counterexample a random run of the property test above found (the plan as drawn):
+    T·(1 + c) = 2,359,500 × 1.1 is half a unit of 100 over 2,595,400; the float product fell
+    below the half, × 10⁴ above it, so the scaled target had one more unit and its plan cost 7%
+    more (7,855,822 against 10⁴ × 734.63), both 'optimal'. Halves now go up, judged to 1e-9."""
+    d = json.loads((Path(__file__).parent / "data" / "money_scale_half_unit.json").read_text())
     _check_money_scale(Plan(d["tables"], d["extra"], d["meta"]), 1e4, tmp_path, solve)
 
 

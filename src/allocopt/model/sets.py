@@ -75,11 +75,15 @@ def alignment_from_incumbents(md: ModelData) -> np.ndarray:
 
 def company_target(md: ModelData) -> np.ndarray:
     """T_p·(1 + c) per product, rounded to the nearest rounding unit when rounding is on (rule
-    ``target``; every other rounding is in :mod:`allocopt.solve.rounding`)."""
+    ``target``; every other rounding is in :mod:`allocopt.solve.rounding`): halves up, a half
+    judged to 1e-9 of T_p·(1 + c)/u, so that float noise of the product (2,359,500 × 1.1 is
+    2,595,449.99…, and × 10⁴ lands above the half) never decides it and money × k gives the
+    same units."""
     target = md.target.copy()
     if md.scenario.rules.rounding.enabled:
         unit = md.scenario.rules.rounding.unit
-        target = np.round(target / unit) * unit
+        r = target / unit
+        target = np.floor(r + 0.5 + 1e-9 * np.maximum(1.0, np.abs(r))) * unit
     return target
 
 

@@ -4,6 +4,7 @@ the formulation (:class:`_Plan`), the run's quotas as arrays (:class:`_Run`). Pr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,7 +328,10 @@ def _plan(sc: Scenario, base_dir: Path) -> _Plan:
     target = target * (1 + sc.targets.over_assignment)
     if sc.rules.rounding.enabled:
         u = sc.rules.rounding.unit
-        target = np.array([round(t / u) * u for t in target])
+        # nearest unit, halves up (a half judged to 1e-9, so float noise never decides it)
+        target = np.array(
+            [math.floor(t / u + 0.5 + 1e-9 * max(1.0, abs(t / u))) * u for t in target]
+        )
     candidates = None
     if ds.has("candidates"):
         c = ds["candidates"]
