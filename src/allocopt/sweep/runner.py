@@ -19,6 +19,7 @@ A plan stress (``--plan``) needs no solve: it runs in-process, vectorised
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -268,7 +269,34 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, str]:
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
-    return Client(cluster, set_as_default=False), cluster, "local"
+    client = Client(cluster, set_as_default=False)
+    _pin_workers(client)
+    return client, cluster, "local"
+
+
+def _pin_workers(client: Any) -> None:
+    """Pin each local worker to a CPU of its own (Linux, when there are as many CPUs as workers).
+
+    Left to the OS, two busy workers on two cores are moved between them whenever the client,
+    the scheduler or a nanny runs for a moment, and each move leaves the item's working set in
+    the other core's cache: the 5,000-rep draws took 29% more CPU per item on two workers than
+    in-process, 7% with each worker pinned (benchmarks/README.md, session 5). Which worker gets
+    which CPU changes no result."""
+    if not hasattr(os, "sched_getaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    workers = sorted(client.scheduler_info()["workers"])
+    if len(workers) > len(cpus):
+        return
+    for cpu, address in zip(cpus, workers, strict=False):
+        client.run(_pin_process, cpu, workers=[address])
+
+
+def _pin_process(cpu: int) -> None:
+    """Every thread of this process (and those it starts later) on ``cpu`` alone."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(tid), {cpu})
 
 
 def run_sweep(
