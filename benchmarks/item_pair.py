@@ -57,14 +57,10 @@ STAGES: list[tuple[str, str, str]] = [
 ]
 
 
-def _child(scenario: str, draw: int) -> None:
-    """Load the base, say ``ready``, wait for a line on stdin, run the item, print its times."""
+def instrument() -> dict[str, list[float]]:
+    """Wrap the functions of :data:`STAGES` in this process; the dict they fill: stage →
+    [wall seconds, CPU seconds, minor page faults], summed over calls."""
     import importlib
-
-    from threadpoolctl import threadpool_limits
-
-    from allocopt.sweep.define import define
-    from allocopt.sweep.work import Job, base_of, run_item
 
     times: dict[str, list[float]] = {}
 
@@ -85,6 +81,18 @@ def _child(scenario: str, draw: int) -> None:
     for mod, attr, name in STAGES:
         m = importlib.import_module(mod)
         setattr(m, attr, wrap(getattr(m, attr), name))
+    return times
+
+
+def _child(scenario: str, draw: int) -> None:
+    """Load the base, say ``ready``, wait for a line on stdin, run the item, print its times."""
+
+    from threadpoolctl import threadpool_limits
+
+    from allocopt.sweep.define import define
+    from allocopt.sweep.work import Job, base_of, run_item
+
+    times = instrument()
     defn = define(Path(scenario), draws=draw + 1, seed=1)
     job = Job(str(defn.path.resolve()), (), (), defn.hash, defn.seed, False)
     base_of(job, defn.base)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import logging
 import os
@@ -47,26 +46,7 @@ def timed_item(scenario: str, draw: int, repeat: int) -> list[dict[str, list[flo
     if "times" not in _STATE:
         import item_pair
 
-        times: dict[str, list[float]] = {}
-
-        def wrap(fn: Any, name: str) -> Any:
-            def timed(*a: Any, **k: Any) -> Any:
-                t, c = time.perf_counter(), time.process_time()
-                f = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-                try:
-                    return fn(*a, **k)
-                finally:
-                    s = times.setdefault(name, [0.0, 0.0, 0.0])
-                    s[0] += time.perf_counter() - t
-                    s[1] += time.process_time() - c
-                    s[2] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f
-
-            return timed
-
-        for mod, attr, name in item_pair.STAGES:
-            m = importlib.import_module(mod)
-            setattr(m, attr, wrap(getattr(m, attr), name))
-        _STATE["times"] = times
+        _STATE["times"] = item_pair.instrument()
         _STATE["defn"] = define(Path(scenario), draws=draw + 1, seed=1)
     times, defn = _STATE["times"], _STATE["defn"]
     job = Job(str(defn.path.resolve()), (), (), defn.hash, defn.seed, False)
