@@ -94,7 +94,7 @@ def _child(scenario: str, draw: int) -> None:
 
     times = instrument()
     defn = define(Path(scenario), draws=draw + 1, seed=1)
-    job = Job(str(defn.path.resolve()), (), (), defn.hash, defn.seed, False)
+    job = Job.of(defn)
     base_of(job, defn.base)
     item = defn.items[draw]
     with threadpool_limits(limits=1):

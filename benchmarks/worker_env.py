@@ -49,7 +49,7 @@ def timed_item(scenario: str, draw: int, repeat: int) -> list[dict[str, list[flo
         _STATE["times"] = item_pair.instrument()
         _STATE["defn"] = define(Path(scenario), draws=draw + 1, seed=1)
     times, defn = _STATE["times"], _STATE["defn"]
-    job = Job(str(defn.path.resolve()), (), (), defn.hash, defn.seed, False)
+    job = Job.of(defn)
     runs = []
     with threadpool_limits(limits=1):
         for k in range(repeat + 1):

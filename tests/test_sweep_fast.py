@@ -28,14 +28,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "scenarios" / "example" / "scena
 
 
 def _job(defn: Any, keep_runs: bool = False) -> Job:
-    return Job(
-        str(defn.path.resolve()),
-        defn.base_scenarios,
-        defn.base_sets,
-        defn.hash,
-        defn.seed,
-        keep_runs,
-    )
+    return Job.of(defn, keep_runs)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> None:

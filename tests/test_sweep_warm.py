@@ -25,15 +25,7 @@ GRID = ["targets.over_assignment=0.02,0.05", "rules.fairness.band=0.3,0.4"]
 
 
 def _job(defn: Any, warm: bool) -> Job:
-    return Job(
-        str(defn.path.resolve()),
-        defn.base_scenarios,
-        defn.base_sets,
-        defn.hash,
-        defn.seed,
-        False,
-        warm,
-    )
+    return Job.of(defn, warm_start=warm)
 
 
 def _items(defn: Any, warm: bool, order: list[Any]) -> dict[int, dict[str, Any]]:

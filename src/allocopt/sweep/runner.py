@@ -342,15 +342,7 @@ def run_sweep(
         n = len(defn.items)
         return SweepOutcome(target, defn.kind, n, n, 0, 0, 0, "none", summary, {})
 
-    job = Job(
-        str(defn.path.resolve()),  # workers may run in another folder
-        defn.base_scenarios,
-        defn.base_sets,
-        defn.hash,
-        defn.seed,
-        keep_runs,
-        warm_start,
-    )
+    job = Job.of(defn, keep_runs, warm_start)
     clock = _Clock()
     warming: threading.Thread | None = None
     closing: threading.Thread | None = None

@@ -39,7 +39,7 @@ from allocopt.scenario.load import load_scenario
 from allocopt.scenario.overrides import Resolved, read_tree
 from allocopt.scenario.schema import Scenario
 from allocopt.solve import Basis
-from allocopt.sweep.define import Item
+from allocopt.sweep.define import Definition, Item
 from allocopt.sweep.shocks import Selection, apply, as_operations, draw, multipliers, select
 from allocopt.sweep.summarise import ItemQuotas
 
@@ -57,6 +57,19 @@ class Job:
     seed: int
     keep_runs: bool
     warm_start: bool = False  # every item's quota LP starts from the base's LP basis
+
+    @classmethod
+    def of(cls, defn: Definition, keep_runs: bool = False, warm_start: bool = False) -> Job:
+        """The job of ``defn``'s items (its file's absolute path: workers may run elsewhere)."""
+        return cls(
+            str(defn.path.resolve()),
+            defn.base_scenarios,
+            defn.base_sets,
+            defn.hash,
+            defn.seed,
+            keep_runs,
+            warm_start,
+        )
 
 
 @dataclass
