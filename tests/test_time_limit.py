@@ -158,3 +158,73 @@ def test_time_limit_bounds_both_stages_end_to_end(
     assert limits["quotas"] <= 60.0  # the limit less the 40 s already spent
     assert limits["quotas"] > 40.0  # and not much less: loading a small plan is quick
     assert res.results.summary["status"] == "optimal"
+
+
+def _lp_past_the_deadline(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> list[float]:
+    """The quota LP relaxation "takes" 10 s and ends an hour past the deadline (the clock of
+    :mod:`allocopt.solve.blocks` jumps): a first Dantzig–Wolfe round that overran. Returns the
+    time limits the rounded assembly is given. With ``fail`` the LP ends in time and the
+    assembly is the step that runs out of it (and the clock jumps then)."""
+    import time as real_time
+    from types import SimpleNamespace
+
+    jump = [0.0]
+    clock = SimpleNamespace(
+        perf_counter=lambda: real_time.perf_counter() + jump[0],
+        time=lambda: real_time.time() + jump[0],
+    )
+    monkeypatch.setattr(solve_mod, "time", clock)
+    real_relax, real_assemble = solve_mod._relax, solve_mod._assemble
+    limits: list[float] = []
+
+    def relax(*args: Any, **kw: Any) -> Any:
+        res = real_relax(*args, **kw)
+        if args[0].model.name == "quotas":
+            res.seconds = 10.0
+            jump[0] = 0.0 if fail else 3600.0
+        return res
+
+    def assemble(comp: Any, relaxed: Any, general: Any, link: Any, time_limit: float) -> Any:
+        limits.append(time_limit)
+        if fail:
+            jump[0] = 3600.0
+            msg = "time limit reached before an integer plan was found, and … could not be completed"
+            return solve_mod.SolveResult("time_limit", False, message=msg)
+        return real_assemble(comp, relaxed, general, link, time_limit)
+
+    monkeypatch.setattr(solve_mod, "_relax", relax)
+    monkeypatch.setattr(solve_mod, "_assemble", assemble)
+    return limits
+
+
+def test_an_lp_ending_past_the_deadline_still_gets_its_assembly_reserve(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks forced (``solver.block_size=1``): the rounded assembly gets at least its reserve,
+    ASSEMBLY_RESERVE × the LP's 10 s (it used to get 1 s: 50k reps with a 15 s limit then ended
+    without a plan), and the plan is written, stamped and verified."""
+    limits = _lp_past_the_deadline(monkeypatch)
+    res = solve(plan, sets=["solver.block_size=1"])  # the verifier runs in the fixture
+    assert limits == [solve_mod.ASSEMBLY_RESERVE * 10.0]
+    q = json.loads((res.run_dir / "manifest.json").read_text())["stages"]["quotas"]
+    assert q["status"] == "time_limit" and q["has_solution"]
+    assert "rounded" in q["message"]
+    assert verify_run(res.run_dir).ok
+
+
+def test_an_assembly_out_of_time_is_not_built_again(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks forced; the rounded assembly (built first, right after the LP) runs out of time.
+    The same rounding again as the last resort would only overrun the limit again: one attempt,
+    a located error, nothing written."""
+    from allocopt.errors import SolverError
+    from allocopt.pipeline import run
+
+    limits = _lp_past_the_deadline(monkeypatch, fail=True)
+    out = tmp_path / "run"
+    with pytest.raises(SolverError) as err:
+        run(plan, out=out, sets=["solver.block_size=1"])
+    assert len(limits) == 1
+    assert "could not be completed" in str(err.value)
+    assert not out.exists()

@@ -39,6 +39,10 @@ from allocopt.solve.rounding import neighbourhood, round_linked, round_rows, spl
 BLOCKS_ABOVE = 10_000
 """Rounding MIPs with more general integers than this are solved block by block."""
 
+ASSEMBLY_RESERVE = 0.5
+"""Time kept for the rounded assembly (:func:`_assemble`), as a share of the LP relaxation's:
+measured 0.32 at 20k reps and 0.44 at 50k (its LP with the integers fixed, and the rounding)."""
+
 Link = tuple[np.ndarray, float]
 """The model's linking rows (global row numbers) and the unit their right-hand sides split in."""
 
@@ -60,8 +64,9 @@ def _solve_neighbourhood(
     when it is solved as one HiGHS LP (a decomposed relaxation starts cold).
 
     ``options["time_limit"]`` bounds all of it: every step gets what is left of the deadline,
-    less a reserve of a tenth of the LP relaxation's time for :func:`_assemble`, which runs when
-    the deadline passes before any integer plan exists.
+    less a reserve of :data:`ASSEMBLY_RESERVE` times the LP relaxation's time for
+    :func:`_assemble`, which runs when the deadline passes before any integer plan exists and
+    gets at least that reserve, even past the deadline (a stamped plan rather than none).
     """
     lp = comp.lp
     integ = list(lp.integrality_)
@@ -92,7 +97,7 @@ def _solve_neighbourhood(
             res.relaxed = relaxed
         return res
     # fixing the integers leaves a far easier LP (50k reps: 6 s against the relaxation's 389 s)
-    reserve = 0.1 * relaxed.seconds
+    reserve = ASSEMBLY_RESERVE * relaxed.seconds
 
     def left() -> float:
         return deadline - reserve - time.perf_counter()
@@ -103,11 +108,16 @@ def _solve_neighbourhood(
     lo, hi = neighbourhood(x, lo0, hi0, general)
     searched = 0.0
     status = "time_limit"
+    assembled: SolveResult | None = None
     if link is not None and int(general.sum()) > blocks_above and left() > 0:
         tb = time.perf_counter()
         # the rounded LP optimum first (one LP with the integers fixed): a plan at hand when the
         # deadline passes later, and the best plan measured (5k, 20k, 50k, 100k reps)
-        rounded = _assemble(comp, relaxed, general, link, max(1.0, deadline - time.perf_counter()))
+        # at least the reserve: a plan rather than none when the LP ended near the deadline
+        rounded = _assemble(
+            comp, relaxed, general, link, max(1.0, reserve, deadline - time.perf_counter())
+        )
+        assembled = rounded
         integ_all = np.array([t != highspy.HighsVarType.kContinuous for t in integ], dtype=bool)
         col_block = _blocks_of(
             comp, link[0], integ_all & ~((lo >= 0) & (hi <= 1)), max(1, int(block_size))
@@ -174,11 +184,11 @@ def _solve_neighbourhood(
         searched += res.seconds
         status = res.status
         if res.has_solution:
-            res.seconds += relaxed.seconds
-            res.message += " (rounding neighbourhood of the LP optimum)"
-            res.lp_bound = relaxed.bound  # bounds the full integer model as well
-            res.relaxed = relaxed
-            return res
+            out = _prove(comp, options, res, relaxed, cols, left(), progress)
+            out.seconds += relaxed.seconds
+            out.lp_bound = relaxed.bound  # bounds the full integer model as well
+            out.relaxed = relaxed
+            return out
     if status != "time_limit" and left() > 0:
         full = run_highs(comp, {**options, "time_limit": left()}, progress=progress)
         full.seconds += relaxed.seconds + searched
@@ -190,11 +200,83 @@ def _solve_neighbourhood(
         searched = full.seconds - relaxed.seconds
     # at least the reserve: when the LP itself overran the deadline (its first round of
     # Dantzig–Wolfe always ends), the assembly still gets the time set aside for it
-    out = _assemble(comp, relaxed, general, link, max(1.0, reserve, deadline - time.perf_counter()))
-    out.seconds += relaxed.seconds + searched
+    if assembled is not None:  # built above and failed: the same rounding again fails again
+        out = assembled
+        out.seconds = relaxed.seconds + searched
+    else:
+        out = _assemble(
+            comp, relaxed, general, link, max(1.0, reserve, deadline - time.perf_counter())
+        )
+        out.seconds += relaxed.seconds + searched
     out.lp_bound = relaxed.bound
     out.relaxed = relaxed
     return out
+
+
+def _prove(
+    comp: Compiled,
+    options: dict[str, Any],
+    res: SolveResult,
+    relaxed: SolveResult,
+    cols: np.ndarray,
+    time_left: float,
+    progress: Progress | None,
+) -> SolveResult:
+    """The rounding neighbourhood's plan ``res`` with a gap valid for the whole integer model.
+
+    HiGHS's bound on the neighbourhood MIP bounds only that restriction. Unless the LP bound z_LP
+    already proves the plan within ``mip_rel_gap`` (``bound_method`` ``lp``), the whole integer
+    model is solved from the plan (a MIP start on the integer ``cols``) in ``time_left``: its dual
+    bound z_MIP is valid for the whole model, bound = max(z_LP, z_MIP) (``bound_method``
+    ``mip``), and a better plan it finds replaces the neighbourhood's. Status ``optimal`` when the
+    proven gap is within ``mip_rel_gap``, ``time_limit`` when the proof was cut (or had no
+    time), else ``feasible``. The example: the neighbourhood's own bound said 0.18%; the whole
+    model proves 0.01% in 0.04 s.
+    """
+    tol = float(options.get("mip_rel_gap", 1e-4))
+    assert res.objective is not None and res.col_values is not None
+    obj = float(res.objective)
+    lp_bound = float(relaxed.bound if relaxed.bound is not None else -math.inf)
+    where = "rounding neighbourhood of the LP optimum"
+
+    def stamp(
+        out: SolveResult, bound: float, method: str, cut: bool, what: str, proven: bool = False
+    ) -> SolveResult:
+        o = float(out.objective or 0.0)
+        out.bound, out.bound_method = bound, method
+        out.gap = max(0.0, o - bound) / max(abs(o), 1e-9)
+        out.gap_against_lp = False
+        # within the gap up to float noise (mip_gap 0 must accept a bound 1e-14 below), or
+        # proven by HiGHS on the whole model within its own tolerances (mip_abs_gap too)
+        within = proven or o - bound <= tol * abs(o) + 1e-9 * max(abs(o), 1.0)
+        out.status = "optimal" if within else "time_limit" if cut else "feasible"
+        state = {"optimal": "Optimal", "time_limit": "Time limit reached", "feasible": "Feasible"}
+        out.message = f"{state[out.status]} ({what})"
+        return out
+
+    if obj - lp_bound <= tol * abs(obj) + 1e-9 * max(abs(obj), 1.0):
+        return stamp(res, lp_bound, "lp", False, f"{where}; within the gap of the LP bound")
+    if time_left <= 0 or res.status == "time_limit":
+        out = stamp(res, lp_bound, "lp", True, f"{where}; no time left to prove its gap")
+        out.gap_against_lp = True
+        return out
+    start = (cols, np.round(res.col_values[cols]))
+    full = run_highs(comp, {**options, "time_limit": time_left}, progress=progress, start=start)
+    bound = lp_bound
+    if full.bound is not None and full.status in ("optimal", "time_limit"):
+        bound = max(bound, float(full.bound))
+    cut = full.status != "optimal"
+    better = full.has_solution and float(full.objective or 0.0) < obj - 1e-9 * max(abs(obj), 1.0)
+    seconds = res.seconds + full.seconds  # the caller adds the LP relaxation's
+    if better:
+        full.seconds = seconds
+        what = f"the whole integer model, started from the {where}"
+        return stamp(full, bound, "mip", cut, what, proven=not cut)
+    # HiGHS's optimum on the whole model is this plan (up to float noise): proven by HiGHS
+    same = full.has_solution and obj <= float(full.objective or 0.0) + 1e-9 * max(abs(obj), 1.0)
+    res.seconds = seconds
+    what = f"{where}; gap proven on the whole integer model"
+    return stamp(res, bound, "mip", cut, what, proven=not cut and same)
 
 
 def _pricing_options(options: dict[str, Any]) -> dict[str, Any]:
