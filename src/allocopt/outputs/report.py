@@ -218,7 +218,7 @@ def _headline(summary: dict[str, Any], manifest: dict[str, Any], currency: str) 
     ka = summary.get("key_accounts") or {}
     kpis = [
         (status, "solver status", "ok" if status == "optimal" else "bad"),
-        (_pct(gap, 2) if gap is not None else "–", "MIP gap", ""),
+        (_pct(gap, 2) if gap is not None else "–", _gap_label(manifest, gap), ""),
         (_num(sums[2]), f"total quota ({currency})", ""),
         (_pct(cushion), "over-assignment cushion", ""),
         (f"{ka.get('moved', 0):,} / {ka.get('count', 0):,}", "key accounts moved", ""),
@@ -245,7 +245,46 @@ def _headline(summary: dict[str, Any], manifest: dict[str, Any], currency: str) 
     warn = "".join(
         f'<p class="note bad">warning: {_esc(w)}</p>' for w in summary.get("warnings") or []
     )
-    return _section("headline", f'<div class="kpis">{k}</div>{tab}{warn}')
+    return _section(
+        "headline", f'<div class="kpis">{k}</div>{_status_note(status, manifest)}{tab}{warn}'
+    )
+
+
+def _gap_label(manifest: dict[str, Any], gap: Any) -> str:
+    """What the headline gap is against: the Lagrangian integer bound of the blocks or the LP
+    relaxation's bound (a plan from blocks or the rounded LP optimum), else the MIP's own."""
+    q = (manifest.get("stages") or {}).get("quotas") or {}
+    if gap is None or q.get("gap") != gap:
+        return "MIP gap"
+    if q.get("gap_against_lp"):
+        return "gap against the LP relaxation's bound"
+    if q.get("bound_method") == "lagrangian":
+        return "gap against the Lagrangian bound of the blocks"
+    return "MIP gap"
+
+
+def _status_note(status: str, manifest: dict[str, Any]) -> str:
+    """A plan not proven optimal: what stopped it (the stages' messages) and what to do."""
+    if status == "optimal":
+        return ""
+    stages = manifest.get("stages") or {}
+    said = " ".join(
+        f"{name}: {st.get('message')}."
+        for name, st in sorted(stages.items())
+        if isinstance(st, dict) and st.get("status") != "optimal" and st.get("message")
+    )
+    limit = ((manifest.get("resolved_scenario") or {}).get("solver") or {}).get("time_limit")
+    todo = {
+        "time_limit": f"The solve stopped at solver.time_limit ({limit:g} s): every rule holds "
+        "(allocopt verify checks it), but the plan is not proven within solver.mip_gap; solve "
+        "again with a larger solver.time_limit for a smaller gap."
+        if isinstance(limit, int | float)
+        else "The solve stopped at solver.time_limit: every rule holds, but the plan is not "
+        "proven within solver.mip_gap.",
+        "feasible": "Every rule holds, but the plan's gap is above solver.mip_gap.",
+    }.get(status, "")
+    text = " ".join(t for t in (todo, said) if t)
+    return f'<p class="note bad">{_esc(text)}</p>' if text else ""
 
 
 def _teams(reps: pd.DataFrame, currency: str) -> str:

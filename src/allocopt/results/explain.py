@@ -248,9 +248,11 @@ class PlanExplanation:
     price_of_fairness: dict[str, Any] = field(default_factory=dict)
     incentives: dict[str, Any] = field(default_factory=dict)  # expected payout (when set)
     attainability: dict[str, Any] = field(default_factory=dict)  # rule attainability (when on)
+    plan: dict[str, Any] = field(default_factory=dict)  # the plan's status and gap (manifest)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "plan": self.plan,
             "binding_counts": self.binding_counts,
             "target_prices": self.target_prices,
             "capacity_prices": self.capacity_prices,
@@ -322,6 +324,15 @@ def explain_plan(
     if sc.get("incentives") and payout is not None:
         out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
+    quotas = (manifest.get("stages") or {}).get("quotas") or {}
+    out.plan = {
+        "status": manifest.get("status"),
+        "gap": manifest.get("gap"),
+        "bound_method": quotas.get("bound_method"),
+        "gap_against_lp": bool(quotas.get("gap_against_lp")),
+        # explain's prices come from the LP relaxation: exact when it was solved to optimality
+        "lp_optimal": str(quotas.get("lp_message") or "Optimal").startswith("Optimal"),
+    }
     if relaxed is not None:
         out.price_of_fairness = price_of_fairness(run, relaxed)
         base = out.price_of_fairness.get("objective_lp")
