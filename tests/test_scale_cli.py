@@ -145,7 +145,7 @@ def test_no_time_for_the_lp_names_the_limit_and_how_to_raise_it(
     assert r.exit_code == 1, r.output
     assert "before the LP relaxation was solved" in r.output
     assert "solver.time_limit is 4 s for the whole solve" in r.output
-    assert "the quota stage had" in r.output and "--set solver.time_limit=" in r.output
+    assert "the quota stage was given" in r.output and "--set solver.time_limit=" in r.output
     assert "no run folder was written" in r.output and "Traceback" not in r.output
     assert not out.exists()
 
@@ -154,3 +154,17 @@ def test_explain_never_prints_minus_zero() -> None:
     from allocopt.cli.explain import _whole
 
     assert _whole(-0.3) == "0" and _whole(-1234.6) == "-1,235" and _whole(0.4) == "0"
+
+
+def test_quiet_still_warns_of_a_time_limited_plan(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--quiet prints only warnings and errors: a plan stopped by the limit (exit 0) is one."""
+    _no_integer_plan(monkeypatch)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--set", "solver.time_limit=5", "--quiet", "--no-report"]
+    r = CliRunner().invoke(main, ["solve", str(plan), *args])
+    assert r.exit_code == 0, r.output
+    (line,) = [s for s in r.output.splitlines() if s.strip()]
+    assert line.startswith("warning: time_limit, gap") and "solver.time_limit reached" in line
+    assert "company totals" not in r.output

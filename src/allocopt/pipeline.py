@@ -273,7 +273,7 @@ def _check(
         limit = md.scenario.solver.time_limit
         details = [
             f"solver.time_limit is {limit:g} s for the whole solve, from loading the files on"
-            + (f"; the {stage} stage had {given:.1f} s of it" if given is not None else "")
+            + (f"; the {stage} stage was given {given:.1f} s" if given is not None else "")
             + "; no run folder was written",
             "raise it in the scenario (solver: {time_limit: ...}) or with --set "
             f"solver.time_limit=SECONDS (e.g. {max(2 * limit, 60):g})",

@@ -127,6 +127,12 @@ def solve(
         return
     if not quiet:
         _print_outcome(res)
+    elif res.status == "time_limit":  # exit 0, but the status line that says so is not printed
+        err.print(
+            f"[yellow]warning:[/] {_status_line(res.status, res.gap, res.manifest)} → "
+            f"{escape(str(res.run_dir))}",
+            markup=True,
+        )
     for w in res.warnings:
         err.print(f"[yellow]warning:[/] {w}", markup=True)
 
