@@ -168,3 +168,42 @@ def test_quiet_still_warns_of_a_time_limited_plan(
     (line,) = [s for s in r.output.splitlines() if s.strip()]
     assert line.startswith("warning: time_limit, gap") and "solver.time_limit reached" in line
     assert "company totals" not in r.output
+
+
+def test_truncated_report_tables_say_how_many_they_leave_out() -> None:
+    """At 100k reps a report table shows the largest rows only, and says so (a re-plan's
+    old-vs-new table listed 200 of them without a word)."""
+    import pandas as pd
+
+    from allocopt.outputs import report
+
+    n = report.MAX_ROWS + 50
+    old = pd.Series([1000.0 * (i + 1) for i in range(n)])
+    df = pd.DataFrame({"rep_id": [f"R{i:04d}" for i in range(n)], "old": old, "new": old + 7.0})
+    df["change"] = df["new"] - df["old"]
+    df["change_pct"] = df["change"] / df["old"]
+    html = report._replan(df, "EUR")
+    assert f"{n:,} reps have a changed annual quota" in html
+    assert f"the {report.MAX_ROWS} largest changes" in html
+    assert html.count("<tr>") <= report.MAX_ROWS + 2  # header (+ total) and the shown rows
+    small = report._replan(df.head(3), "EUR")
+    assert "largest changes" not in small
+
+
+def test_evaluation_report_says_which_teams_its_table_leaves_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocopt.compose import evaluate_run, write_evaluation
+    from allocopt.outputs import report
+    from allocopt.pipeline import run
+    from tests.test_evaluate import history_plan
+    from tests.test_payout import _actuals
+
+    res = run(history_plan(tmp_path / "plan"), out=tmp_path / "run")
+    acts = _actuals(tmp_path / "fy.csv", {"A": 210, "B": 70, "C": 100, "D": 120})
+    folder = write_evaluation(evaluate_run(res.run_dir, acts), tmp_path / "eval")
+    plain = report.render_report(res.run_dir, evaluate_dir=folder)
+    assert "least accurate of" not in plain
+    monkeypatch.setattr(report, "MAX_BARS", 0)  # the plan has one team: show none of it
+    cut = report.render_report(res.run_dir, evaluate_dir=folder)
+    assert "(least accurate first; the 0 least accurate of 1)" in cut

@@ -715,7 +715,9 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
     ]
     head = (
         f"<p>{changed:,} of {len(d):,} reps have a changed annual quota; total "
-        f"{_num(d['old'].sum())} → {_num(d['new'].sum())} {_esc(currency)}.</p>"
+        f"{_num(d['old'].sum())} → {_num(d['new'].sum())} {_esc(currency)}"
+        + (f"; below, the {MAX_ROWS} largest changes" if len(d) > MAX_ROWS else "")
+        + ".</p>"
     )
     tab = _table(
         ["rep", "old quota", "new quota", "change", "change %"],
@@ -912,9 +914,13 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
         f'<div class="kpis">{k}</div>'
         + _png(fig, "attainment distribution and difficulty vs attainment")
         + note
-        + "<h3>Quota accuracy by team (least accurate first)</h3>"
+        + "<h3>Quota accuracy by team (least accurate first"
+        + (f"; the {MAX_BARS} least accurate of {len(teams):,}" if len(teams) > MAX_BARS else "")
+        + ")</h3>"
         + tab
-        + "<h3>Reps set up to fail</h3>"
+        + "<h3>Reps set up to fail"
+        + (f" (the {MAX_ROWS} lowest attainment of {len(fail):,})" if len(fail) > MAX_ROWS else "")
+        + "</h3>"
         + fail_tab,
     )
 
