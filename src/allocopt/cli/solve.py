@@ -50,15 +50,17 @@ if TYPE_CHECKING:
     metavar="ADDRESS",
     help="Solve the blocks of the rounding MIP and of the key-account alignment, and price the "
     "LP's Dantzig–Wolfe packs, on this Dask "
-    "scheduler (tcp://host:port); "
-    "the plan is the same bytes as without it.",
+    "scheduler (tcp://host:port; start it with `dask scheduler` and `dask worker ADDRESS`, "
+    "docs/sweep.md); the plan is the same bytes as without it.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
     help="Local processes for those blocks and packs (the same as --set solver.workers=N; "
-    "default: the cores available, at most 8); the plan is the same bytes whatever N.",
+    "default: the cores available, at most 8; used only when a model is split into blocks: "
+    "solver.block_size, alignment_block_size, decompose_above); the plan is the same bytes "
+    "whatever N.",
 )
 @_scenario_options
 @_guard
