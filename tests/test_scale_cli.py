@@ -207,3 +207,22 @@ def test_evaluation_report_says_which_teams_its_table_leaves_out(
     monkeypatch.setattr(report, "MAX_BARS", 0)  # the plan has one team: show none of it
     cut = report.render_report(res.run_dir, evaluate_dir=folder)
     assert "(least accurate first; the 0 least accurate of 1)" in cut
+
+
+def test_compare_shows_a_time_limited_run_s_status_and_gap_as_a_percentage(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    ok, cut = tmp_path / "ok", tmp_path / "cut"
+    r = runner.invoke(main, ["solve", str(plan), "--out", str(ok), "--quiet", "--no-report"])
+    assert r.exit_code == 0, r.output
+    _no_integer_plan(monkeypatch)
+    args = ["--out", str(cut), "--quiet", "--no-report", "--set", "solver.time_limit=5"]
+    r = runner.invoke(main, ["solve", str(plan), *args])
+    assert r.exit_code == 0, r.output
+    gaps = [json.loads((d / "manifest.json").read_text())["gap"] for d in (ok, cut)]
+    r = runner.invoke(main, ["compare", str(ok), str(cut)])
+    assert r.exit_code == 0, r.output
+    (row,) = [s for s in r.output.splitlines() if s.strip("│ ").startswith("gap ")]
+    assert f"{gaps[0]:.4%}" in row and f"{gaps[1]:.4%}" in row
+    assert "time_limit" in r.output
