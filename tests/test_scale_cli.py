@@ -7,9 +7,11 @@ tests/test_time_limit.py does (no timing in any test)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -226,3 +228,71 @@ def test_compare_shows_a_time_limited_run_s_status_and_gap_as_a_percentage(
     (row,) = [s for s in r.output.splitlines() if s.strip("│ ").startswith("gap ")]
     assert f"{gaps[0]:.4%}" in row and f"{gaps[1]:.4%}" in row
     assert "time_limit" in r.output
+
+
+def test_a_plan_without_rounding_solves_its_lp_by_blocks_too(plan: Path, solve: Any) -> None:
+    """solver.decompose_above held only for the relaxation of a rounding MIP: with rounding off
+    the quota LP was always one HiGHS LP (50k reps: 257–389 s, past the 120-s limit). Now it is
+    decomposed the same way, to the same optimum; both plans verified (the fixture)."""
+    off = "rules.rounding.enabled=false"
+    mono = solve(plan, sets=[off])
+    dw = solve(plan, sets=[off, "solver.decompose_above=0"])
+    qm, qd = (json.loads((r.run_dir / "manifest.json").read_text())["stages"]["quotas"]
+              for r in (mono, dw))  # fmt: skip
+    assert "Dantzig–Wolfe" in qd["message"] and "Dantzig–Wolfe" not in qm["message"]
+    assert qd["status"] == qm["status"] == "optimal" and not qd["is_mip"]
+    assert qd["objective"] == pytest.approx(qm["objective"], rel=1e-8)
+    tm = mono.results.annual.groupby("product")["quota"].sum().sort_index()
+    td = dw.results.annual.groupby("product")["quota"].sum().sort_index()
+    assert np.allclose(tm.to_numpy(), td.to_numpy(), rtol=0, atol=1e-6)
+
+
+def test_lp_by_blocks_past_the_deadline_is_a_plan_only_if_it_meets_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first round's master point of the hand LP cannot meet its totals row (every block
+    proposes 0 at π = 0): no plan, and the message says the LP was not solved in time."""
+    from allocopt.solve import decompose
+    from allocopt.solve.blocks import solve_lp_by_blocks
+    from tests.test_decompose import _Clock, _hand_lp
+
+    comp, link = _hand_lp()
+    monkeypatch.setattr(decompose, "_now", _Clock(jump_at=2, by=1e6).now)
+    res = solve_lp_by_blocks(comp, {"threads": 1, "time_limit": 10.0}, link, 0)
+    assert res.status == "time_limit" and not res.has_solution
+    assert res.message.startswith("time limit reached before the LP relaxation was solved")
+    assert "not an LP solution" in res.message
+    # in time: the LP optimum of the hand LP (cost 24, derived in tests/test_decompose.py)
+    monkeypatch.setattr(decompose, "_now", time.perf_counter)
+    ok = solve_lp_by_blocks(comp, {"threads": 1, "time_limit": 10.0}, link, 0)
+    assert ok.status == "optimal" and ok.objective == pytest.approx(24.0, rel=1e-9)
+
+
+def test_explain_re_solves_out_of_time_are_not_measured_never_infeasible(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """explain re-solves the LP under the run's solver.time_limit; one that stops there said
+    "the plan is infeasible at +1% target" (seen on a 5k plan stamped at a 2-s limit)."""
+    from allocopt.solve import entry
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["solve", str(plan), "--out", str(out), "--quiet", "--no-report"])
+    assert r.exit_code == 0, r.output
+    real = entry.run_highs
+
+    def out_of_time(comp: Any, options: dict[str, Any], **kw: Any) -> Any:
+        if comp.model.name == "quotas":
+            return solve_mod.SolveResult("time_limit", False, message="Time limit reached")
+        return real(comp, options, **kw)
+
+    monkeypatch.setattr(entry, "run_highs", out_of_time)
+    r = CliRunner().invoke(main, ["explain", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "infeasible" not in r.output and "Traceback" not in r.output
+    assert "price of fairness not measured: the LP re-solve stopped without its optimum" in (
+        " ".join(r.output.split())
+    )
+    assert "+1% target re-solve not measured" in " ".join(r.output.split())
+    data = json.loads(CliRunner().invoke(main, ["explain", str(out), "--json"]).output)
+    assert all("not measured" in p["note"] for p in data["target_prices"])
+    assert all("resolved_plus_1pct" not in p for p in data["target_prices"])

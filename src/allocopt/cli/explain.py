@@ -86,7 +86,11 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
                 escape(str(p["product"])),
                 f"{p['cost_of_plus_1pct']:,.0f}",
                 "" if vu is None else (f"≥ +{vu:.0f}%" if vu >= 1 else f"+{vu:.3f}%"),
-                "infeasible" if rs is None else f"{rs:,.0f}",
+                "not measured"
+                if "resolved_plus_1pct" not in p  # its re-solve stopped at the time limit
+                else "infeasible"
+                if rs is None
+                else f"{rs:,.0f}",
             )
         console.print(t)
     for p in e.target_prices:
