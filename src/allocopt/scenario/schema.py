@@ -430,9 +430,9 @@ class Solver(_Strict):
         None,
         ge=0,
         description=(
-            "Quota models with more columns than this solve their LP relaxation by Dantzig–Wolfe "
-            "over the team/region blocks, priced on the company-total rows (default 200000; "
-            "0 = always)."
+            "Quota models with more columns than this solve their LP relaxation (with rounding "
+            "off, the LP itself) by Dantzig–Wolfe over the team/region blocks, priced on the "
+            "company-total rows (default 200000; 0 = always)."
         ),
     )
     name: str = Field(
