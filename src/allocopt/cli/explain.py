@@ -153,7 +153,7 @@ def _plan_line(plan: dict[str, Any]) -> None:
     )
     line = f"plan: {status}" + (f", gap {gap:.4%}{against}" if gap else "")
     if status == "time_limit":
-        line += " (stopped by solver.time_limit; every rule holds)"
+        line += " (stopped by solver.time_limit; a feasible plan)"
     line += (
         "; the prices below are the LP relaxation's, the same whatever the plan's gap"
         if plan.get("lp_optimal", True)

@@ -197,11 +197,11 @@ def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> st
     against_lp = bool(quotas.get("gap_against_lp")) and quotas.get("gap") == gap
     lagrangian = quotas.get("bound_method") == "lagrangian" and quotas.get("gap") == gap
     word = "optimal in each block" if against_lp and status == "optimal" else status
-    # a plan stamped time_limit is feasible (every rule holds; verify says so) but not proven
+    # a plan stamped time_limit is feasible (its rows hold; verify re-checks) but not proven
     # within solver.mip_gap: say what stopped it and what to do
     stopped = (
-        "; solver.time_limit reached before a proof within solver.mip_gap — every rule "
-        "holds; raise the limit for a smaller gap"
+        "; solver.time_limit reached before a proof within solver.mip_gap — a feasible "
+        "plan (allocopt verify re-checks it); raise the limit for a smaller gap"
         if status == "time_limit"
         else ""
     )

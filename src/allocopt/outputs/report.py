@@ -275,13 +275,13 @@ def _status_note(status: str, manifest: dict[str, Any]) -> str:
     )
     limit = ((manifest.get("resolved_scenario") or {}).get("solver") or {}).get("time_limit")
     todo = {
-        "time_limit": f"The solve stopped at solver.time_limit ({limit:g} s): every rule holds "
-        "(allocopt verify checks it), but the plan is not proven within solver.mip_gap; solve "
-        "again with a larger solver.time_limit for a smaller gap."
+        "time_limit": f"The solve stopped at solver.time_limit ({limit:g} s): the plan is "
+        "feasible (allocopt verify re-checks every rule) but not proven within solver.mip_gap; "
+        "solve again with a larger solver.time_limit for a smaller gap."
         if isinstance(limit, int | float)
-        else "The solve stopped at solver.time_limit: every rule holds, but the plan is not "
-        "proven within solver.mip_gap.",
-        "feasible": "Every rule holds, but the plan's gap is above solver.mip_gap.",
+        else "The solve stopped at solver.time_limit: the plan is feasible but not proven "
+        "within solver.mip_gap.",
+        "feasible": "The plan is feasible, but its gap is above solver.mip_gap.",
     }.get(status, "")
     text = " ".join(t for t in (todo, said) if t)
     return f'<p class="note bad">{_esc(text)}</p>' if text else ""
