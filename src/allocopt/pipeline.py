@@ -255,18 +255,34 @@ def infeasible_files(v: Validated, inf: Infeasible) -> dict[str, Content]:
     return {"infeasible.json": payload, "infeasible.txt": inf.text(), "manifest.json": manifest}
 
 
-def _check(res: SolveResult, comp: Compiled | None, stage: str, md: ModelData) -> None:
+def _check(
+    res: SolveResult,
+    comp: Compiled | None,
+    stage: str,
+    md: ModelData,
+    given: float | None = None,
+) -> None:
     """Raise :class:`Infeasible` (with the diagnosis) or SolverError when ``res`` has no
-    solution."""
+    solution. ``given``: the seconds of ``solver.time_limit`` the stage had (said in the message
+    when it ran out of time, with the limit, so the planner knows what to raise it to)."""
     if res.has_solution:
         return
     if res.status in ("infeasible", "infeasible_or_unbounded") and comp is not None:
         raise Infeasible(stage, *diagnose_infeasible(comp, md))
     if res.status == "time_limit":
+        limit = md.scenario.solver.time_limit
+        details = [
+            f"solver.time_limit is {limit:g} s for the whole solve, from loading the files on"
+            + (f"; the {stage} stage was given {given:.1f} s" if given is not None else "")
+            + "; no run folder was written",
+            "raise it in the scenario (solver: {time_limit: ...}) or with --set "
+            f"solver.time_limit=SECONDS (e.g. {max(2 * limit, 60):g})",
+        ]
         if res.message.startswith("time limit reached"):  # solve says which step ran out
-            raise SolverError(f"the {stage} model: {res.message}")
+            raise SolverError(f"the {stage} model: {res.message}", details=details)
         raise SolverError(
-            f"the {stage} model found no solution within the time limit; raise solver.time_limit"
+            f"the {stage} model found no solution within the time limit; raise solver.time_limit",
+            details=details,
         )
     raise SolverError(f"the solver failed on the {stage} model: {res.message or res.status}")
 
@@ -342,7 +358,7 @@ def solve_prepared(
                 block_size=sc.solver.alignment_block_size,
                 workers=n_workers,
             )
-        _check(res_a, comp_a, "key-account alignment", md)
+        _check(res_a, comp_a, "key-account alignment", md, res_a.options.get("time_limit"))
         owner = alignment_owner(md, built_a, res_a)
     else:
         owner = alignment_from_incumbents(md)
@@ -364,7 +380,7 @@ def solve_prepared(
             decompose_above=sc.solver.decompose_above,
             lp_basis=lp_basis,
         )
-    _check(res_q, comp_q, "quota", md)
+    _check(res_q, comp_q, "quota", md, remaining)
     assert comp_q is not None
     with _timed(timings, "extract", progress):
         results = extract(md, qs, built_q, comp_q, res_q, built_a, comp_a, res_a, lean=lean)

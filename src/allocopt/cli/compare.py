@@ -59,11 +59,13 @@ def compare(
         console.print_json(json.dumps(data, default=str))
         return
 
-    def cell(v: Any, money: bool = False) -> Text:
+    def cell(v: Any, money: bool = False, share: bool = False) -> Text:
         if v is None or (isinstance(v, float) and v != v):
             return Text("")
         if isinstance(v, bool) or not isinstance(v, int | float):
             return Text(str(v))
+        if share:  # the gap, as the solve's status line shows it (0.866302 read as 86.6302%)
+            return Text(f"{v:.4%}")
         return Text(f"{v:,.0f}" if money else f"{v:,.6g}")
 
     runs = cmp.runs
@@ -72,7 +74,10 @@ def compare(
     for r in runs:
         t.add_column(Text(r), justify="right")
     for item, row in cmp.overview.iterrows():
-        t.add_row(Text(str(item)), *(cell(row[r], money=item == "total_quota") for r in runs))
+        t.add_row(
+            Text(str(item)),
+            *(cell(row[r], money=item == "total_quota", share=item == "gap") for r in runs),
+        )
     console.print(t)
 
     change = cmp.change_column

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -55,6 +56,7 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
     if as_json:
         console.print_json(json.dumps(e.as_dict(), default=str))
         return
+    _plan_line(e.plan)
     t = Table(title="binding rules (quota stage, LP)")
     t.add_column("rule")
     t.add_column("rows at a bound", justify="right")
@@ -84,7 +86,11 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
                 escape(str(p["product"])),
                 f"{p['cost_of_plus_1pct']:,.0f}",
                 "" if vu is None else (f"≥ +{vu:.0f}%" if vu >= 1 else f"+{vu:.3f}%"),
-                "infeasible" if rs is None else f"{rs:,.0f}",
+                "not measured"
+                if "resolved_plus_1pct" not in p  # its re-solve stopped at the time limit
+                else "infeasible"
+                if rs is None
+                else f"{rs:,.0f}",
             )
         console.print(t)
     for p in e.target_prices:
@@ -104,11 +110,11 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
     if pf.get("price_of_fairness") is not None:
         console.print(
             f"price of fairness (LP objective with − without the rule): "
-            f"{pf['price_of_fairness']:,.0f}"
+            f"{_whole(pf['price_of_fairness'])}"
         )
         if pf.get("saving_band_plus_5pts") is not None:
             saving = pf["saving_band_plus_5pts"]
-            console.print(f"loosening the band by 5 points saves {saving:,.0f}")
+            console.print(f"loosening the band by 5 points saves {_whole(saving)}")
     elif pf.get("note"):
         console.print(pf["note"])
     att = e.attainability
@@ -129,3 +135,34 @@ def explain(run_dir: Path, rep_id: str | None, no_resolve: bool, as_json: bool) 
         if inc["budget"] is not None:
             line += f"; P(payout > budget {inc['budget']:,.0f}) = {inc['p_over_budget']:.0%}"
         console.print(line)
+
+
+def _plan_line(plan: dict[str, Any]) -> None:
+    """A plan not proven optimal (stopped by the time limit, or above the gap) says so first:
+    the prices below are the LP relaxation's whatever the plan's gap."""
+    status = plan.get("status")
+    if status in (None, "optimal"):
+        return
+    gap = plan.get("gap")
+    against = (
+        " against the LP relaxation's bound"
+        if plan.get("gap_against_lp")
+        else " against the Lagrangian integer bound of the blocks"
+        if plan.get("bound_method") == "lagrangian"
+        else ""
+    )
+    line = f"plan: {status}" + (f", gap {gap:.4%}{against}" if gap else "")
+    if status == "time_limit":
+        line += " (stopped by solver.time_limit; a feasible plan)"
+    line += (
+        "; the prices below are the LP relaxation's, the same whatever the plan's gap"
+        if plan.get("lp_optimal", True)
+        else "; the LP relaxation itself was cut short, so the prices below are approximate"
+    )
+    console.print(escape(line))
+
+
+def _whole(x: float) -> str:
+    """``x`` to the unit with thousands separators; a tiny negative (LP noise) is "0", not "-0"."""
+    text = f"{x:,.0f}"
+    return "0" if text == "-0" else text

@@ -50,8 +50,17 @@ if TYPE_CHECKING:
     metavar="ADDRESS",
     help="Solve the blocks of the rounding MIP and of the key-account alignment, and price the "
     "LP's Dantzig–Wolfe packs, on this Dask "
-    "scheduler (tcp://host:port); "
-    "the plan is the same bytes as without it.",
+    "scheduler (tcp://host:port; start it with `dask scheduler` and `dask worker ADDRESS`, "
+    "docs/sweep.md); the plan is the same bytes as without it.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Local processes for those blocks and packs (the same as --set solver.workers=N; "
+    "default: the cores available, at most 8; used only when a model is split into blocks: "
+    "solver.block_size, alignment_block_size, decompose_above); the plan is the same bytes "
+    "whatever N.",
 )
 @_scenario_options
 @_guard
@@ -67,11 +76,16 @@ def solve(
     no_report: bool,
     diagnosis_out: Path | None = None,
     scheduler: str | None = None,
+    workers: int | None = None,
 ) -> None:
     """Solve a scenario and write a new run folder."""
     from contextlib import ExitStack
 
     from allocopt.pipeline import run
+
+    _check_cluster(workers, scheduler)  # before anything is read or started (exit 2)
+    if workers is not None:  # the last --set wins: --workers over the file and other --set
+        sets = (*sets, f"solver.workers={workers}")
 
     with ExitStack() as stack, _Progress(quiet or as_json or not err.is_terminal) as progress:
         if scheduler is not None:  # the sweep's connection to a cluster, shared
@@ -115,8 +129,40 @@ def solve(
         return
     if not quiet:
         _print_outcome(res)
+    elif res.status == "time_limit":  # exit 0, but the status line that says so is not printed
+        err.print(
+            f"[yellow]warning:[/] {_status_line(res.status, res.gap, res.manifest)} → "
+            f"{escape(str(res.run_dir))}",
+            markup=True,
+        )
     for w in res.warnings:
         err.print(f"[yellow]warning:[/] {w}", markup=True)
+
+
+def _check_cluster(workers: int | None, scheduler: str | None) -> None:
+    """``--scheduler`` must be an address Dask can parse, and not given with ``--workers`` (the
+    cluster's own workers run the blocks): an InputError (exit 2) naming the option."""
+    from allocopt.errors import InputError, Problem
+
+    problems: list[Problem] = []
+    if scheduler is not None:
+        from allocopt.sweep.define import scheduler_problem
+
+        bad = scheduler_problem(scheduler)
+        if bad is not None:
+            problems.append(bad)
+    if workers is not None and scheduler is not None:
+        problems.append(
+            Problem(
+                "--workers",
+                "",
+                "",
+                "sets the local processes; with --scheduler the cluster's own workers solve the "
+                "blocks (start more with `dask worker ADDRESS`): give one of the two",
+            )
+        )
+    if problems:
+        raise InputError(problems, header="allocopt solve: bad options")
 
 
 def _print_outcome(res: RunOutcome) -> None:
@@ -151,8 +197,16 @@ def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> st
     against_lp = bool(quotas.get("gap_against_lp")) and quotas.get("gap") == gap
     lagrangian = quotas.get("bound_method") == "lagrangian" and quotas.get("gap") == gap
     word = "optimal in each block" if against_lp and status == "optimal" else status
+    # a plan stamped time_limit is feasible (its rows hold; verify re-checks) but not proven
+    # within solver.mip_gap: say what stopped it and what to do
+    stopped = (
+        "; solver.time_limit reached before a proof within solver.mip_gap — a feasible "
+        "plan (allocopt verify re-checks it); raise the limit for a smaller gap"
+        if status == "time_limit"
+        else ""
+    )
     if not gap:
-        return f"[green]{word}[/]"
+        return f"[green]{word}[/]{stopped}"
     basis = (
         " against the LP relaxation's bound (see the manifest)"
         if against_lp
@@ -160,4 +214,6 @@ def _status_line(status: str, gap: float | None, manifest: dict[str, Any]) -> st
         if lagrangian
         else ""
     )
-    return f"[green]{word}[/], gap {gap:.4%}{basis}"
+    if against_lp and status == "time_limit":
+        basis += ", which leaves out the cost of rounding the quotas to the unit"
+    return f"[green]{word}[/], gap {gap:.4%}{basis}{stopped}"

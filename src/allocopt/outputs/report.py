@@ -218,7 +218,7 @@ def _headline(summary: dict[str, Any], manifest: dict[str, Any], currency: str) 
     ka = summary.get("key_accounts") or {}
     kpis = [
         (status, "solver status", "ok" if status == "optimal" else "bad"),
-        (_pct(gap, 2) if gap is not None else "–", "MIP gap", ""),
+        (_pct(gap, 2) if gap is not None else "–", _gap_label(manifest, gap), ""),
         (_num(sums[2]), f"total quota ({currency})", ""),
         (_pct(cushion), "over-assignment cushion", ""),
         (f"{ka.get('moved', 0):,} / {ka.get('count', 0):,}", "key accounts moved", ""),
@@ -245,7 +245,46 @@ def _headline(summary: dict[str, Any], manifest: dict[str, Any], currency: str) 
     warn = "".join(
         f'<p class="note bad">warning: {_esc(w)}</p>' for w in summary.get("warnings") or []
     )
-    return _section("headline", f'<div class="kpis">{k}</div>{tab}{warn}')
+    return _section(
+        "headline", f'<div class="kpis">{k}</div>{_status_note(status, manifest)}{tab}{warn}'
+    )
+
+
+def _gap_label(manifest: dict[str, Any], gap: Any) -> str:
+    """What the headline gap is against: the Lagrangian integer bound of the blocks or the LP
+    relaxation's bound (a plan from blocks or the rounded LP optimum), else the MIP's own."""
+    q = (manifest.get("stages") or {}).get("quotas") or {}
+    if gap is None or q.get("gap") != gap:
+        return "MIP gap"
+    if q.get("gap_against_lp"):
+        return "gap against the LP relaxation's bound"
+    if q.get("bound_method") == "lagrangian":
+        return "gap against the Lagrangian bound of the blocks"
+    return "MIP gap"
+
+
+def _status_note(status: str, manifest: dict[str, Any]) -> str:
+    """A plan not proven optimal: what stopped it (the stages' messages) and what to do."""
+    if status == "optimal":
+        return ""
+    stages = manifest.get("stages") or {}
+    said = " ".join(
+        f"{name}: {st.get('message')}."
+        for name, st in sorted(stages.items())
+        if isinstance(st, dict) and st.get("status") != "optimal" and st.get("message")
+    )
+    limit = ((manifest.get("resolved_scenario") or {}).get("solver") or {}).get("time_limit")
+    todo = {
+        "time_limit": f"The solve stopped at solver.time_limit ({limit:g} s): the plan is "
+        "feasible (allocopt verify re-checks every rule) but not proven within solver.mip_gap; "
+        "solve again with a larger solver.time_limit for a smaller gap."
+        if isinstance(limit, int | float)
+        else "The solve stopped at solver.time_limit: the plan is feasible but not proven "
+        "within solver.mip_gap.",
+        "feasible": "The plan is feasible, but its gap is above solver.mip_gap.",
+    }.get(status, "")
+    text = " ".join(t for t in (todo, said) if t)
+    return f'<p class="note bad">{_esc(text)}</p>' if text else ""
 
 
 def _teams(reps: pd.DataFrame, currency: str) -> str:
@@ -676,7 +715,9 @@ def _replan(df: pd.DataFrame, currency: str) -> str:
     ]
     head = (
         f"<p>{changed:,} of {len(d):,} reps have a changed annual quota; total "
-        f"{_num(d['old'].sum())} → {_num(d['new'].sum())} {_esc(currency)}.</p>"
+        f"{_num(d['old'].sum())} → {_num(d['new'].sum())} {_esc(currency)}"
+        + (f"; below, the {MAX_ROWS} largest changes" if len(d) > MAX_ROWS else "")
+        + ".</p>"
     )
     tab = _table(
         ["rep", "old quota", "new quota", "change", "change %"],
@@ -873,9 +914,13 @@ def _evaluation(eval_dir: Path, currency: str) -> str:
         f'<div class="kpis">{k}</div>'
         + _png(fig, "attainment distribution and difficulty vs attainment")
         + note
-        + "<h3>Quota accuracy by team (least accurate first)</h3>"
+        + "<h3>Quota accuracy by team (least accurate first"
+        + (f"; the {MAX_BARS} least accurate of {len(teams):,}" if len(teams) > MAX_BARS else "")
+        + ")</h3>"
         + tab
-        + "<h3>Reps set up to fail</h3>"
+        + "<h3>Reps set up to fail"
+        + (f" (the {MAX_ROWS} lowest attainment of {len(fail):,})" if len(fail) > MAX_ROWS else "")
+        + "</h3>"
         + fail_tab,
     )
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocopt.errors import InputError, Problem
+from allocopt.errors import InputError, Problem, SolverError
 from allocopt.model.rules import RULES, components
 from allocopt.results.payout import PayoutResult
 from allocopt.results.run import RunTables
@@ -248,9 +248,11 @@ class PlanExplanation:
     price_of_fairness: dict[str, Any] = field(default_factory=dict)
     incentives: dict[str, Any] = field(default_factory=dict)  # expected payout (when set)
     attainability: dict[str, Any] = field(default_factory=dict)  # rule attainability (when on)
+    plan: dict[str, Any] = field(default_factory=dict)  # the plan's status and gap (manifest)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "plan": self.plan,
             "binding_counts": self.binding_counts,
             "target_prices": self.target_prices,
             "capacity_prices": self.capacity_prices,
@@ -264,7 +266,8 @@ class PlanExplanation:
 
 Relaxed = Callable[[dict[str, Any]], "float | None"]
 """The run's quota LP (rounding relaxed) re-solved with dotted scenario changes: its objective,
-or None when infeasible (:func:`allocopt.pipeline.relaxed_objective` bound to the run)."""
+or None when infeasible (:func:`allocopt.pipeline.relaxed_objective` bound to the run); raises
+SolverError when a re-solve stops without its optimum (the time limit): "not measured"."""
 
 
 def explain_plan(
@@ -322,12 +325,38 @@ def explain_plan(
     if sc.get("incentives") and payout is not None:
         out.incentives = expected_payout(payout)
     out.attainability = dict(summary.get("attainability") or {})
+    quotas = (manifest.get("stages") or {}).get("quotas") or {}
+    out.plan = {
+        "status": manifest.get("status"),
+        "gap": manifest.get("gap"),
+        "bound_method": quotas.get("bound_method"),
+        "gap_against_lp": bool(quotas.get("gap_against_lp")),
+        # explain's prices come from the LP relaxation: exact when it was solved to optimality
+        "lp_optimal": str(quotas.get("lp_message") or "Optimal").startswith("Optimal"),
+    }
     if relaxed is not None:
-        out.price_of_fairness = price_of_fairness(run, relaxed)
+        stopped: SolverError | None = None
+        try:
+            out.price_of_fairness = price_of_fairness(run, relaxed)
+        except SolverError as exc:  # a re-solve out of time is not measured, never "infeasible"
+            out.price_of_fairness = {"note": _not_measured("price of fairness", exc)}
+            stopped = exc  # the base LP itself: no +1% step can be measured against it
         base = out.price_of_fairness.get("objective_lp")
         for row in tgt:
-            row.update(target_step(run, str(row["product"]), base, relaxed))
+            try:
+                if stopped is not None:
+                    raise stopped
+                row.update(target_step(run, str(row["product"]), base, relaxed))
+            except SolverError as exc:
+                row["note"] = _not_measured("+1% target re-solve", exc)
     return out
+
+
+def _not_measured(what: str, exc: SolverError) -> str:
+    return (
+        f"{what} not measured: {exc.message}; the run's own numbers above stand "
+        "(explain --no-resolve skips the re-solves)"
+    )
 
 
 def target_step(

@@ -384,7 +384,13 @@ class Solver(_Strict):
     """HiGHS options."""
 
     time_limit: Annotated[float, AfterValidator(_finite), Field(gt=0, le=MAX_AMOUNT)] = Field(
-        120.0, description="Wall-clock limit in seconds."
+        120.0,
+        description=(
+            "Wall-clock limit in seconds for the whole solve, from loading the files on (both "
+            "stages, every block; writing the run folder comes after it). Reached with a plan: "
+            "the plan is written, stamped time_limit with its gap; before the LP relaxation "
+            "is solved: exit 1, nothing written."
+        ),
     )
     mip_gap: Share = Field(0.01, description="Relative MIP gap at which HiGHS stops.")
     threads: int = Field(
@@ -396,7 +402,8 @@ class Solver(_Strict):
         ge=1,
         description=(
             "Most general integers per block of the rounding MIP; a larger one is split into "
-            "independent blocks (default: above 10000, one component per block)."
+            "independent blocks, its plan bounded by the blocks' Lagrangian bound (default: "
+            "above 10000, one component per block; 1 = every component a block)."
         ),
     )
     workers: int | None = Field(
@@ -406,7 +413,7 @@ class Solver(_Strict):
             "Processes solving the blocks (rounding MIP, Lagrangian bound, key-account alignment) "
             "and pricing the Dantzig–Wolfe packs of the quota LP (the same plan whatever the "
             "number; default: the cores available, at most 8; used only when a model is split "
-            "into blocks)."
+            "into blocks; allocopt solve --workers N sets it, --scheduler runs them on Dask)."
         ),
     )
     alignment_block_size: int | None = Field(
@@ -423,9 +430,9 @@ class Solver(_Strict):
         None,
         ge=0,
         description=(
-            "Quota models with more columns than this solve their LP relaxation by Dantzig–Wolfe "
-            "over the team/region blocks, priced on the company-total rows (default 200000; "
-            "0 = always)."
+            "Quota models with more columns than this solve their LP relaxation (with rounding "
+            "off, the LP itself) by Dantzig–Wolfe over the team/region blocks, priced on the "
+            "company-total rows (default 200000; 0 = always)."
         ),
     )
     name: str = Field(

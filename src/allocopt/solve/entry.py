@@ -19,7 +19,7 @@ from allocopt.data.prepare import ModelData
 from allocopt.model.build import build_quotas
 from allocopt.model.linear import LinearModel
 from allocopt.model.sets import quota_sets
-from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood
+from allocopt.solve.blocks import BLOCKS_ABOVE, Link, _solve_neighbourhood, solve_lp_by_blocks
 from allocopt.solve.highs import (
     Basis,
     Compiled,
@@ -128,6 +128,9 @@ def solve(
         res = _solve_neighbourhood(
             comp, options, link, progress, above, size, workers, decompose_above, lp_basis
         )
+    elif neighbourhood and len(rows) and _decomposes(comp, decompose_above):
+        # no integers (rounding off): the LP itself by Dantzig–Wolfe, as a MIP's relaxation is
+        res = solve_lp_by_blocks(comp, options, rows, decompose_above, workers)
     else:
         res = run_highs(comp, options, progress=progress, start=start)
     res.compile_seconds = t1 - t0
@@ -135,13 +138,37 @@ def solve(
     return _unscale(res, comp), comp
 
 
+def _decomposes(comp: Compiled, decompose_above: int | None) -> bool:
+    """More columns than ``decompose_above`` (default :data:`DECOMPOSE_ABOVE`; 0 = always)."""
+    from allocopt.solve.decompose import DECOMPOSE_ABOVE
+
+    above = DECOMPOSE_ABOVE if decompose_above is None else decompose_above
+    return bool(comp.lp.num_col_ > above)
+
+
 def quota_objective(md: ModelData, owner: np.ndarray) -> float | None:
     """Objective of the quota model of ``md`` with key-account owners ``owner`` (index into the
     reps per key account, −1 none), solved as built under the scenario's solver settings; None
     when it has no solution. With rounding off in ``md``'s scenario it is the LP that explain
-    re-solves (:func:`allocopt.pipeline.relaxed_objective` composes it for a run folder)."""
+    re-solves (:func:`allocopt.pipeline.relaxed_objective` composes it for a run folder), by
+    Dantzig–Wolfe above ``solver.decompose_above`` columns as the solve does. Raises
+    :class:`~allocopt.errors.SolverError` when the solver stopped (time limit, error) without
+    its optimum — that is not "infeasible", and an LP point short of the optimum is no answer."""
+    from allocopt.errors import SolverError
+
     sc = md.scenario
     built = build_quotas(quota_sets(md, owner))
     opts = highs_options(sc.solver.time_limit, sc.solver.mip_gap, sc.solver.threads, sc.solver.seed)
-    res, _ = solve(built.model, opts)
+    res, _ = solve(
+        built.model,
+        opts,
+        neighbourhood=not sc.rules.rounding.enabled,  # an LP: decomposed like the solve's
+        decompose_above=sc.solver.decompose_above,
+    )
+    stopped = res.status in ("time_limit", "error") and not (res.is_mip and res.has_solution)
+    if stopped:
+        raise SolverError(
+            f"the LP re-solve stopped without its optimum ({res.message or res.status}; "
+            f"solver.time_limit {sc.solver.time_limit:g} s)"
+        )
     return res.objective if res.has_solution else None

@@ -29,7 +29,15 @@ from allocopt.pipeline import Validated, validate
 from allocopt.scenario.load import load_scenario
 from allocopt.scenario.overrides import SET_FILE, read_tree
 
-__all__ = ["Definition", "Item", "check_cluster", "check_plan", "define", "parse_grid"]
+__all__ = [
+    "Definition",
+    "Item",
+    "check_cluster",
+    "check_plan",
+    "define",
+    "parse_grid",
+    "scheduler_problem",
+]
 
 GRID = "--grid"
 
@@ -229,6 +237,30 @@ def check_plan(plan: Path, base: Validated) -> None:
         raise InputError(problems, header=header)
 
 
+def scheduler_problem(scheduler: str) -> Problem | None:
+    """``--scheduler ADDRESS`` (``allocopt sweep`` and ``allocopt solve``): None when Dask can
+    parse it (a known scheme; host and port for tcp/tls), else the located problem (exit 2), so
+    a malformed address is refused before any connection is tried."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, loc = parse_address(scheduler, strict=False)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        return Problem(
+            "--scheduler",
+            "",
+            "",
+            f"is not a Dask scheduler address ({exc}); write it as tcp://HOST:PORT, "
+            "e.g. tcp://127.0.0.1:8786",
+            scheduler,
+        )
+    return None
+
+
 def check_cluster(workers: int | None, scheduler: str | None) -> None:
     """``--workers`` / ``--scheduler``: one or the other, a positive count, an address Dask can
     parse (``tcp://host:port``) — checked before any cluster is started (exit 2)."""
@@ -246,25 +278,9 @@ def check_cluster(workers: int | None, scheduler: str | None) -> None:
             )
         )
     if scheduler is not None:
-        from distributed.comm.addressing import parse_address, parse_host_port
-        from distributed.comm.registry import get_backend
-
-        try:
-            scheme, loc = parse_address(scheduler, strict=False)
-            get_backend(scheme)
-            if scheme in ("tcp", "tls"):
-                parse_host_port(loc)
-        except (ValueError, TypeError) as exc:
-            problems.append(
-                Problem(
-                    "--scheduler",
-                    "",
-                    "",
-                    f"is not a Dask scheduler address ({exc}); write it as tcp://HOST:PORT, "
-                    "e.g. tcp://127.0.0.1:8786",
-                    scheduler,
-                )
-            )
+        bad = scheduler_problem(scheduler)
+        if bad is not None:
+            problems.append(bad)
     if problems:
         raise InputError(problems, header="the sweep definition has problems")
 
