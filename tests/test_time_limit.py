@@ -188,7 +188,8 @@ def _lp_past_the_deadline(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -
         limits.append(time_limit)
         if fail:
             jump[0] = 3600.0
-            msg = "time limit reached before an integer plan was found, and … could not be completed"
+            msg = "time limit reached before an integer plan was found, and … could not be"
+            msg += " completed"
             return solve_mod.SolveResult("time_limit", False, message=msg)
         return real_assemble(comp, relaxed, general, link, time_limit)
 
