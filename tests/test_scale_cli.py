@@ -130,8 +130,12 @@ def test_a_time_limited_run_folder_is_stamped_explained_reported_and_verified(
 def test_no_time_for_the_lp_names_the_limit_and_how_to_raise_it(
     plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """When the limit passes before the LP relaxation is solved there is nothing to round: exit 1
-    with the limit, the quota stage's share of it and the --set to raise it; nothing written."""
+    """When the limit passes before the LP relaxation is solved (and the decomposition cannot
+    give a point: patched to give up) there is nothing to round: exit 1 with the limit, the
+    quota stage's share of it and the --set to raise it; nothing written."""
+    from allocopt.solve import decompose
+
+    monkeypatch.setattr(decompose, "solve_lp_decomposed", lambda *a, **k: None)
     real = solve_mod.run_highs
 
     def fake(comp: solve_mod.Compiled, options: dict[str, Any], **kw: Any) -> Any:

@@ -99,23 +99,48 @@ def test_assembly_that_breaks_a_row_gives_no_plan_and_says_so(
     assert not out.exists()
 
 
-def test_lp_relaxation_out_of_time_is_named_and_nothing_is_written(
-    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from allocopt.errors import SolverError
-    from allocopt.pipeline import run
-
+def _lp_out_of_time(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The quota model's whole LP relaxation runs out of time without a point (its first HiGHS
+    run); everything else runs for real. Returns what ran."""
     real = solve_mod.run_highs
     ran: list[str] = []
 
     def fake(comp: solve_mod.Compiled, options: dict[str, Any], **kw: Any) -> Any:
         mip = bool(len(comp.lp.integrality_))
         ran.append(f"{comp.model.name}:{'mip' if mip else 'lp'}")
-        if comp.model.name == "quotas":  # the relaxation itself runs out of time
+        if ran.count("quotas:lp") == 1 and comp.model.name == "quotas" and not mip:
             return solve_mod.SolveResult("time_limit", False, message="Time limit reached")
         return real(comp, options, **kw)
 
     monkeypatch.setattr(solve_mod, "run_highs", fake)
+    return ran
+
+
+def test_lp_relaxation_out_of_time_gets_a_point_from_one_decomposition_round(
+    plan: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to round after the whole LP was cut: one Dantzig–Wolfe round (the first always
+    ends) gives a point, and the plan is built from it, verified, its bound from that round."""
+    ran = _lp_out_of_time(monkeypatch)
+    res = solve(plan, sets=["solver.time_limit=5"])  # the verifier runs in the fixture
+    assert next(r for r in ran if r.startswith("quotas")) == "quotas:lp"
+    q = json.loads((res.run_dir / "manifest.json").read_text())["stages"]["quotas"]
+    assert q["has_solution"] and "Dantzig–Wolfe" in q["lp_message"]
+    assert "1 master iterations" in q["lp_message"]
+    assert q["lp_bound"] <= q["objective"] and q["bound"] <= q["objective"]
+    assert verify_run(res.run_dir).ok
+
+
+def test_lp_relaxation_out_of_time_without_blocks_is_named_and_nothing_is_written(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model the decomposition cannot split (patched to give up) has nothing to round."""
+    from allocopt.errors import SolverError
+    from allocopt.pipeline import run
+    from allocopt.solve import decompose
+
+    ran = _lp_out_of_time(monkeypatch)
+    monkeypatch.setattr(decompose, "solve_lp_decomposed", lambda *a, **k: None)
     out = tmp_path / "run"
     with pytest.raises(SolverError) as err:
         run(plan, out=out, sets=["solver.time_limit=5"])

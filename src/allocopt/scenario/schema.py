@@ -389,7 +389,8 @@ class Solver(_Strict):
             "Wall-clock limit in seconds for the whole solve, from loading the files on (both "
             "stages, every block; writing the run folder comes after it). Reached with a plan: "
             "the plan is written, stamped time_limit with its gap; before the LP relaxation "
-            "is solved: exit 1, nothing written."
+            "is solved: one decomposition round gives a point to round (past the limit), and "
+            "a model that cannot be split exits 1, nothing written."
         ),
     )
     mip_gap: Share = Field(0.01, description="Relative MIP gap at which HiGHS stops.")

@@ -397,12 +397,24 @@ def _relax(
     """The LP relaxation (integrality already dropped): by Dantzig–Wolfe over the blocks when
     there are linking rows and more than ``decompose_above`` columns (its pricing LPs in
     ``workers`` processes), else (or when the decomposition gives up) as one HiGHS LP in what is
-    left of the time limit."""
+    left of the time limit. A whole LP cut by the limit without a point, when there are linking
+    rows, is followed by one round of the decomposition (its first round always ends, with a
+    point that the rounded assembly makes into a stamped plan rather than none)."""
     from allocopt.solve.decompose import DECOMPOSE_ABOVE, solve_lp_decomposed
 
     above = DECOMPOSE_ABOVE if decompose_above is None else decompose_above
     if link is None or len(link[0]) == 0 or comp.lp.num_col_ <= above:
-        return run_highs(comp, options, basis=basis)
+        whole = run_highs(comp, options, basis=basis)
+        if whole.has_solution or whole.status != "time_limit" or link is None or not len(link[0]):
+            return whole
+        t0 = time.perf_counter()
+        first = solve_lp_decomposed(
+            comp, np.asarray(link[0]), {**options, "time_limit": 0.0}, workers=workers
+        )
+        if first is None or not first.has_solution:
+            return whole
+        first.seconds = whole.seconds + (time.perf_counter() - t0)
+        return first
     t0 = time.perf_counter()
     res = solve_lp_decomposed(comp, np.asarray(link[0]), options, workers=workers)
     if res is not None:
