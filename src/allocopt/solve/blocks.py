@@ -512,7 +512,7 @@ def _assemble(
     obj = float(res.objective or 0.0)
     res.gap = abs(obj - float(relaxed.bound or 0.0)) / max(abs(obj), 1e-9)
     res.gap_against_lp = True
-    res.message = "time limit reached before an integer plan was found: " + what
+    res.message = "Time limit reached before an integer plan was found: " + what
     return res
 
 
