@@ -529,39 +529,45 @@ def _run_blocks(
     from concurrent.futures import ProcessPoolExecutor
 
     n = min(workers, len(blocks))
-    # small chunks (16 per process): this process, busy with one, leaves the others at most
-    # their queue of two; the last chunks end about together
-    per = -(-len(blocks) // (16 * n))
-    chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
     ctx = mp.get_context("spawn")  # HiGHS's thread pool does not survive a fork
     with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
-        parts = _share(pool, n - 1, fn, chunks, options, deadline)
-    return [r for part in parts for r in part]
+        return _share(pool, n - 1, fn, blocks, options, deadline)
 
 
 def _share(
     pool: Any,
     spawned: int,
     fn: Callable[..., list[tuple[Any, ...]]],
-    chunks: list[list[Any]],
+    blocks: list[Any],
     options: dict[str, Any],
     deadline: float,
-) -> list[list[tuple[Any, ...]]]:
-    """Every chunk's results, in chunk order: ``pool``'s ``spawned`` processes keep two chunks
-    each queued, and this process solves the next chunk whenever it is free."""
-    parts: list[list[tuple[Any, ...]] | None] = [None] * len(chunks)
+) -> list[tuple[Any, ...]]:
+    """Every block's result, in block order, solved by chunks of consecutive blocks: ``pool``'s
+    ``spawned`` processes keep two chunks each in hand, and this process solves the next chunk
+    whenever it is free. A chunk is an eighth of what is left per process (guided: big chunks
+    first, one-block chunks last), so every process ends within about one block of the others."""
+    procs = spawned + 1
+    parts: list[list[tuple[Any, ...]]] = []
     pending: dict[Any, int] = {}  # future → its chunk
-    nxt = 0
+    at = 0
+
+    def take() -> list[Any]:
+        nonlocal at
+        size = max(1, -(-(len(blocks) - at) // (8 * procs)))
+        parts.append([])
+        at += size
+        return blocks[at - size : at]
+
     try:
-        while nxt < len(chunks) or pending:
-            while nxt < len(chunks) and len(pending) < 2 * spawned:
-                pending[pool.submit(fn, chunks[nxt], options, deadline)] = nxt
-                nxt += 1
+        while at < len(blocks) or pending:
+            while at < len(blocks) and len(pending) < 2 * spawned:
+                chunk = take()
+                pending[pool.submit(fn, chunk, options, deadline)] = len(parts) - 1
             for f in [f for f in pending if f.done()]:
                 parts[pending.pop(f)] = f.result()
-            if nxt < len(chunks):  # this process takes the next chunk itself
-                parts[nxt] = fn(chunks[nxt], options, deadline)
-                nxt += 1
+            if at < len(blocks):  # this process takes the next chunk itself
+                chunk = take()
+                parts[-1] = fn(chunk, options, deadline)
             elif pending:  # nothing left to take: wait for the workers
                 f = next(iter(pending))
                 parts[pending.pop(f)] = f.result()
@@ -569,7 +575,7 @@ def _share(
         for f in pending:
             f.cancel()
         raise
-    return [p if p is not None else [] for p in parts]
+    return [r for part in parts for r in part]
 
 
 def _solve_blocks(
