@@ -100,7 +100,12 @@ def main() -> None:
     blocks.lagrangian = measure  # type: ignore[assignment]
     t0 = time.perf_counter()
     try:
-        run(plan_dir / "scenario.yaml", out=args.work / f"lagrange{args.reps}", force=True, report=False)
+        run(
+            plan_dir / "scenario.yaml",
+            out=args.work / f"lagrange{args.reps}",
+            force=True,
+            report=False,
+        )
     except _Captured:
         pass
     finally:
