@@ -419,3 +419,31 @@ def test_arrays_passed_to_highs_are_the_highslp_model() -> None:
             assert got.getInfo().objective_function_value == want.getInfo().objective_function_value
             assert got.getInfo().mip_dual_bound == want.getInfo().mip_dual_bound
             assert list(got.getSolution().col_value) == list(want.getSolution().col_value)
+
+
+def test_block_processes_are_kept_for_the_rounds_and_stopped_with_the_bound() -> None:
+    """The spawned block processes of one Lagrangian bound serve its rounds of better prices
+    (started once, ~0.4 s of CPU each), give the one-process results, and stop when the bound
+    is dropped (real processes)."""
+    import gc
+
+    comp, link = _two_blocks()
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    blocks = np.array([0, 0, 1, 1])
+    alone = lagrangian(comp, relaxed, link, 1.0, blocks, OPTS, 1e18)
+    out = lagrangian(comp, relaxed, link, 1.0, blocks, OPTS, 1e18, workers=2)
+    assert alone is not None and out is not None and out.bound == alone.bound
+    pool = out._kept._pool
+    assert pool is not None
+    procs = list(pool._processes.values())
+    assert procs and all(p.is_alive() for p in procs)
+    lag_mod.improve_bound(alone, 1.0, 0.0, OPTS, 1e18)
+    lag_mod.improve_bound(out, 1.0, 0.0, OPTS, 1e18, workers=2)
+    assert out.rounds == alone.rounds >= 1 and out.bound == alone.bound == pytest.approx(1.0)
+    assert out._kept._pool is pool and list(pool._processes.values()) == procs  # the same ones
+    del out
+    gc.collect()
+    for p in procs:
+        p.join(timeout=10)
+    assert not any(p.is_alive() for p in procs)  # stopped with the bound

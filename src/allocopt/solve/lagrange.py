@@ -164,6 +164,7 @@ class Lagrangian:
     _unit: float = 1.0
     _x_lp: np.ndarray | None = None
     _offset: float = 0.0
+    _kept: Any = None  # the block processes (a blocks.Spawned), kept for the rounds and repair
 
 
 def _solve_mip(data: _Mip, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
@@ -249,7 +250,8 @@ def lagrangian(
     own = _own_rows(a, is_link, block_cols)
     split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
     priced, lp_value = split.priced(pi, x_lp)
-    results = _run(priced, options, deadline, workers)
+    kept = _spawned()
+    results = _run(priced, options, deadline, workers, kept)
     # a block without a MIP bound counts at its LP value at the LP optimum: valid (to the LP's
     # tolerance) only when x^LP prices out optimally at π, i.e. Σ_b LP values + π·side is the
     # LP bound; otherwise there is no bound
@@ -272,6 +274,7 @@ def lagrangian(
         seconds=0.0,
     )
     out.lp_price_bound = out.bound
+    out._kept = kept
     out._split, out._pi = split, pi
     out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
     if all(r[0] for r in results):
@@ -372,7 +375,7 @@ def improve_bound(
             break
         tr = time.perf_counter()
         priced, _ = split.priced(trial, x_lp)
-        results = _run(priced, options, deadline, workers)
+        results = _run(priced, options, deadline, workers, lag._kept)
         last = time.perf_counter() - tr
         lag.rounds += 1
         bounds = np.array([float(r[4]) - float(d[1]) for r, d in zip(results, priced, strict=True)])
@@ -562,12 +565,20 @@ def _mip(
     )
 
 
+def _spawned() -> Any:
+    from allocopt.solve.blocks import Spawned
+
+    return Spawned()
+
+
 def _run(
-    problems: list[_Mip], options: dict[str, Any], deadline: float, workers: int
+    problems: list[_Mip], options: dict[str, Any], deadline: float, workers: int, kept: Any = None
 ) -> list[tuple[Any, ...]]:
+    """The block problems' results in block order (:func:`~allocopt.solve.blocks._run_blocks`),
+    in ``kept``'s processes when given (kept from one round to the next)."""
     from allocopt.solve.blocks import _run_blocks
 
-    return _run_blocks(problems, options, deadline, workers, chunk=_solve_chunk_priced)
+    return _run_blocks(problems, options, deadline, workers, _solve_chunk_priced, kept)
 
 
 def _repair(
@@ -622,7 +633,7 @@ def _repair(
             delta[r] = sign * unit
             tried.append((r, b, sign))
             problems.append(split.fixed(b, share[:, b] + delta, touches[:, b]))
-    results = _run(problems, options, deadline, workers) if problems else []
+    results = _run(problems, options, deadline, workers, out._kept) if problems else []
     base = np.array([float(cost[c] @ x[c]) for c in block_cols])
     chosen: dict[int, np.ndarray] = {}  # block → its change of link activities
     by_block: dict[int, np.ndarray] = {}  # block → its re-solved values (one change)
@@ -646,6 +657,7 @@ def _repair(
             options,
             deadline,
             workers,
+            out._kept,
         )
         for b, res in zip(again, res2, strict=True):
             if not res[0]:
