@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocopt.examples.generate import generate_plan
 from allocopt.model.build import build_quotas
@@ -318,3 +320,130 @@ def test_subgradient_rounds_close_the_small_plans_gap_with_the_same_bytes_on_two
     full, _ = solve_model(build_quotas(quota_sets(md, owner)).model, OPTS)
     assert full.status == "optimal" and full.objective is not None
     assert lb <= full.objective + 1e-7 * abs(obj) and full.objective <= obj + 1e-7 * abs(obj)
+
+
+def _block_matrix(data: Any) -> tuple[sp.csc_matrix, np.ndarray, list[np.ndarray]]:
+    """A random sparse matrix, some of its rows links, its columns dealt into blocks."""
+    n_rows = data.draw(st.integers(1, 12))
+    n_cols = data.draw(st.integers(1, 12))
+    dense = np.array(
+        data.draw(
+            st.lists(
+                st.sampled_from([0.0, 0.0, 1.0, -2.5, 0.125]),
+                min_size=n_rows * n_cols,
+                max_size=n_rows * n_cols,
+            )
+        )
+    ).reshape(n_rows, n_cols)
+    is_link = np.array(data.draw(st.lists(st.booleans(), min_size=n_rows, max_size=n_rows)))
+    col_block = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n_cols, max_size=n_cols)))
+    order = np.argsort(col_block, kind="stable")
+    cuts = np.flatnonzero(np.diff(col_block[order])) + 1
+    return sp.csc_matrix(dense), is_link, [np.sort(c) for c in np.split(order, cuts)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_block_slices_are_each_blocks_own_rows_and_matrix(data: Any) -> None:
+    """The blocks' own rows and matrices, cut for all blocks at once, are what slicing each
+    block's columns and then its non-link rows gives (same rows, same entries in the same
+    order): the block MIPs HiGHS sees are the same arrays."""
+    a, is_link, block_cols = _block_matrix(data)
+    own = lag_mod._own_rows(a, is_link, block_cols)
+    assert len(own) == len(block_cols)
+    for cols, got in zip(block_cols, own, strict=True):
+        sub = a[:, cols]
+        rows = np.unique(sub.indices)
+        rows = rows[~is_link[rows]]
+        want = sub[rows].tocsc()
+        assert np.array_equal(got.rows, rows)
+        assert np.array_equal(got.indptr, want.indptr) and got.indptr.dtype == np.int32
+        assert np.array_equal(got.indices, want.indices) and got.indices.dtype == np.int32
+        assert np.array_equal(got.data, want.data)
+        assert (got.matrix(len(cols)) != want).nnz == 0
+
+
+def _small_mips(n: int) -> list[Any]:
+    """``n`` different small block MIPs (lagrange's problem tuples): min c·x − 0.1·y over
+    x ∈ {0..5}³, y ≤ Σx/2 (continuous), Σx ≥ b, with c and b drawn from a fixed seed."""
+    rng = np.random.default_rng(7)
+    a = sp.csc_matrix(np.array([[1.0, 1.0, 1.0, 0.0], [0.5, 0.5, 0.5, -1.0]]))
+    problems = []
+    for _ in range(n):
+        cost = np.concatenate([rng.uniform(0.5, 2.0, 3), [-0.1]])
+        problems.append(
+            (
+                cost,
+                float(rng.uniform(-1, 1)),
+                np.zeros(4),
+                np.array([5.0, 5.0, 5.0, np.inf]),
+                np.array([float(rng.integers(1, 12)), 0.0]),
+                np.array([np.inf, np.inf]),
+                a.indptr.astype(np.int32),
+                a.indices.astype(np.int32),
+                a.data.astype(float),
+                np.array([True, True, True, False]),
+            )
+        )
+    return problems
+
+
+def test_blocks_solved_here_and_in_worker_processes_give_the_serial_results() -> None:
+    """This process solves chunks of blocks alongside the spawned ones (guided chunks, taken
+    whenever it is free): every block's result — plan, objective, bound — is the same, in block
+    order, with 1, 2 or 3 processes (real processes)."""
+    problems = _small_mips(40)
+    runs = [lag_mod._run(problems, OPTS, 1e18, w) for w in (1, 2, 3)]
+    serial = runs[0]
+    assert len(serial) == 40 and all(r[0] and not r[2] for r in serial)
+    for other in runs[1:]:
+        assert len(other) == 40
+        for r, s in zip(other, serial, strict=True):
+            assert r[0] == s[0] and r[3] == s[3] and r[4] == s[4]
+            assert np.asarray(r[1]).tobytes() == np.asarray(s[1]).tobytes()
+
+
+def test_arrays_passed_to_highs_are_the_highslp_model() -> None:
+    """:func:`run_arrays` (the block MIPs' path) gives what building a HighsLp and running it
+    gives: the same status, plan, objective (with its offset) and bound, for a MIP and an LP."""
+    from allocopt.solve.highs import run_arrays
+
+    for cost, offset, clo, chi, rlo, rup, indptr, indices, values, integ in _small_mips(3):
+        for kinds in (integ, np.zeros(4, dtype=bool)):
+            a = sp.csc_matrix((values, indices, indptr), shape=(len(rlo), len(cost)))
+            lp = highs_lp(cost, clo, chi, a, rlo, rup, kinds)
+            lp.offset_ = offset
+            want = run_lp(lp, OPTS)
+            got = run_arrays(cost, offset, clo, chi, rlo, rup, indptr, indices, values, kinds, OPTS)
+            assert got.getModelStatus() == want.getModelStatus()
+            assert got.getInfo().objective_function_value == want.getInfo().objective_function_value
+            assert got.getInfo().mip_dual_bound == want.getInfo().mip_dual_bound
+            assert list(got.getSolution().col_value) == list(want.getSolution().col_value)
+
+
+def test_block_processes_are_kept_for_the_rounds_and_stopped_with_the_bound() -> None:
+    """The spawned block processes of one Lagrangian bound serve its rounds of better prices
+    (started once, ~0.4 s of CPU each), give the one-process results, and stop when the bound
+    is dropped (real processes)."""
+    import gc
+
+    comp, link = _two_blocks()
+    with lp_relaxation(comp.lp):
+        relaxed = run_highs(comp, OPTS)
+    blocks = np.array([0, 0, 1, 1])
+    alone = lagrangian(comp, relaxed, link, 1.0, blocks, OPTS, 1e18)
+    out = lagrangian(comp, relaxed, link, 1.0, blocks, OPTS, 1e18, workers=2)
+    assert alone is not None and out is not None and out.bound == alone.bound
+    pool = out._kept._pool
+    assert pool is not None
+    procs = list(pool._processes.values())
+    assert procs and all(p.is_alive() for p in procs)
+    lag_mod.improve_bound(alone, 1.0, 0.0, OPTS, 1e18)
+    lag_mod.improve_bound(out, 1.0, 0.0, OPTS, 1e18, workers=2)
+    assert out.rounds == alone.rounds >= 1 and out.bound == alone.bound == pytest.approx(1.0)
+    assert out._kept._pool is pool and list(pool._processes.values()) == procs  # the same ones
+    del out
+    gc.collect()
+    for p in procs:
+        p.join(timeout=10)
+    assert not any(p.is_alive() for p in procs)  # stopped with the bound

@@ -52,11 +52,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from allocopt.solve.highs import Compiled, SolveResult, highs_lp, run_lp
+from allocopt.solve.highs import Compiled, SolveResult, highs_lp, run_arrays, run_lp
 
 CANDIDATES_EXTRA = 4
 """Blocks tried per missing unit of a total: 2·|n_r| + this many, the cheapest |n_r| kept."""
@@ -65,6 +64,19 @@ DUAL_ROUNDS = 8
 """At most this many rounds of block MIPs in :func:`improve_bound` after the LP prices."""
 
 _Mip = tuple[Any, ...]  # cost, offset, lo, hi, row lo, row up, indptr, indices, data, integer
+
+
+@dataclass
+class _Own:
+    """A block's own (non-link) rows and its matrix there, column-wise (int32, int32, float)."""
+
+    rows: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    def matrix(self, n_cols: int) -> sp.csc_matrix:
+        return sp.csc_matrix((self.data, self.indices, self.indptr), shape=(len(self.rows), n_cols))
 
 
 @dataclass
@@ -80,39 +92,47 @@ class _Split:
     rup: np.ndarray
     integ: np.ndarray
     cols: list[np.ndarray]  # each block's columns
-    own: list[tuple[np.ndarray, sp.csc_matrix]]  # each block's own rows and their matrix
+    own: list[_Own]  # each block's own rows and their matrix
+    _static: list[tuple[np.ndarray, ...]] | None = None  # every block's problem but its cost
 
     def priced(self, pi: np.ndarray, x_lp: np.ndarray) -> tuple[list[_Mip], np.ndarray]:
         """Every block's full pricing problem at prices ``pi``, and the priced value of the LP
         point x^LP in each block, (c_b − L_bᵀπ)·x_b^LP.
 
         Block b's objective reads c_b x_b + π·(L_b x_b^LP − L_b x_b) (offset π·L_b x_b^LP): about
-        the block's cost, so the relative MIP gap means what it means for the whole model."""
+        the block's cost, so the relative MIP gap means what it means for the whole model.
+        What does not depend on π (bounds, rows, matrix, integrality) is sliced once, at the
+        first call, and shared by every round's problems."""
+        if self._static is None:
+            self._static = [
+                (
+                    self.clo[cols],
+                    self.chi[cols],
+                    self.rlo[own.rows],
+                    self.rup[own.rows],
+                    own.indptr,
+                    own.indices,
+                    own.data,
+                    self.integ[cols],
+                )
+                for cols, own in zip(self.cols, self.own, strict=True)
+            ]
         reduced = self.cost - np.asarray(self.link.T @ pi).ravel()
         problems: list[_Mip] = []
         values = np.zeros(len(self.cols))
         for b, cols in enumerate(self.cols):
-            rows, sub = self.own[b]
             values[b] = float(reduced[cols] @ x_lp[cols])
             offset = float(self.cost[cols] @ x_lp[cols]) - values[b]
+            clo, chi, rlo, rup, indptr, indices, data, integ = self._static[b]
             problems.append(
-                _mip(
-                    reduced[cols],
-                    offset,
-                    self.clo[cols],
-                    self.chi[cols],
-                    self.rlo[rows],
-                    self.rup[rows],
-                    sub,
-                    self.integ[cols],
-                )
+                (reduced[cols], offset, clo, chi, rlo, rup, indptr, indices, data, integ)
             )
         return problems, values
 
     def fixed(self, b: int, target: np.ndarray, touches: np.ndarray) -> _Mip:
         """Block b's own problem (cost c_b) with its link activities fixed to ``target``."""
         cols = self.cols[b]
-        rows, sub = self.own[b]
+        rows, sub = self.own[b].rows, self.own[b].matrix(len(cols))
         lrows = np.flatnonzero(touches)
         m = sp.vstack([sub, self.link[lrows][:, cols]]).tocsc()
         lo = np.concatenate([self.rlo[rows], target[lrows]])
@@ -144,18 +164,28 @@ class Lagrangian:
     _unit: float = 1.0
     _x_lp: np.ndarray | None = None
     _offset: float = 0.0
+    _kept: Any = None  # the block processes (a blocks.Spawned), kept for the rounds and repair
 
 
 def _solve_mip(data: _Mip, options: dict[str, Any], deadline: float) -> tuple[Any, ...]:
     """One block's (MIP or LP) problem: (has solution, values, timed out, objective, bound)."""
     cost, offset, clo, chi, rlo, rup, indptr, indices, values, integ = data
-    a = sp.csc_matrix((values, indices, indptr), shape=(len(rlo), len(cost)))
-    lp = highs_lp(cost, clo, chi, a, rlo, rup, integ)
-    lp.offset_ = float(offset)
     left = deadline - time.time()
     if left <= 0:
         return (False, None, True, None, -math.inf)
-    h = run_lp(lp, {**options, "time_limit": left})
+    h = run_arrays(
+        cost,
+        offset,
+        clo,
+        chi,
+        rlo,
+        rup,
+        indptr,
+        indices,
+        values,
+        integ,
+        {**options, "time_limit": left},
+    )
     info = h.getInfo()
     timed_out = str(h.getModelStatus()).endswith("kTimeLimit")
     has = info.primal_solution_status == 2
@@ -200,11 +230,9 @@ def lagrangian(
     t0 = time.perf_counter()
     lp = comp.lp
     a = comp.matrix.tocsc()
-    n_rows, n_cols = a.shape
+    n_rows = a.shape[0]
     cost, clo, chi, rlo, rup = comp.arrays()
-    integ = np.array([t != highspy.HighsVarType.kContinuous for t in lp.integrality_], dtype=bool)
-    if len(integ) != n_cols:
-        integ = np.zeros(n_cols, dtype=bool)
+    integ = comp.integer_columns()
     pi = np.asarray(relaxed.row_duals, dtype=float)[link_rows]
     constant = _side_term(pi, rlo[link_rows], rup[link_rows])
     if constant is None:
@@ -219,15 +247,11 @@ def lagrangian(
     cuts = np.flatnonzero(np.diff(col_block[order])) + 1
     block_cols = [np.sort(c) for c in np.split(order, cuts)]
     n_blocks = len(block_cols)
-    own: list[tuple[np.ndarray, sp.csc_matrix]] = []  # each block's own rows and their matrix
-    for cols in block_cols:
-        sub = a[:, cols]
-        rows = np.unique(sub.indices)
-        rows = rows[~is_link[rows]]
-        own.append((rows, sub[rows].tocsc()))
+    own = _own_rows(a, is_link, block_cols)
     split = _Split(link, link_rows, cost, clo, chi, rlo, rup, integ, block_cols, own)
     priced, lp_value = split.priced(pi, x_lp)
-    results = _run(priced, options, deadline, workers)
+    kept = _spawned()
+    results = _run(priced, options, deadline, workers, kept)
     # a block without a MIP bound counts at its LP value at the LP optimum: valid (to the LP's
     # tolerance) only when x^LP prices out optimally at π, i.e. Σ_b LP values + π·side is the
     # LP bound; otherwise there is no bound
@@ -250,6 +274,7 @@ def lagrangian(
         seconds=0.0,
     )
     out.lp_price_bound = out.bound
+    out._kept = kept
     out._split, out._pi = split, pi
     out._unit, out._x_lp, out._offset = unit, x_lp, float(lp.offset_)
     if all(r[0] for r in results):
@@ -350,7 +375,7 @@ def improve_bound(
             break
         tr = time.perf_counter()
         priced, _ = split.priced(trial, x_lp)
-        results = _run(priced, options, deadline, workers)
+        results = _run(priced, options, deadline, workers, lag._kept)
         last = time.perf_counter() - tr
         lag.rounds += 1
         bounds = np.array([float(r[4]) - float(d[1]) for r, d in zip(results, priced, strict=True)])
@@ -451,6 +476,41 @@ def _cutting_plane(
     return x[:k].copy(), float(h.getInfo().objective_function_value)
 
 
+def _own_rows(a: sp.csc_matrix, is_link: np.ndarray, block_cols: list[np.ndarray]) -> list[_Own]:
+    """Each block's own rows (the non-link rows its columns touch, ascending) and its matrix
+    there (its columns in order, each column's entries in ``a``'s order), for every block at once:
+    ``a[:, cols][rows]`` of each block, vectorised (one column permutation, one sort of the
+    (block, row) pairs), the per-block work left being array slices."""
+    n_rows = a.shape[0]
+    n_blocks = len(block_cols)
+    sizes = np.array([len(c) for c in block_cols], dtype=np.int64)
+    perm = np.concatenate(block_cols) if n_blocks else np.zeros(0, dtype=np.int64)
+    sub = a[:, perm]  # every block's columns, block after block
+    col_of = np.repeat(np.arange(len(perm)), np.diff(sub.indptr))
+    keep = ~is_link[sub.indices]
+    rows, data, col_of = sub.indices[keep], sub.data[keep], col_of[keep]
+    block_of = np.repeat(np.arange(n_blocks), sizes)[col_of]
+    pairs, local = np.unique(block_of * np.int64(n_rows) + rows, return_inverse=True)
+    first = np.searchsorted(pairs // n_rows, np.arange(n_blocks + 1))  # each block's first pair
+    local = (local.ravel() - first[block_of]).astype(np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(col_of, minlength=len(perm)))])
+    col_start = np.concatenate([[0], np.cumsum(sizes)])
+    data = data.astype(float)
+    out: list[_Own] = []
+    for b in range(n_blocks):
+        c0, c1 = int(col_start[b]), int(col_start[b + 1])
+        p0, p1 = int(indptr[c0]), int(indptr[c1])
+        out.append(
+            _Own(
+                pairs[first[b] : first[b + 1]] % n_rows,
+                (indptr[c0 : c1 + 1] - p0).astype(np.int32),
+                local[p0:p1],
+                data[p0:p1],
+            )
+        )
+    return out
+
+
 def _side_term(pi: np.ndarray, lo: np.ndarray, up: np.ndarray) -> float | None:
     """π·side(π) (side_r = lo_r where π_r > 0, up_r where π_r < 0); None when a price points
     to an infinite side (then LB_int(π) = −∞)."""
@@ -505,12 +565,20 @@ def _mip(
     )
 
 
+def _spawned() -> Any:
+    from allocopt.solve.blocks import Spawned
+
+    return Spawned()
+
+
 def _run(
-    problems: list[_Mip], options: dict[str, Any], deadline: float, workers: int
+    problems: list[_Mip], options: dict[str, Any], deadline: float, workers: int, kept: Any = None
 ) -> list[tuple[Any, ...]]:
+    """The block problems' results in block order (:func:`~allocopt.solve.blocks._run_blocks`),
+    in ``kept``'s processes when given (kept from one round to the next)."""
     from allocopt.solve.blocks import _run_blocks
 
-    return _run_blocks(problems, options, deadline, workers, chunk=_solve_chunk_priced)
+    return _run_blocks(problems, options, deadline, workers, _solve_chunk_priced, kept)
 
 
 def _repair(
@@ -565,7 +633,7 @@ def _repair(
             delta[r] = sign * unit
             tried.append((r, b, sign))
             problems.append(split.fixed(b, share[:, b] + delta, touches[:, b]))
-    results = _run(problems, options, deadline, workers) if problems else []
+    results = _run(problems, options, deadline, workers, out._kept) if problems else []
     base = np.array([float(cost[c] @ x[c]) for c in block_cols])
     chosen: dict[int, np.ndarray] = {}  # block → its change of link activities
     by_block: dict[int, np.ndarray] = {}  # block → its re-solved values (one change)
@@ -589,6 +657,7 @@ def _repair(
             options,
             deadline,
             workers,
+            out._kept,
         )
         for b, res in zip(again, res2, strict=True):
             if not res[0]:
