@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from allocopt.model.build import build_quotas
 from allocopt.model.sets import quota_sets
 from allocopt.pipeline import rebuild
+from allocopt.solve import blocks
 from allocopt.solve import solve as solve_model
 from allocopt.solve.blocks import _prove, _solve_neighbourhood
 from allocopt.solve.highs import Compiled, SolveResult, highs_lp
@@ -74,6 +75,21 @@ def test_without_time_to_prove_the_gap_is_against_the_lp_bound_and_stamped() -> 
     # (5 − (−16/3)) / 5: the restricted bound's "gap 0" is not what is reported
     assert out.gap == pytest.approx((5.0 + 16.0 / 3.0) / 5.0)
     assert out.objective == 5.0
+
+
+def test_a_proof_stopped_by_its_node_cap_leaves_the_plan_feasible_with_the_gap_so_far(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no node allowed HiGHS stops at once (no dual bound of its own): the plan stays, its
+    gap is against the LP bound, and a stopped proof is no time limit: ``feasible``."""
+    monkeypatch.setattr(blocks, "PROOF_NODES", 0)
+    comp = _far_optimum()
+    relaxed, plan, cols = _neighbourhood_plan(comp)
+    out = _prove(comp, OPTS, plan, relaxed, cols, 10.0, None)
+    assert out.status == "feasible" and out.objective == 5.0 and out.bound_method == "mip"
+    assert out.bound == pytest.approx(-16.0 / 3.0)
+    assert out.gap == pytest.approx((5.0 + 16.0 / 3.0) / 5.0)
+    assert "stopped" in out.message
 
 
 def test_a_plan_within_the_gap_of_the_lp_bound_needs_no_proof() -> None:
