@@ -129,3 +129,33 @@ def test_explain_cli(tmp_path: Path, solve: Solve) -> None:
     assert out.exit_code == 2 and "no rep 'Z'" in out.output
     out = runner.invoke(main, ["explain", str(tmp_path / "nowhere")])
     assert out.exit_code == 2
+
+
+def test_the_re_solves_of_one_run_read_its_inputs_once_and_match_one_by_one(
+    tmp_path: Path, solve: Solve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """explain's re-solves share one read of the run's inputs (a second read only when a change
+    touches the data); each objective equals the one-off :func:`relaxed_objective`'s."""
+    import allocopt.pipeline as pipeline
+
+    res = solve(_capacity_plan(tmp_path))
+    changes: list[dict[str, object]] = [
+        {},
+        {"targets.by_product.P": 501.0},
+        {"rules.fairness.enabled": False},
+    ]
+    alone = [relaxed_objective(res.run_dir, c) for c in changes]
+    reads: list[object] = []
+    real = pipeline.load_data
+
+    def counted(*args: object, **kw: object) -> object:
+        reads.append(args[0])
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "load_data", counted)
+    objective = pipeline.relaxed_objectives(res.run_dir)
+    assert not reads  # nothing read before the first re-solve
+    shared = [objective(c) for c in changes]
+    assert shared == alone and all(v is not None for v in shared)
+    assert len(reads) == 1
+    assert alone[1] is not None and alone[0] is not None and alone[1] > alone[0]

@@ -95,10 +95,10 @@ def explain_rep(run_dir: Path, rep_id: str) -> RepExplanation:
 
 def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     """``allocopt explain RUN``: the plan view; with ``resolve`` the LP is re-solved from the
-    run's manifest (:func:`allocopt.pipeline.relaxed_objective`) for the price of fairness and
+    run's manifest (:func:`allocopt.pipeline.relaxed_objectives`) for the price of fairness and
     the +1% target steps; with incentives, the expected payout
     (:func:`plan_payout`: 1,000 draws, seed 0)."""
-    from allocopt.pipeline import relaxed_objective
+    from allocopt.pipeline import relaxed_objectives
 
     run = run_tables(
         run_dir,
@@ -109,9 +109,7 @@ def explain_plan(run_dir: Path, *, resolve: bool = True) -> PlanExplanation:
     )
     payout = plan_payout(Path(run_dir))
 
-    def relaxed(changes: dict[str, Any]) -> float | None:
-        return relaxed_objective(Path(run_dir), changes)
-
+    relaxed = relaxed_objectives(Path(run_dir))  # reads the inputs once, on its first call
     return _explain_plan(run, relaxed=relaxed if resolve else None, payout=payout)
 
 

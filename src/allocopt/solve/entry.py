@@ -146,9 +146,10 @@ def _decomposes(comp: Compiled, decompose_above: int | None) -> bool:
     return bool(comp.lp.num_col_ > above)
 
 
-def quota_objective(md: ModelData, owner: np.ndarray) -> float | None:
+def quota_objective(md: ModelData, owner: np.ndarray, workers: int = 1) -> float | None:
     """Objective of the quota model of ``md`` with key-account owners ``owner`` (index into the
-    reps per key account, −1 none), solved as built under the scenario's solver settings; None
+    reps per key account, −1 none), solved as built under the scenario's solver settings (its
+    decomposed LP's pricing in ``workers`` processes); None
     when it has no solution. With rounding off in ``md``'s scenario it is the LP that explain
     re-solves (:func:`allocopt.pipeline.relaxed_objective` composes it for a run folder), by
     Dantzig–Wolfe above ``solver.decompose_above`` columns as the solve does. Raises
@@ -164,6 +165,7 @@ def quota_objective(md: ModelData, owner: np.ndarray) -> float | None:
         opts,
         neighbourhood=not sc.rules.rounding.enabled,  # an LP: decomposed like the solve's
         decompose_above=sc.solver.decompose_above,
+        workers=workers,  # the pricing packs' processes: the same result, to the bit
     )
     stopped = res.status in ("time_limit", "error") and not (res.is_mip and res.has_solution)
     if stopped:
