@@ -142,27 +142,15 @@ def solve(
 def _check_cluster(workers: int | None, scheduler: str | None) -> None:
     """``--scheduler`` must be an address Dask can parse, and not given with ``--workers`` (the
     cluster's own workers run the blocks): an InputError (exit 2) naming the option."""
-    from allocopt.errors import InputError, Problem
+    from allocopt.sweep.define import check_cluster
 
-    problems: list[Problem] = []
-    if scheduler is not None:
-        from allocopt.sweep.define import scheduler_problem
-
-        bad = scheduler_problem(scheduler)
-        if bad is not None:
-            problems.append(bad)
-    if workers is not None and scheduler is not None:
-        problems.append(
-            Problem(
-                "--workers",
-                "",
-                "",
-                "sets the local processes; with --scheduler the cluster's own workers solve the "
-                "blocks (start more with `dask worker ADDRESS`): give one of the two",
-            )
-        )
-    if problems:
-        raise InputError(problems, header="allocopt solve: bad options")
+    check_cluster(
+        workers,
+        scheduler,
+        local="sets the local processes",
+        runs="the blocks",
+        header="allocopt solve: bad options",
+    )
 
 
 def _print_outcome(res: RunOutcome) -> None:

@@ -261,9 +261,18 @@ def scheduler_problem(scheduler: str) -> Problem | None:
     return None
 
 
-def check_cluster(workers: int | None, scheduler: str | None) -> None:
-    """``--workers`` / ``--scheduler``: one or the other, a positive count, an address Dask can
-    parse (``tcp://host:port``) — checked before any cluster is started (exit 2)."""
+def check_cluster(
+    workers: int | None,
+    scheduler: str | None,
+    *,
+    local: str = "sizes the local cluster",
+    runs: str = "the items",
+    header: str = "the sweep definition has problems",
+) -> None:
+    """``--workers`` / ``--scheduler`` of ``allocopt sweep`` and ``allocopt solve``: one or the
+    other, a positive count, an address Dask can parse (``tcp://host:port``) — checked before any
+    cluster is started (exit 2). ``local`` says what ``--workers`` does and ``runs`` what the
+    scheduler's workers run, in the message; ``header`` heads the error."""
     problems: list[Problem] = []
     if workers is not None and workers < 1:
         problems.append(Problem("--workers", "", "", "must be at least 1", str(workers)))
@@ -273,8 +282,8 @@ def check_cluster(workers: int | None, scheduler: str | None) -> None:
                 "--workers",
                 "",
                 "",
-                "sizes the local cluster; with --scheduler the scheduler's own workers run the "
-                "items (start more with `dask worker ADDRESS`): give one of the two",
+                f"{local}; with --scheduler the scheduler's own workers run {runs} (start more "
+                "with `dask worker ADDRESS`): give one of the two",
             )
         )
     if scheduler is not None:
@@ -282,7 +291,7 @@ def check_cluster(workers: int | None, scheduler: str | None) -> None:
         if bad is not None:
             problems.append(bad)
     if problems:
-        raise InputError(problems, header="the sweep definition has problems")
+        raise InputError(problems, header=header)
 
 
 def _hash_file(path: Path) -> str:
