@@ -237,6 +237,10 @@ def _prove(
     lp_bound = float(relaxed.bound if relaxed.bound is not None else -math.inf)
     where = "rounding neighbourhood of the LP optimum"
 
+    def within(o: float, bound: float) -> bool:
+        # up to float noise: mip_gap 0 must accept a bound 1e-14 below the plan
+        return o - bound <= tol * abs(o) + 1e-9 * max(abs(o), 1.0)
+
     def stamp(
         out: SolveResult, bound: float, method: str, cut: bool, what: str, proven: bool = False
     ) -> SolveResult:
@@ -244,15 +248,14 @@ def _prove(
         out.bound, out.bound_method = bound, method
         out.gap = max(0.0, o - bound) / max(abs(o), 1e-9)
         out.gap_against_lp = False
-        # within the gap up to float noise (mip_gap 0 must accept a bound 1e-14 below), or
-        # proven by HiGHS on the whole model within its own tolerances (mip_abs_gap too)
-        within = proven or o - bound <= tol * abs(o) + 1e-9 * max(abs(o), 1.0)
-        out.status = "optimal" if within else "time_limit" if cut else "feasible"
+        # or proven by HiGHS on the whole model within its own tolerances (mip_abs_gap too)
+        ok = proven or within(o, bound)
+        out.status = "optimal" if ok else "time_limit" if cut else "feasible"
         state = {"optimal": "Optimal", "time_limit": "Time limit reached", "feasible": "Feasible"}
         out.message = f"{state[out.status]} ({what})"
         return out
 
-    if obj - lp_bound <= tol * abs(obj) + 1e-9 * max(abs(obj), 1.0):
+    if within(obj, lp_bound):
         return stamp(res, lp_bound, "lp", False, f"{where}; within the gap of the LP bound")
     if time_left <= 0 or res.status == "time_limit":
         out = stamp(res, lp_bound, "lp", True, f"{where}; no time left to prove its gap")
@@ -271,13 +274,13 @@ def _prove(
         full.seconds = seconds
         what = f"the whole integer model, started from the {where}"
         return stamp(full, bound, "mip", cut, what, proven=full.status == "optimal")
-    # HiGHS's optimum on the whole model is this plan (up to float noise): proven by HiGHS
-    same = full.has_solution and obj <= float(full.objective or 0.0) + 1e-9 * max(abs(obj), 1.0)
+    # not better: HiGHS's incumbent on the whole model is this plan (up to float noise)
     res.seconds = seconds
     what = f"{where}; gap proven on the whole integer model"
     if full.status != "optimal":
         what = f"{where}; its gap's proof on the whole integer model stopped: {full.message}"
-    return stamp(res, bound, "mip", cut, what, proven=full.status == "optimal" and same)
+    proven = full.status == "optimal" and full.has_solution
+    return stamp(res, bound, "mip", cut, what, proven=proven)
 
 
 def _pricing_options(options: dict[str, Any]) -> dict[str, Any]:
