@@ -89,21 +89,28 @@ def test_grid_points_bin_every_finite_rep() -> None:
     assert np.isclose((mx * n).sum(), np.nansum(x)) and np.isclose((my * n).sum(), y[10:].sum())
 
 
-def test_evaluation_report_bins_its_scatter_beyond_max_points(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def evaluated_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A solved 4-rep plan (one team) and its evaluation against year-end actuals: (run folder,
+    evaluation folder), for the report's evaluation section."""
     from allocopt.compose import evaluate_run, write_evaluation
-    from allocopt.outputs import report
     from allocopt.pipeline import run
     from tests.test_evaluate import history_plan
     from tests.test_payout import _actuals
 
     res = run(history_plan(tmp_path / "plan"), out=tmp_path / "run")
     acts = _actuals(tmp_path / "fy.csv", {"A": 210, "B": 70, "C": 100, "D": 120})
-    folder = write_evaluation(evaluate_run(res.run_dir, acts), tmp_path / "eval")
-    plain = report.render_report(res.run_dir, evaluate_dir=folder)
+    return res.run_dir, write_evaluation(evaluate_run(res.run_dir, acts), tmp_path / "eval")
+
+
+def test_evaluation_report_bins_its_scatter_beyond_max_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allocopt.outputs import report
+
+    run_dir, folder = evaluated_run(tmp_path)
+    plain = report.render_report(run_dir, evaluate_dir=folder)
     monkeypatch.setattr(report, "MAX_POINTS", 2)
-    binned = report.render_report(res.run_dir, evaluate_dir=folder)
+    binned = report.render_report(run_dir, evaluate_dir=folder)
     assert "The scatter bins the 4 reps" in binned and "scatter bins" not in plain
 
 

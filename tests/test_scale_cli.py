@@ -199,19 +199,14 @@ def test_truncated_report_tables_say_how_many_they_leave_out() -> None:
 def test_evaluation_report_says_which_teams_its_table_leaves_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from allocopt.compose import evaluate_run, write_evaluation
     from allocopt.outputs import report
-    from allocopt.pipeline import run
-    from tests.test_evaluate import history_plan
-    from tests.test_payout import _actuals
+    from tests.test_io_scale import evaluated_run
 
-    res = run(history_plan(tmp_path / "plan"), out=tmp_path / "run")
-    acts = _actuals(tmp_path / "fy.csv", {"A": 210, "B": 70, "C": 100, "D": 120})
-    folder = write_evaluation(evaluate_run(res.run_dir, acts), tmp_path / "eval")
-    plain = report.render_report(res.run_dir, evaluate_dir=folder)
+    run_dir, folder = evaluated_run(tmp_path)
+    plain = report.render_report(run_dir, evaluate_dir=folder)
     assert "least accurate of" not in plain
     monkeypatch.setattr(report, "MAX_BARS", 0)  # the plan has one team: show none of it
-    cut = report.render_report(res.run_dir, evaluate_dir=folder)
+    cut = report.render_report(run_dir, evaluate_dir=folder)
     assert "(least accurate first; the 0 least accurate of 1)" in cut
 
 
